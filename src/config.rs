@@ -1,0 +1,643 @@
+//! Configuration: the seed's `meta.json` keys plus logstream's own, with
+//! sizes like `"512K"`, `"200M"`, `"4G"`, `//` and `/* */` comments, and an
+//! error naming the key for anything unknown, mistyped, zero or absurd.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::error::{Error, IoContext, Result};
+use crate::format::frame;
+use crate::format::naming::name_problem;
+use crate::format::segment::DATA_START;
+
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;
+const GIB: u64 = 1024 * MIB;
+
+/// Environment variable naming the config file for [`Config::load`].
+pub const CONFIG_ENV: &str = "LOGSTREAM_CONFIG";
+
+/// Where [`Config::load`] looks when `$LOGSTREAM_CONFIG` is not set.
+pub fn default_config_path() -> PathBuf {
+    if cfg!(windows) { PathBuf::from(r"C:\logstream\meta.json") } else { PathBuf::from("/etc/logstream/meta.json") }
+}
+
+/// Settings of a log directory, shared by writers and readers.
+///
+/// ```
+/// let mut cfg = logstream::Config::new("/tmp/logstream-doc-config");
+/// cfg.set_flush_interval_ms(50).set_max_concurrent_forward(8);
+/// assert_eq!(cfg.flush_interval(), std::time::Duration::from_millis(50));
+/// assert!(cfg.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    source: Option<PathBuf>,
+    base_dir: PathBuf,
+    idx_file_max_item_num: u64,
+    data_file_max_size: u64,
+    mem_max_size: u64,
+    max_concurrent_forward: usize,
+    compress_topics: Vec<String>,
+    black_topics: Vec<String>,
+    white_topics: Vec<String>,
+    flush_interval_ms: u64,
+    checkpoint_interval_ms: u64,
+    max_batch_bytes: u64,
+    max_record_bytes: u64,
+    retry_initial_ms: u64,
+    retry_max_ms: u64,
+    retain_consumed: bool,
+    poll_interval_ms: u64,
+    index_interval_bytes: u64,
+}
+
+/// The keys a config file may contain, with a one-line description (used by
+/// error messages and `meta.example.json`).
+pub const KEYS: &[(&str, &str)] = &[
+    ("base_dir", "directory holding the log (relative paths resolve against the config file's directory)"),
+    ("idx_file_max_item_num", "records per segment before it rolls (default 1000000)"),
+    ("data_file_max_size", "bytes per segment data file before it rolls (default \"1G\")"),
+    ("mem_max_size", "bytes of batches handed to forwarders and not yet finished (default \"200M\")"),
+    ("max_concurrent_forward", "forwarder closures running at once (default 100)"),
+    ("compress_topics", "topics whose sealed segments are compressed (accepted; applied by a later version)"),
+    ("black_topics", "topics not consumed (re-read when the file changes)"),
+    ("white_topics", "if non-empty, only these topics are consumed (re-read when the file changes)"),
+    ("flush_interval_ms", "how often written records are made durable (default 100)"),
+    ("checkpoint_interval_ms", "how often confirmed positions are persisted; 0 = before the next batch (default 1000)"),
+    ("max_batch_bytes", "largest batch handed to the forwarder (default \"2M\"; a larger record goes alone)"),
+    ("max_record_bytes", "largest record write() accepts (default \"4M\")"),
+    ("retry_initial_ms", "first delay before a failed batch is retried (default 100)"),
+    ("retry_max_ms", "longest delay between retries (default 30000)"),
+    ("retain_consumed", "keep segments every group has consumed instead of deleting them (default false)"),
+    ("poll_interval_ms", "fallback poll of the directory when no file event arrives (default 1000)"),
+    ("index_interval_bytes", "data bytes between sparse index entries (default 4096)"),
+];
+
+impl Config {
+    /// A config with every default, for the log in `dir` (relative paths
+    /// resolve against the current directory).
+    pub fn new(dir: impl AsRef<Path>) -> Config {
+        let dir = dir.as_ref();
+        let base_dir = if dir.is_relative() {
+            std::env::current_dir().map(|c| c.join(dir)).unwrap_or_else(|_| dir.to_path_buf())
+        } else {
+            dir.to_path_buf()
+        };
+        Config {
+            source: None,
+            base_dir,
+            idx_file_max_item_num: 1_000_000,
+            data_file_max_size: GIB,
+            mem_max_size: 200 * MIB,
+            max_concurrent_forward: 100,
+            compress_topics: Vec::new(),
+            black_topics: Vec::new(),
+            white_topics: Vec::new(),
+            flush_interval_ms: 100,
+            checkpoint_interval_ms: 1000,
+            max_batch_bytes: 2 * MIB,
+            max_record_bytes: 4 * MIB,
+            retry_initial_ms: 100,
+            retry_max_ms: 30_000,
+            retain_consumed: false,
+            poll_interval_ms: 1000,
+            index_interval_bytes: 4096,
+        }
+    }
+
+    /// Reads a seed-compatible `meta.json` (comments allowed).
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the file cannot be read, [`Error::ConfigSyntax`] if it
+    /// is not JSON, [`Error::Config`] naming the key that is unknown, missing,
+    /// mistyped or out of range.
+    pub fn from_file(path: impl AsRef<Path>) -> Result<Config> {
+        let path = path.as_ref();
+        let text = std::fs::read_to_string(path).ctx("read config file", path)?;
+        Config::from_json_str(&text, Some(path))
+    }
+
+    /// Reads `$LOGSTREAM_CONFIG`, or else [`default_config_path`].
+    ///
+    /// # Errors
+    /// As [`Config::from_file`].
+    pub fn load() -> Result<Config> {
+        let path = std::env::var_os(CONFIG_ENV).map(PathBuf::from).unwrap_or_else(default_config_path);
+        Config::from_file(path)
+    }
+
+    /// Parses config text. `path`, when given, is used in errors and to resolve
+    /// a relative `base_dir`; without it, a relative `base_dir` resolves against
+    /// the current directory.
+    ///
+    /// # Errors
+    /// As [`Config::from_file`].
+    pub fn from_json_str(text: &str, path: Option<&Path>) -> Result<Config> {
+        let source = path.map(absolute);
+        let shown = source.clone().unwrap_or_else(|| PathBuf::from("<config>"));
+        let clean = strip_comments(text);
+        let value: Value = serde_json::from_str(&clean).map_err(|e| Error::ConfigSyntax {
+            path: shown.clone(),
+            line: e.line(),
+            column: e.column(),
+            message: if clean.trim().is_empty() {
+                "the file is empty; it must hold a JSON object with at least \"base_dir\"".into()
+            } else {
+                e.to_string()
+            },
+        })?;
+        let bad = |key: &str, reason: String| Error::Config { path: source.clone(), key: key.into(), reason };
+        let Value::Object(map) = value else {
+            return Err(bad("(top level)", "the config must be a JSON object".into()));
+        };
+        let Some(base) = map.get("base_dir") else {
+            return Err(bad("base_dir", "missing; it names the directory holding the log".into()));
+        };
+        let Some(base) = base.as_str() else {
+            return Err(bad("base_dir", format!("expected a path string, found {base}")));
+        };
+        if base.is_empty() {
+            return Err(bad("base_dir", "is empty".into()));
+        }
+        let base = PathBuf::from(base);
+        let base = match (&source, base.is_relative()) {
+            (Some(file), true) => file.parent().map(|d| d.join(&base)).unwrap_or(base),
+            _ => base,
+        };
+        let mut cfg = Config::new(base);
+        cfg.source = source.clone();
+        for (key, v) in &map {
+            let k = key.as_str();
+            match k {
+                "base_dir" => {}
+                "idx_file_max_item_num" => cfg.idx_file_max_item_num = count(v).map_err(|r| bad(k, r))?,
+                "data_file_max_size" => cfg.data_file_max_size = size(v).map_err(|r| bad(k, r))?,
+                "mem_max_size" => cfg.mem_max_size = size(v).map_err(|r| bad(k, r))?,
+                "max_concurrent_forward" => {
+                    cfg.max_concurrent_forward =
+                        usize::try_from(count(v).map_err(|r| bad(k, r))?).map_err(|_| bad(k, "too large".into()))?
+                }
+                "compress_topics" => cfg.compress_topics = topics(v).map_err(|r| bad(k, r))?,
+                "black_topics" => cfg.black_topics = topics(v).map_err(|r| bad(k, r))?,
+                "white_topics" => cfg.white_topics = topics(v).map_err(|r| bad(k, r))?,
+                "flush_interval_ms" => cfg.flush_interval_ms = count(v).map_err(|r| bad(k, r))?,
+                "checkpoint_interval_ms" => cfg.checkpoint_interval_ms = count(v).map_err(|r| bad(k, r))?,
+                "max_batch_bytes" => cfg.max_batch_bytes = size(v).map_err(|r| bad(k, r))?,
+                "max_record_bytes" => cfg.max_record_bytes = size(v).map_err(|r| bad(k, r))?,
+                "retry_initial_ms" => cfg.retry_initial_ms = count(v).map_err(|r| bad(k, r))?,
+                "retry_max_ms" => cfg.retry_max_ms = count(v).map_err(|r| bad(k, r))?,
+                "poll_interval_ms" => cfg.poll_interval_ms = count(v).map_err(|r| bad(k, r))?,
+                "index_interval_bytes" => cfg.index_interval_bytes = size(v).map_err(|r| bad(k, r))?,
+                "retain_consumed" => {
+                    cfg.retain_consumed =
+                        v.as_bool().ok_or_else(|| bad(k, format!("expected true or false, found {v}")))?
+                }
+                _ => {
+                    let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+                    let hint = closest(k, &known).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
+                    return Err(bad(k, format!("unknown key{hint}; known keys: {}", known.join(", "))));
+                }
+            }
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks every value's range and the relations between them.
+    ///
+    /// # Errors
+    /// [`Error::Config`] naming the first key out of range.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |key: &str, reason: String| Err(Error::Config { path: self.source.clone(), key: key.into(), reason });
+        let range = |key: &str, v: u64, lo: u64, hi: u64| -> Result<()> {
+            if v < lo || v > hi {
+                return bad(key, format!("{v} is out of range {lo}..={hi}"));
+            }
+            Ok(())
+        };
+        range("idx_file_max_item_num", self.idx_file_max_item_num, 1, u64::from(u32::MAX))?;
+        range("data_file_max_size", self.data_file_max_size, 64 * KIB, 64 * GIB)?;
+        range("mem_max_size", self.mem_max_size, MIB, 1 << 40)?;
+        range("max_concurrent_forward", self.max_concurrent_forward as u64, 1, 4096)?;
+        range("flush_interval_ms", self.flush_interval_ms, 1, 3_600_000)?;
+        range("checkpoint_interval_ms", self.checkpoint_interval_ms, 0, 3_600_000)?;
+        range("max_batch_bytes", self.max_batch_bytes, KIB, GIB)?;
+        range("max_record_bytes", self.max_record_bytes, 1, frame::MAX_PAYLOAD as u64)?;
+        range("retry_initial_ms", self.retry_initial_ms, 1, 3_600_000)?;
+        range("retry_max_ms", self.retry_max_ms, 1, 86_400_000)?;
+        range("poll_interval_ms", self.poll_interval_ms, 10, 3_600_000)?;
+        range("index_interval_bytes", self.index_interval_bytes, 64, GIB)?;
+        if self.max_batch_bytes > self.mem_max_size {
+            return bad(
+                "max_batch_bytes",
+                format!("{} exceeds mem_max_size ({})", self.max_batch_bytes, self.mem_max_size),
+            );
+        }
+        if self.retry_max_ms < self.retry_initial_ms {
+            return bad(
+                "retry_max_ms",
+                format!("{} is below retry_initial_ms ({})", self.retry_max_ms, self.retry_initial_ms),
+            );
+        }
+        let room = self.data_file_max_size - DATA_START - frame::SEAL_LEN as u64 - frame::HEADER_LEN as u64;
+        if self.max_record_bytes > room {
+            return bad(
+                "max_record_bytes",
+                format!(
+                    "{} does not fit in a segment of data_file_max_size {} (at most {room})",
+                    self.max_record_bytes, self.data_file_max_size
+                ),
+            );
+        }
+        for (key, list) in [
+            ("compress_topics", &self.compress_topics),
+            ("black_topics", &self.black_topics),
+            ("white_topics", &self.white_topics),
+        ] {
+            for t in list {
+                if let Some(reason) = name_problem(t) {
+                    return bad(key, format!("{t:?} is not a valid topic name: {reason}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The config file this config was read from, if any.
+    pub fn source(&self) -> Option<&Path> {
+        self.source.as_deref()
+    }
+    /// Directory holding the log.
+    pub fn base_dir(&self) -> &Path {
+        &self.base_dir
+    }
+    /// Records per segment before it rolls.
+    pub fn idx_file_max_item_num(&self) -> u64 {
+        self.idx_file_max_item_num
+    }
+    /// Bytes per segment data file before it rolls.
+    pub fn data_file_max_size(&self) -> u64 {
+        self.data_file_max_size
+    }
+    /// Bound on bytes of batches handed out and not yet finished.
+    pub fn mem_max_size(&self) -> u64 {
+        self.mem_max_size
+    }
+    /// Forwarder closures running at once.
+    pub fn max_concurrent_forward(&self) -> usize {
+        self.max_concurrent_forward
+    }
+    /// Topics whose sealed segments are to be compressed.
+    pub fn compress_topics(&self) -> &[String] {
+        &self.compress_topics
+    }
+    /// Topics not consumed.
+    pub fn black_topics(&self) -> &[String] {
+        &self.black_topics
+    }
+    /// If non-empty, the only topics consumed.
+    pub fn white_topics(&self) -> &[String] {
+        &self.white_topics
+    }
+    /// How often written records are made durable.
+    pub fn flush_interval(&self) -> Duration {
+        Duration::from_millis(self.flush_interval_ms)
+    }
+    /// How often confirmed positions are persisted (zero: before the next batch).
+    pub fn checkpoint_interval(&self) -> Duration {
+        Duration::from_millis(self.checkpoint_interval_ms)
+    }
+    /// Largest batch handed to the forwarder.
+    pub fn max_batch_bytes(&self) -> u64 {
+        self.max_batch_bytes
+    }
+    /// Largest record `write()` accepts.
+    pub fn max_record_bytes(&self) -> u64 {
+        self.max_record_bytes
+    }
+    /// First retry delay.
+    pub fn retry_initial(&self) -> Duration {
+        Duration::from_millis(self.retry_initial_ms)
+    }
+    /// Longest retry delay.
+    pub fn retry_max(&self) -> Duration {
+        Duration::from_millis(self.retry_max_ms)
+    }
+    /// Whether consumed segments are kept.
+    pub fn retain_consumed(&self) -> bool {
+        self.retain_consumed
+    }
+    /// Fallback poll interval of readers.
+    pub fn poll_interval(&self) -> Duration {
+        Duration::from_millis(self.poll_interval_ms)
+    }
+    /// Data bytes between sparse index entries.
+    pub fn index_interval_bytes(&self) -> u64 {
+        self.index_interval_bytes
+    }
+}
+
+macro_rules! setters {
+    ($($(#[$doc:meta])* $name:ident: $field:ident: $t:ty;)*) => {
+        impl Config {
+            $(
+                $(#[$doc])*
+                pub fn $name(&mut self, value: $t) -> &mut Config {
+                    self.$field = value.into();
+                    self
+                }
+            )*
+        }
+    };
+}
+
+setters! {
+    /// Sets `base_dir`.
+    set_base_dir: base_dir: PathBuf;
+    /// Sets `idx_file_max_item_num`.
+    set_idx_file_max_item_num: idx_file_max_item_num: u64;
+    /// Sets `data_file_max_size` in bytes.
+    set_data_file_max_size: data_file_max_size: u64;
+    /// Sets `mem_max_size` in bytes.
+    set_mem_max_size: mem_max_size: u64;
+    /// Sets `max_concurrent_forward`.
+    set_max_concurrent_forward: max_concurrent_forward: usize;
+    /// Sets `compress_topics`.
+    set_compress_topics: compress_topics: Vec<String>;
+    /// Sets `black_topics`.
+    set_black_topics: black_topics: Vec<String>;
+    /// Sets `white_topics`.
+    set_white_topics: white_topics: Vec<String>;
+    /// Sets `flush_interval_ms`.
+    set_flush_interval_ms: flush_interval_ms: u64;
+    /// Sets `checkpoint_interval_ms` (0: before the next batch).
+    set_checkpoint_interval_ms: checkpoint_interval_ms: u64;
+    /// Sets `max_batch_bytes`.
+    set_max_batch_bytes: max_batch_bytes: u64;
+    /// Sets `max_record_bytes`.
+    set_max_record_bytes: max_record_bytes: u64;
+    /// Sets `retry_initial_ms`.
+    set_retry_initial_ms: retry_initial_ms: u64;
+    /// Sets `retry_max_ms`.
+    set_retry_max_ms: retry_max_ms: u64;
+    /// Sets `retain_consumed`.
+    set_retain_consumed: retain_consumed: bool;
+    /// Sets `poll_interval_ms`.
+    set_poll_interval_ms: poll_interval_ms: u64;
+    /// Sets `index_interval_bytes`.
+    set_index_interval_bytes: index_interval_bytes: u64;
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    if p.is_relative() {
+        std::env::current_dir().map(|c| c.join(p)).unwrap_or_else(|_| p.to_path_buf())
+    } else {
+        p.to_path_buf()
+    }
+}
+
+/// A non-negative integer.
+fn count(v: &Value) -> std::result::Result<u64, String> {
+    match v {
+        Value::Number(n) => n.as_u64().ok_or_else(|| format!("expected a non-negative integer, found {n}")),
+        other => Err(format!("expected a non-negative integer, found {other}")),
+    }
+}
+
+/// A size: a number of bytes, or a string like "512K", "200M", "1G", "4GiB".
+fn size(v: &Value) -> std::result::Result<u64, String> {
+    match v {
+        Value::Number(_) => count(v),
+        Value::String(s) => parse_size(s),
+        other => Err(format!("expected a size such as 1048576 or \"1M\", found {other}")),
+    }
+}
+
+/// Parses "512K", "200M", "1G", "4G", "1024", "10MiB", "2 GB" (units are binary: 1K = 1024).
+pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    if num.is_empty() {
+        return Err(format!("{s:?} is not a size; use a number of bytes or e.g. \"512K\", \"200M\", \"1G\""));
+    }
+    let n: u64 = num.parse().map_err(|_| format!("{s:?} is too large"))?;
+    let mult = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" | "KIB" => KIB,
+        "M" | "MB" | "MIB" => MIB,
+        "G" | "GB" | "GIB" => GIB,
+        "T" | "TB" | "TIB" => 1 << 40,
+        _ => return Err(format!("{s:?} has an unknown unit; use K, M, G or T")),
+    };
+    n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
+}
+
+fn topics(v: &Value) -> std::result::Result<Vec<String>, String> {
+    let Value::Array(items) = v else {
+        return Err(format!("expected a list of topic names, found {v}"));
+    };
+    items
+        .iter()
+        .map(|i| match i {
+            Value::String(s) => match name_problem(s) {
+                None => Ok(s.clone()),
+                Some(reason) => Err(format!("{s:?} is not a valid topic name: {reason}")),
+            },
+            other => Err(format!("expected topic names (strings), found {other}")),
+        })
+        .collect()
+}
+
+fn closest<'a>(key: &str, known: &[&'a str]) -> Option<&'a str> {
+    known.iter().map(|k| (edit_distance(key, k), *k)).filter(|(d, k)| *d <= 3.max(k.len() / 4)).min().map(|(_, k)| k)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// Replaces `//` and `/* */` comments (outside strings) with spaces, keeping
+/// newlines so parser positions still match the file, and drops commas that
+/// trail the last item of an object or list.
+pub fn strip_comments(text: &str) -> String {
+    let b = text.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    let mut in_str = false;
+    while i < b.len() {
+        let c = b[i];
+        if in_str {
+            out.push(c);
+            if c == b'\\' && i + 1 < b.len() {
+                out.push(b[i + 1]);
+                i += 2;
+                continue;
+            }
+            if c == b'"' {
+                in_str = false;
+            }
+            i += 1;
+            continue;
+        }
+        match (c, b.get(i + 1)) {
+            (b'"', _) => {
+                in_str = true;
+                out.push(c);
+                i += 1;
+            }
+            (b'/', Some(b'/')) => {
+                while i < b.len() && b[i] != b'\n' {
+                    out.push(b' ');
+                    i += 1;
+                }
+            }
+            (b'/', Some(b'*')) => {
+                out.extend_from_slice(b"  ");
+                i += 2;
+                while i < b.len() && !(b[i] == b'*' && b.get(i + 1) == Some(&b'/')) {
+                    out.push(if b[i] == b'\n' { b'\n' } else { b' ' });
+                    i += 1;
+                }
+                if i < b.len() {
+                    out.extend_from_slice(b"  ");
+                    i += 2;
+                }
+            }
+            _ => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    drop_trailing_commas(&mut out);
+    // Only ASCII bytes were replaced by ASCII bytes, so UTF-8 is intact.
+    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+fn drop_trailing_commas(b: &mut [u8]) {
+    let mut in_str = false;
+    let mut i = 0;
+    while i < b.len() {
+        let c = b[i];
+        if in_str {
+            if c == b'\\' {
+                i += 2;
+                continue;
+            }
+            if c == b'"' {
+                in_str = false;
+            }
+        } else if c == b'"' {
+            in_str = true;
+        } else if c == b',' {
+            let next = b[i + 1..].iter().find(|x| !x.is_ascii_whitespace());
+            if matches!(next, Some(b'}') | Some(b']')) {
+                b[i] = b' ';
+            }
+        }
+        i += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_parse_in_binary_units_and_four_gigabytes_is_not_zero() {
+        assert_eq!(parse_size("4G"), Ok(4 * GIB));
+        assert_eq!(parse_size("512K"), Ok(512 * KIB));
+        assert_eq!(parse_size("200M"), Ok(200 * MIB));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert_eq!(parse_size("10 MiB"), Ok(10 * MIB));
+        assert!(parse_size("1.5G").is_err());
+        assert!(parse_size("G").is_err());
+        assert!(parse_size("99999999999999999999G").is_err());
+        assert!(parse_size("3X").is_err());
+    }
+
+    #[test]
+    fn comments_are_removed_but_not_inside_strings() {
+        let s = "{\"a\": \"x//y\", // c\n /* d\n e */ \"b\": 1,}";
+        let v: Value = serde_json::from_str(&strip_comments(s)).unwrap();
+        assert_eq!(v["a"], "x//y");
+        assert_eq!(v["b"], 1);
+    }
+
+    #[test]
+    fn the_seed_file_parses_with_its_comments() {
+        let seed = r#"{
+          "base_dir": "D:\\log", // 事件数据持久化目录
+          "idx_file_max_item_num": 1000000, // 单个文件
+          "data_file_max_size": "1G",
+          "mem_max_size": "200M",
+          "max_concurrent_forward": 100,
+          "compress_topics": [],
+          "black_topics": [],
+          "white_topics": []
+        }"#;
+        let cfg = Config::from_json_str(seed, None).unwrap();
+        assert_eq!(cfg.data_file_max_size(), GIB);
+        assert_eq!(cfg.mem_max_size(), 200 * MIB);
+        assert_eq!(cfg.max_concurrent_forward(), 100);
+    }
+
+    #[test]
+    fn an_unknown_key_is_named_with_a_suggestion() {
+        let e = Config::from_json_str(r#"{"base_dir": "/x", "flush_interval": 5}"#, None).unwrap_err();
+        let msg = e.to_string();
+        assert!(msg.contains("\"flush_interval\""), "{msg}");
+        assert!(msg.contains("flush_interval_ms"), "{msg}");
+    }
+
+    #[test]
+    fn zero_and_absurd_values_name_the_key_and_value() {
+        for (json, key) in [
+            (r#"{"base_dir": "/x", "mem_max_size": 0}"#, "mem_max_size"),
+            (r#"{"base_dir": "/x", "max_concurrent_forward": 0}"#, "max_concurrent_forward"),
+            (r#"{"base_dir": "/x", "data_file_max_size": "1T"}"#, "data_file_max_size"),
+            (r#"{"base_dir": "/x", "idx_file_max_item_num": -1}"#, "idx_file_max_item_num"),
+            (r#"{"base_dir": "/x", "mem_max_size": "lots"}"#, "mem_max_size"),
+            (r#"{"base_dir": "/x", "black_topics": "a"}"#, "black_topics"),
+            (r#"{"base_dir": "/x", "white_topics": ["../etc"]}"#, "white_topics"),
+            (r#"{"base_dir": "/x", "retain_consumed": "yes"}"#, "retain_consumed"),
+            (r#"{"mem_max_size": "1G"}"#, "base_dir"),
+        ] {
+            match Config::from_json_str(json, None) {
+                Err(Error::Config { key: k, .. }) => assert_eq!(k, key, "{json}"),
+                other => panic!("{json}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn empty_and_truncated_files_are_syntax_errors_with_a_position() {
+        for text in ["", "   ", "{\"base_dir\": \"/x\"", "[1,", "// only a comment\n"] {
+            match Config::from_json_str(text, Some(Path::new("/etc/x.json"))) {
+                Err(Error::ConfigSyntax { line, .. }) => assert!(line >= 1),
+                other => panic!("{text:?}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_relative_base_dir_resolves_against_the_config_files_directory() {
+        let cfg = Config::from_json_str(r#"{"base_dir": "data"}"#, Some(Path::new("/srv/app/meta.json"))).unwrap();
+        assert_eq!(cfg.base_dir(), Path::new("/srv/app/data"));
+    }
+}

@@ -1,0 +1,208 @@
+//! The one error type of the crate. Every variant says what failed, on which
+//! path, topic or key, and why, in a sentence a user can act on.
+
+use std::io;
+use std::path::PathBuf;
+
+/// Result with [`enum@Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in logstream.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An operating-system call on a file or directory failed.
+    #[error("cannot {op} {}: {source}", path.display())]
+    Io {
+        /// What was being done, e.g. "create segment file".
+        op: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+
+    /// Another writer (in this or another process) holds the directory's lock.
+    #[error(
+        "{} is locked by another writer{}; only one Writer may open a log directory at a time",
+        path.display(),
+        holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+        /// Process id recorded by the holder, when readable.
+        holder: Option<u32>,
+    },
+
+    /// The writer was closed; nothing more can be written through it.
+    #[error("the writer is closed")]
+    Closed,
+
+    /// A topic name cannot be used.
+    #[error("invalid topic name {name:?}: {reason}")]
+    InvalidTopic {
+        /// The name as given.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+
+    /// A group name cannot be used.
+    #[error("invalid group name {name:?}: {reason}")]
+    InvalidGroup {
+        /// The name as given.
+        name: String,
+        /// Why it was refused.
+        reason: &'static str,
+    },
+
+    /// A record is larger than `max_record_bytes`.
+    #[error("record of {len} bytes for topic {topic:?} exceeds max_record_bytes ({max} bytes)")]
+    RecordTooLarge {
+        /// The topic written to.
+        topic: String,
+        /// The record's length.
+        len: usize,
+        /// The configured limit.
+        max: u64,
+    },
+
+    /// The file system has no room to extend a segment; nothing was written.
+    #[error("no space left to extend {} by {needed} bytes; free space and retry (nothing was written)", path.display())]
+    NoSpace {
+        /// The segment file that could not grow.
+        path: PathBuf,
+        /// Bytes that could not be reserved.
+        needed: u64,
+    },
+
+    /// An earlier write or sync failed; the writer refuses further work
+    /// rather than report durability it cannot guarantee.
+    #[error("the writer stopped after a failed {op} on {}: {cause}; open a new Writer to recover", path.display())]
+    Poisoned {
+        /// The operation that failed.
+        op: &'static str,
+        /// The file it failed on.
+        path: PathBuf,
+        /// The original error, as text.
+        cause: String,
+    },
+
+    /// A configuration key has a bad value, is unknown, or is missing.
+    #[error("config{}: key {key:?}: {reason}", path.as_ref().map(|p| format!(" {}", p.display())).unwrap_or_default())]
+    Config {
+        /// The config file, if the config came from one.
+        path: Option<PathBuf>,
+        /// The key.
+        key: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A configuration file is not valid (commented) JSON.
+    #[error("config {}: line {line}, column {column}: {message}", path.display())]
+    ConfigSyntax {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What the parser expected.
+        message: String,
+    },
+
+    /// A file logstream wrote is damaged or not logstream's.
+    #[error("{} is damaged at byte {offset}: {reason}", path.display())]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// Where the damage starts.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+
+    /// A file was written by a newer version of logstream.
+    #[error("{} has format version {found}; this library reads versions up to {supported}", path.display())]
+    UnsupportedVersion {
+        /// The file.
+        path: PathBuf,
+        /// Version in the file.
+        found: u32,
+        /// Highest version this library reads.
+        supported: u32,
+    },
+
+    /// A `Writer` was used in a process forked from the one that opened it.
+    #[error(
+        "this Writer was opened by process {opened_by} and cannot be used in forked process {used_in}; open a new Writer in the child"
+    )]
+    Forked {
+        /// Process that opened the writer.
+        opened_by: u32,
+        /// Process that tried to use it.
+        used_in: u32,
+    },
+
+    /// `Batch::confirm` was given a sequence number outside the batch.
+    #[error("cannot confirm seq {seq} of topic {topic:?}: the batch holds {first}..={last}")]
+    ConfirmOutOfRange {
+        /// The topic of the batch.
+        topic: String,
+        /// The sequence number given.
+        seq: u64,
+        /// First sequence number in the batch.
+        first: u64,
+        /// Last sequence number in the batch.
+        last: u64,
+    },
+
+    /// A consumer group is already being read by another reader.
+    #[error("group {group:?} is already consumed by another reader (lock {} is held)", path.display())]
+    GroupBusy {
+        /// The group.
+        group: String,
+        /// Its lock file.
+        path: PathBuf,
+    },
+
+    /// A background thread could not be started.
+    #[error("cannot start thread {name}: {source}")]
+    Thread {
+        /// The thread's name.
+        name: String,
+        /// The OS error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// Builds an [`Error::Io`], or an [`Error::NoSpace`] when the OS error is `ENOSPC`.
+    pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {
+        let path = path.into();
+        if source.raw_os_error() == Some(libc::ENOSPC) || source.kind() == io::ErrorKind::StorageFull {
+            return Error::NoSpace { path, needed: 0 };
+        }
+        Error::Io { op, path, source }
+    }
+
+    /// True for [`Error::NoSpace`].
+    pub fn is_no_space(&self) -> bool {
+        matches!(self, Error::NoSpace { .. })
+    }
+}
+
+/// Attaches an operation and a path to an `io::Result`.
+pub(crate) trait IoContext<T> {
+    fn ctx(self, op: &'static str, path: impl Into<PathBuf>) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn ctx(self, op: &'static str, path: impl Into<PathBuf>) -> Result<T> {
+        self.map_err(|e| Error::io(op, path, e))
+    }
+}

@@ -1,0 +1,71 @@
+//! The on-disk format: pure encoders and decoders, no I/O.
+//!
+//! (The full design, with the reasons for each choice, is written out in
+//! this module's documentation below; the byte diagrams sit in the files
+//! that encode each structure.)
+//!
+//! # Files
+//! ```text
+//! base_dir/
+//!   LOCK                              the writer's lock (flock), holds its pid
+//!   logstream.meta                    log id + writer session counter    (meta.rs)
+//!   doorbell                          reader wake-ups, shared mapping     (meta.rs)
+//!   topics/<topic>/NNNNNNNNNNNNNNNNNNNN.dat   frames                      (frame.rs, segment.rs)
+//!   topics/<topic>/NNNNNNNNNNNNNNNNNNNN.idx   sparse index                (segment.rs)
+//!   groups/<group>/checkpoints.{snap,log}     confirmed positions         (checkpoint.rs)
+//! ```
+//! Topic and group names are validated, not escaped (naming.rs). Segment
+//! files are named by their first sequence number, zero-padded to 20 digits.
+//! All integers are little-endian. Every file starts with a magic and a format
+//! version; a newer library reads every older version, an older library
+//! refuses a newer file with an error naming both versions.
+//!
+//! # Choices, and why
+//! - **Commit word, written last.** A frame's first 8 bytes (tag + CRC) are
+//!   stored with one `SeqCst` atomic store after the body. A reader in any
+//!   process that loads a non-zero word sees a complete frame; the tag's
+//!   `PRESENT` bit makes a valid word non-zero even for an empty record, so
+//!   preallocated zeros mark the end. (DESIGN-NOTES §1, §2.)
+//! - **Sequence number and timestamp in every frame** (24-byte header). The
+//!   seq lets recovery and the reader check continuity and resynchronise after
+//!   damage without the index; the timestamp (coarse clock, ~2 ns to read)
+//!   serves `StartFrom::Time`, age retention and the CLI. (§8: timestamps from
+//!   the first version.)
+//! - **Durable watermark in the data file header**, written by the flush
+//!   thread through the mapping after each data sync. Before it, an invalid
+//!   frame is bit rot (reported and skipped); after it, a torn tail (cut).
+//!   (§2, §8.)
+//! - **One session, new segments.** A writer never appends to a segment an
+//!   earlier session left: recovery seals it at its last valid frame, and the
+//!   new session starts new segments whose epoch is the session number
+//!   (`logstream.meta`, fsynced at open). A sequence number that a power loss
+//!   cut and the next session reuses thus comes with a new `(epoch, seq)`
+//!   pair, which keeps forwarding IDs unique. (§8, ENGINES-NOTES.)
+//! - **Checkpoints never pass the durable point.** Before a reader persists a
+//!   position past a segment's durable watermark, it syncs that range of the
+//!   data file itself (any process may); a power loss can then never cut
+//!   records a checkpoint already counts as delivered. (§8, first trap.)
+//! - **Checkpoint journal per group** rather than a file per topic: one
+//!   `fdatasync` persists any number of topics' positions; CRC'd fixed-size
+//!   entries with per-topic generations make a damaged entry fall back to the
+//!   previous one, never forward. (§6.)
+//! - **Sparse index** every `index_interval_bytes` (default 4 KiB, as Kafka),
+//!   written by the writer when it crosses the interval; rebuilt from data
+//!   when damaged or missing. (§5.)
+//! - **Space reserved ahead** with `fallocate` and pre-faulted with
+//!   `MADV_POPULATE_WRITE` by the flush thread, in windows that double from
+//!   64 KiB to 64 MiB; a disk-full becomes `Error::NoSpace` before any byte is
+//!   stored. One mapping per file, sized to the segment maximum and never
+//!   remapped. (§3, §8.)
+//! - **Seal frames** end segments and name the next one, so a reader never has
+//!   to guess whether a segment is finished. New segments and topic
+//!   directories appear by `rename`, complete.
+//! - **Doorbell** (futex words in a shared file) wakes readers only when they
+//!   said they wait; the flush thread's `pwrite` to it wakes inotify watchers.
+//!   (§1, §8 wake-up latency.)
+
+pub mod checkpoint;
+pub mod frame;
+pub mod meta;
+pub mod naming;
+pub mod segment;

@@ -1,0 +1,59 @@
+//! # logstream
+//!
+//! A local, serverless, durable event log. `Writer::write(topic, bytes)` copies
+//! the record into a memory-mapped segment of that topic and returns its
+//! sequence number; a [`Reader`] in this or another process tails the topics
+//! and hands per-topic batches to your closure on a bounded pool of threads,
+//! persisting what you confirmed.
+//!
+//! ```no_run
+//! # fn send(_: &str, _: u64, _: &[u8]) -> std::io::Result<()> { Ok(()) }
+//! let cfg = logstream::Config::new("/var/lib/app/logstream");
+//! let w = logstream::Writer::open(&cfg)?;
+//! w.write("login", b"alice")?;
+//!
+//! let reader = logstream::Reader::builder(&cfg)
+//!     .group("billing")
+//!     .start(|batch: &logstream::Batch| -> std::io::Result<()> {
+//!         for rec in batch.records() {
+//!             send(batch.topic(), rec.seq(), rec.data())?;
+//!         }
+//!         Ok(())
+//!     })?;
+//! reader.stop()?;
+//! # Ok::<(), logstream::Error>(())
+//! ```
+//!
+//! ## Guarantees
+//! - A record whose `write()` returned survives `kill -9` of the writer: it is
+//!   in the shared page cache.
+//! - It survives power loss once a flush covered it: the background thread
+//!   syncs every `flush_interval_ms` (default 100 ms), and [`Writer::flush`]
+//!   returns only when everything written before it is on stable storage.
+//!   After a power loss, each topic is a clean prefix of what was written.
+//! - Nothing whose CRC fails is ever delivered. Damage is reported through
+//!   [`ReaderBuilder::on_corruption`] and the log, and skipped.
+//! - Delivery is at-least-once: a batch is redelivered when the closure
+//!   failed or the reader stopped before persisting its confirmation.
+//!
+//! See `README.md` for the table of what survives what, and
+//! [`format`] for the on-disk format and the reasons behind it.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod config;
+mod doorbell;
+mod error;
+pub mod format;
+mod layout;
+mod reader;
+mod segment;
+mod storage;
+mod writer;
+
+pub use config::{CONFIG_ENV, Config, KEYS as CONFIG_KEYS, default_config_path, parse_size};
+pub use error::{Error, Result};
+pub use reader::{Batch, Corruption, Reader, ReaderBuilder, ReaderHandle, ReaderStats, Record, Records, TopicReader};
+pub use segment::recovery::{Cut, TopicRecovery};
+pub use writer::{RecoveryReport, TopicWriter, Writer};

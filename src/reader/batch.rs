@@ -1,0 +1,202 @@
+//! What the forwarder closure receives: a run of records of one topic,
+//! borrowed from the mapped segment (no copy).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use super::segment::ReadSegment;
+use crate::error::{Error, Result};
+use crate::format::frame::{self, HEADER_LEN};
+
+/// Records of one topic, in sequence order, handed to the forwarder closure.
+///
+/// Returning `Ok(())` from the closure confirms the whole batch. To confirm
+/// a prefix before failing, call [`Batch::confirm`]; redelivery then starts
+/// after it.
+pub struct Batch {
+    pub(crate) topic: Arc<str>,
+    pub(crate) seg: Arc<ReadSegment>,
+    pub(crate) start: u64,
+    pub(crate) end: u64,
+    pub(crate) first_seq: u64,
+    pub(crate) count: u64,
+    pub(crate) bytes: u64,
+    pub(crate) confirmed: AtomicU64,
+    pub(crate) attempt: u32,
+    pub(crate) log_id: u64,
+    pub(crate) skipped_before: u64,
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch")
+            .field("topic", &self.topic)
+            .field("first_seq", &self.first_seq)
+            .field("len", &self.count)
+            .field("bytes", &self.bytes)
+            .field("attempt", &self.attempt)
+            .finish()
+    }
+}
+
+impl Batch {
+    /// The topic every record of this batch belongs to.
+    pub fn topic(&self) -> &str {
+        &self.topic
+    }
+
+    /// The records, in sequence order.
+    pub fn records(&self) -> Records<'_> {
+        Records { seg: &self.seg, off: self.start, end: self.end, left: self.count }
+    }
+
+    /// Number of records.
+    pub fn len(&self) -> usize {
+        self.count as usize
+    }
+
+    /// True if the batch holds no record (never the case for delivered batches).
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Sequence number of the first record.
+    pub fn first_seq(&self) -> u64 {
+        self.first_seq
+    }
+
+    /// Sequence number of the last record.
+    pub fn last_seq(&self) -> u64 {
+        self.first_seq + self.count.saturating_sub(1)
+    }
+
+    /// Total bytes of the records' data.
+    pub fn bytes(&self) -> u64 {
+        self.bytes
+    }
+
+    /// 1 on first delivery, then 2, 3… when the batch is retried.
+    pub fn attempt(&self) -> u32 {
+        self.attempt
+    }
+
+    /// The writer session (epoch) that wrote these records. Together with
+    /// [`Batch::log_id`], the topic and the sequence number, it identifies a
+    /// record uniquely, even across a power loss that made the writer reuse
+    /// sequence numbers: use it for de-duplication IDs downstream.
+    pub fn epoch(&self) -> u64 {
+        self.seg.header.epoch
+    }
+
+    /// Random id of the log directory.
+    pub fn log_id(&self) -> u64 {
+        self.log_id
+    }
+
+    /// Records skipped just before this batch because they were damaged or
+    /// deleted before this group read them (also reported to `on_corruption`).
+    pub fn skipped_before(&self) -> u64 {
+        self.skipped_before
+    }
+
+    /// Confirms every record up to and including `seq` (the seed's
+    /// `ConfirmMsg`). If the closure then returns an error, redelivery starts
+    /// after `seq`. Confirming less than before changes nothing.
+    ///
+    /// # Errors
+    /// [`Error::ConfirmOutOfRange`] if `seq` is not in this batch.
+    pub fn confirm(&self, seq: u64) -> Result<()> {
+        if seq < self.first_seq || seq > self.last_seq() || self.count == 0 {
+            return Err(Error::ConfirmOutOfRange {
+                topic: self.topic.to_string(),
+                seq,
+                first: self.first_seq,
+                last: self.last_seq(),
+            });
+        }
+        self.confirmed.fetch_max(seq + 1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// Next sequence number after the confirmed prefix.
+    pub(crate) fn confirmed_next(&self) -> u64 {
+        self.confirmed.load(Ordering::Acquire)
+    }
+
+    /// Byte offset of the record `seq` (which must be in the batch or one past it).
+    pub(crate) fn offset_of(&self, seq: u64) -> u64 {
+        if seq >= self.first_seq + self.count {
+            return self.end;
+        }
+        let mut off = self.start;
+        for r in self.records() {
+            if r.seq == seq {
+                return off;
+            }
+            off += frame::frame_len(r.data.len()) as u64;
+        }
+        self.end
+    }
+}
+
+/// One record of a batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Record<'a> {
+    seq: u64,
+    timestamp: u64,
+    data: &'a [u8],
+}
+
+impl<'a> Record<'a> {
+    /// The record's sequence number in its topic.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+    /// When it was written: nanoseconds since the Unix epoch, from a coarse
+    /// clock (resolution of one scheduler tick, a few ms).
+    pub fn timestamp(&self) -> u64 {
+        self.timestamp
+    }
+    /// The bytes written.
+    pub fn data(&self) -> &'a [u8] {
+        self.data
+    }
+}
+
+/// Iterator over a batch's records.
+pub struct Records<'a> {
+    seg: &'a ReadSegment,
+    off: u64,
+    end: u64,
+    left: u64,
+}
+
+impl<'a> Iterator for Records<'a> {
+    type Item = Record<'a>;
+
+    fn next(&mut self) -> Option<Record<'a>> {
+        if self.left == 0 || self.off >= self.end {
+            return None;
+        }
+        // The batch was cut from frames whose CRC was checked and which never
+        // change once committed, so only the header is re-read here.
+        let word = self.seg.map.atomic_u64(self.off as usize).load(Ordering::Acquire);
+        let frame::Word::Record { len, .. } = frame::classify(word) else {
+            self.left = 0;
+            return None;
+        };
+        let b = self.seg.map.bytes(self.off as usize + 8, HEADER_LEN - 8 + len);
+        let seq = u64::from_le_bytes(b[..8].try_into().ok()?);
+        let timestamp = u64::from_le_bytes(b[8..16].try_into().ok()?);
+        let data = &b[16..16 + len];
+        self.off += frame::frame_len(len) as u64;
+        self.left -= 1;
+        Some(Record { seq, timestamp, data })
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        (self.left as usize, Some(self.left as usize))
+    }
+}
+
+impl ExactSizeIterator for Records<'_> {}

@@ -1,0 +1,259 @@
+//! A group's saved positions on disk: `checkpoints.snap` plus the journal
+//! `checkpoints.log` (format in `format/checkpoint.rs`).
+//!
+//! `persist` appends one entry per changed topic and `fdatasync`s once; when
+//! the journal grows past a few times the number of topics it is compacted
+//! into a new snapshot (written atomically), after which the journal starts
+//! over. Loading keeps each topic's highest-generation valid entry, so a crash
+//! at any instant, a torn append or a damaged entry yields an older position
+//! (records are redelivered), never a newer one.
+
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, IoContext, Result};
+use crate::format::checkpoint::{
+    ENTRY_LEN, Entry, FILE_HEADER_LEN, JOURNAL_MAGIC, Kind, SNAP_MAGIC, check_file_header, decode_entries,
+    encode_file_header,
+};
+use crate::storage::file::{now_ns, sync_dir, write_atomic};
+
+/// Name of the snapshot file in a group directory.
+pub(crate) const SNAP_FILE: &str = "checkpoints.snap";
+/// Name of the journal file in a group directory.
+pub(crate) const JOURNAL_FILE: &str = "checkpoints.log";
+
+/// A topic's saved position.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Next sequence number to deliver (0 = nothing confirmed).
+    pub next_seq: u64,
+    /// Per-topic generation of the entry.
+    pub generation: u64,
+    /// When it was saved (ns since the Unix epoch).
+    pub time: u64,
+    /// Whether an operator set it (a reset) rather than a consumer.
+    pub reset: bool,
+}
+
+/// Problems found while loading.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Damaged entries skipped (file, byte offset).
+    pub damaged: Vec<(PathBuf, u64)>,
+    /// A file whose header was unreadable (its entries were ignored).
+    pub unreadable: Vec<PathBuf>,
+}
+
+/// The positions of one group.
+pub(crate) struct CheckpointStore {
+    dir: PathBuf,
+    journal: File,
+    journal_entries: u64,
+    positions: HashMap<String, Position>,
+}
+
+impl CheckpointStore {
+    /// Loads (creating if needed) the store in a group directory.
+    pub(crate) fn open(dir: &Path) -> Result<(CheckpointStore, LoadReport)> {
+        let (positions, report) = load(dir)?;
+        let jpath = dir.join(JOURNAL_FILE);
+        let existing = std::fs::read(&jpath).ok();
+        let fresh = match &existing {
+            Some(b) => check_file_header(b, JOURNAL_MAGIC).is_err(),
+            None => true,
+        };
+        let mut journal_entries = 0;
+        if fresh {
+            write_atomic(&jpath, &encode_file_header(JOURNAL_MAGIC)).ctx("create checkpoint journal", &jpath)?;
+        } else if let Some(b) = &existing {
+            journal_entries = ((b.len() - FILE_HEADER_LEN) / ENTRY_LEN) as u64;
+            if (b.len() - FILE_HEADER_LEN) % ENTRY_LEN != 0 {
+                // A torn append: rewrite the journal without it so that new
+                // entries stay aligned.
+                let keep = FILE_HEADER_LEN + journal_entries as usize * ENTRY_LEN;
+                write_atomic(&jpath, &b[..keep]).ctx("repair checkpoint journal", &jpath)?;
+            }
+        }
+        let journal = OpenOptions::new().append(true).open(&jpath).ctx("open checkpoint journal", &jpath)?;
+        Ok((CheckpointStore { dir: dir.to_path_buf(), journal, journal_entries, positions }, report))
+    }
+
+    /// The saved position of `topic`.
+    pub(crate) fn get(&self, topic: &str) -> Option<Position> {
+        self.positions.get(topic).copied()
+    }
+
+    /// All saved positions.
+    pub(crate) fn all(&self) -> &HashMap<String, Position> {
+        &self.positions
+    }
+
+    /// Saves positions durably (one append, one `fdatasync`).
+    pub(crate) fn persist(&mut self, updates: &[(String, u64, Kind)]) -> Result<()> {
+        if updates.is_empty() {
+            return Ok(());
+        }
+        let now = now_ns();
+        let mut buf = Vec::with_capacity(updates.len() * ENTRY_LEN);
+        let mut staged = Vec::with_capacity(updates.len());
+        for (topic, next_seq, kind) in updates {
+            let generation = self.positions.get(topic).map_or(1, |p| p.generation + 1);
+            let e = Entry { kind: *kind, generation, next_seq: *next_seq, time: now, epoch: 0, topic: topic.clone() };
+            buf.extend_from_slice(&e.encode());
+            staged.push((
+                topic.clone(),
+                Position { next_seq: *next_seq, generation, time: now, reset: *kind == Kind::Reset },
+            ));
+        }
+        let jpath = self.dir.join(JOURNAL_FILE);
+        self.journal.write_all(&buf).ctx("append to checkpoint journal", &jpath)?;
+        self.journal.sync_data().ctx("sync checkpoint journal", &jpath)?;
+        self.journal_entries += updates.len() as u64;
+        for (t, p) in staged {
+            self.positions.insert(t, p);
+        }
+        if self.journal_entries > 1024 && self.journal_entries > 4 * self.positions.len() as u64 {
+            self.compact()?;
+        }
+        Ok(())
+    }
+
+    /// Writes every position into a new snapshot and starts the journal over.
+    pub(crate) fn compact(&mut self) -> Result<()> {
+        let mut buf = encode_file_header(SNAP_MAGIC).to_vec();
+        let mut names: Vec<&String> = self.positions.keys().collect();
+        names.sort();
+        for t in names {
+            let p = self.positions[t];
+            let kind = if p.reset { Kind::Reset } else { Kind::Position };
+            let e = Entry {
+                kind,
+                generation: p.generation,
+                next_seq: p.next_seq,
+                time: p.time,
+                epoch: 0,
+                topic: t.clone(),
+            };
+            buf.extend_from_slice(&e.encode());
+        }
+        let spath = self.dir.join(SNAP_FILE);
+        write_atomic(&spath, &buf).ctx("write checkpoint snapshot", &spath)?;
+        let jpath = self.dir.join(JOURNAL_FILE);
+        write_atomic(&jpath, &encode_file_header(JOURNAL_MAGIC)).ctx("restart checkpoint journal", &jpath)?;
+        self.journal = OpenOptions::new().append(true).open(&jpath).ctx("open checkpoint journal", &jpath)?;
+        self.journal_entries = 0;
+        Ok(())
+    }
+}
+
+/// Reads a group's positions without opening it for writing (admin tools,
+/// retention, other groups).
+pub(crate) fn load(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)> {
+    let mut report = LoadReport::default();
+    let mut best: HashMap<String, Position> = HashMap::new();
+    let mut forgotten: HashMap<String, u64> = HashMap::new();
+    for (name, magic) in [(SNAP_FILE, SNAP_MAGIC), (JOURNAL_FILE, JOURNAL_MAGIC)] {
+        let path = dir.join(name);
+        let bytes = match std::fs::read(&path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(Error::io("read checkpoints", &path, e)),
+        };
+        if let Err(p) = check_file_header(&bytes, magic) {
+            if let crate::format::checkpoint::FileProblem::Version(found) = p {
+                return Err(Error::UnsupportedVersion { path, found, supported: crate::format::segment::VERSION });
+            }
+            log::warn!("{}: unreadable header ({p:?}); its positions are ignored", path.display());
+            report.unreadable.push(path);
+            continue;
+        }
+        let d = decode_entries(&bytes[FILE_HEADER_LEN..]);
+        for off in d.damaged {
+            log::warn!("{}: damaged checkpoint entry at byte {}; an older position is used", path.display(), off);
+            report.damaged.push((path.clone(), off + FILE_HEADER_LEN as u64));
+        }
+        for e in d.entries {
+            if e.kind == Kind::Forget {
+                let g = forgotten.entry(e.topic.clone()).or_default();
+                *g = (*g).max(e.generation);
+                continue;
+            }
+            let p =
+                Position { next_seq: e.next_seq, generation: e.generation, time: e.time, reset: e.kind == Kind::Reset };
+            match best.get(&e.topic) {
+                Some(old) if old.generation >= p.generation => {}
+                _ => {
+                    best.insert(e.topic, p);
+                }
+            }
+        }
+    }
+    best.retain(|t, p| forgotten.get(t).is_none_or(|&g| g < p.generation));
+    Ok((best, report))
+}
+
+/// Makes a group directory (and its parent) exist durably.
+pub(crate) fn ensure_group_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    crate::storage::file::create_dir_durable(dir).ctx("create group directory", dir)?;
+    if let Some(p) = dir.parent() {
+        sync_dir(p).ctx("sync groups directory", p)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn positions_survive_reopen_and_the_newest_generation_wins() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut s, _) = CheckpointStore::open(d.path()).unwrap();
+        s.persist(&[("a".into(), 10, Kind::Position), ("b".into(), 3, Kind::Position)]).unwrap();
+        s.persist(&[("a".into(), 20, Kind::Position)]).unwrap();
+        drop(s);
+        let (s, rep) = CheckpointStore::open(d.path()).unwrap();
+        assert_eq!(rep, LoadReport::default());
+        assert_eq!(s.get("a").map(|p| p.next_seq), Some(20));
+        assert_eq!(s.get("b").map(|p| p.next_seq), Some(3));
+    }
+
+    #[test]
+    fn a_damaged_newest_entry_falls_back_to_the_previous_one() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut s, _) = CheckpointStore::open(d.path()).unwrap();
+        s.persist(&[("a".into(), 10, Kind::Position)]).unwrap();
+        s.persist(&[("a".into(), 20, Kind::Position)]).unwrap();
+        drop(s);
+        let p = d.path().join(JOURNAL_FILE);
+        let mut b = std::fs::read(&p).unwrap();
+        let last = b.len() - 100;
+        b[last] ^= 0x10;
+        std::fs::write(&p, &b).unwrap();
+        let (s, rep) = CheckpointStore::open(d.path()).unwrap();
+        assert_eq!(rep.damaged.len(), 1);
+        assert_eq!(s.get("a").map(|p| p.next_seq), Some(10));
+    }
+
+    #[test]
+    fn compaction_keeps_every_position() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut s, _) = CheckpointStore::open(d.path()).unwrap();
+        for i in 0..3000u64 {
+            s.persist(&[(format!("t{}", i % 7), i, Kind::Position)]).unwrap();
+        }
+        drop(s);
+        let (s, _) = CheckpointStore::open(d.path()).unwrap();
+        for t in 0..7u64 {
+            let want = (0..3000u64).filter(|i| i % 7 == t).max().unwrap();
+            assert_eq!(s.get(&format!("t{t}")).map(|p| p.next_seq), Some(want));
+        }
+        assert!(std::fs::metadata(d.path().join(JOURNAL_FILE)).unwrap().len() < 1100 * ENTRY_LEN as u64);
+    }
+}

@@ -1,0 +1,341 @@
+//! A position in one topic and the walk that cuts batches from it. Shared by
+//! the push `Reader` and the pull `Cursor`.
+//!
+//! Policy for frames that are not the expected record:
+//! - before the segment's durable watermark, or anywhere in a finished
+//!   segment: damage. It is reported, and the walk resumes at the next frame
+//!   that checks out (found through the index and a scan of aligned offsets);
+//! - otherwise: the end of what is written so far (a torn tail left by a
+//!   crashed writer is cut by the next writer's recovery, which seals the
+//!   segment there).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+
+use super::batch::Batch;
+use super::segment::ReadSegment;
+use crate::error::Result;
+use crate::format::naming::data_file_name;
+use crate::format::segment::DATA_START;
+use crate::segment::recovery::list_segments;
+use crate::segment::scan::{Step, resync};
+
+/// Something the walk noticed that the user should hear about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Corruption {
+    /// Damaged bytes were skipped; `skipped` records could not be read.
+    Damaged {
+        /// The topic.
+        topic: String,
+        /// The data file.
+        segment: PathBuf,
+        /// Where the damage starts.
+        offset: u64,
+        /// First sequence number that could not be read.
+        first_seq: u64,
+        /// Records skipped.
+        skipped: u64,
+    },
+    /// Records were deleted (or lost) before this reader got to them.
+    Gap {
+        /// The topic.
+        topic: String,
+        /// First missing sequence number.
+        from_seq: u64,
+        /// Sequence number the reader resumed at.
+        to_seq: u64,
+    },
+    /// A saved position pointed past the end of the log; it was moved back.
+    PastEnd {
+        /// The topic.
+        topic: String,
+        /// The saved position.
+        saved: u64,
+        /// Where reading resumes (the log's end).
+        end: u64,
+    },
+}
+
+/// What a fill produced.
+pub(crate) enum Fill {
+    /// Records.
+    Batch(Batch),
+    /// Nothing to read now; arm waiting on this segment.
+    CaughtUp(Option<Arc<ReadSegment>>),
+}
+
+/// A reading position in one topic.
+pub(crate) struct Cursor {
+    pub topic: Arc<str>,
+    dir: PathBuf,
+    seg: Option<Arc<ReadSegment>>,
+    off: u64,
+    /// Next sequence number to read.
+    pub next_seq: u64,
+    positioned: bool,
+    report_gaps: bool,
+    log_id: u64,
+}
+
+impl Cursor {
+    /// A cursor that will start at `next_seq` (0: the earliest retained
+    /// record). `report_gaps`: a missing start is reported (the group had
+    /// confirmed records before), not silently moved.
+    pub(crate) fn new(dir: &Path, topic: &str, next_seq: u64, report_gaps: bool, log_id: u64) -> Cursor {
+        Cursor {
+            topic: topic.into(),
+            dir: dir.to_path_buf(),
+            seg: None,
+            off: DATA_START,
+            next_seq,
+            positioned: false,
+            report_gaps,
+            log_id,
+        }
+    }
+
+    /// Moves to `seq` (lazily: the next fill seeks).
+    pub(crate) fn reset(&mut self, seq: u64) {
+        self.next_seq = seq;
+        self.seg = None;
+        self.positioned = false;
+        self.report_gaps = true;
+    }
+
+    /// Moves past a delivered (confirmed) part: the batch's records before
+    /// `seq` (`seq` in the batch or one past it).
+    pub(crate) fn advance(&mut self, batch: &Batch, seq: u64) {
+        self.off = batch.offset_of(seq);
+        self.next_seq = seq;
+        self.seg = Some(batch.seg.clone());
+    }
+
+    /// The segment the cursor is in, if any.
+    pub(crate) fn segment(&self) -> Option<&Arc<ReadSegment>> {
+        self.seg.as_ref()
+    }
+
+    /// Cuts the next batch of at most `max_bytes` of data (a larger record
+    /// comes alone), without moving the cursor.
+    pub(crate) fn fill(&mut self, max_bytes: u64, events: &mut Vec<Corruption>) -> Result<Fill> {
+        let mut skipped_before = 0;
+        loop {
+            if !self.positioned && !self.seek(events)? {
+                return Ok(Fill::CaughtUp(None));
+            }
+            let Some(seg) = self.seg.clone() else { return Ok(Fill::CaughtUp(None)) };
+            let (start, first) = (self.off, self.next_seq);
+            let (mut off, mut seq, mut bytes, mut count) = (start, first, 0u64, 0u64);
+            enum Stop {
+                Full,
+                End,
+                Seal(u64),
+                Bad,
+            }
+            let stop = loop {
+                match seg.step(off) {
+                    Step::Record { seq: s, payload, next, .. } if s == seq => {
+                        let n = payload.len() as u64;
+                        if count > 0 && bytes + n > max_bytes {
+                            break Stop::Full;
+                        }
+                        bytes += n;
+                        count += 1;
+                        seq += 1;
+                        off = next;
+                        if bytes >= max_bytes {
+                            break Stop::Full;
+                        }
+                    }
+                    Step::Seal { next_seq } if next_seq == seq => break Stop::Seal(next_seq),
+                    Step::Empty => break Stop::End,
+                    _ => break Stop::Bad,
+                }
+            };
+            if count > 0 {
+                return Ok(Fill::Batch(Batch {
+                    topic: self.topic.clone(),
+                    seg,
+                    start,
+                    end: off,
+                    first_seq: first,
+                    count,
+                    bytes,
+                    confirmed: AtomicU64::new(first),
+                    attempt: 1,
+                    log_id: self.log_id,
+                    skipped_before,
+                }));
+            }
+            match stop {
+                // `Full` comes only after a record was added; both mean "nothing now".
+                Stop::Full | Stop::End => return Ok(Fill::CaughtUp(Some(seg))),
+                Stop::Seal(next) => {
+                    if !self.enter(next, events)? {
+                        return Ok(Fill::CaughtUp(None));
+                    }
+                }
+                Stop::Bad => {
+                    if !self.is_finished(&seg, off) {
+                        return Ok(Fill::CaughtUp(Some(seg)));
+                    }
+                    skipped_before += self.skip_damage(&seg, off, events)?;
+                }
+            }
+        }
+    }
+
+    /// True when `off` can no longer become a valid frame: it lies before the
+    /// durable watermark, or the segment is sealed (or, with an unreadable
+    /// watermark, a later segment exists).
+    fn is_finished(&self, seg: &ReadSegment, off: u64) -> bool {
+        match seg.watermark() {
+            Some(w) => off < w.durable_end || w.is_sealed(),
+            None => list_segments(&self.dir).is_ok_and(|s| s.iter().any(|&b| b > seg.base_seq())),
+        }
+    }
+
+    /// Skips damage at `off` in `seg`; returns the records skipped.
+    fn skip_damage(&mut self, seg: &Arc<ReadSegment>, off: u64, events: &mut Vec<Corruption>) -> Result<u64> {
+        let wm = seg.watermark();
+        let (mut bound_off, mut bound_seq) = match wm {
+            Some(w) if w.is_sealed() => (w.sealed_end, w.sealed_next),
+            Some(w) => (w.durable_end, w.durable_next),
+            None => (seg.file_len(), u64::MAX),
+        };
+        if let Some(e) = seg.index_after(off) {
+            if e.offset < bound_off {
+                bound_off = e.offset;
+                bound_seq = e.seq;
+            }
+        }
+        let last_good = self.next_seq.checked_sub(1);
+        let found = resync(&seg.map, seg.refresh_len(), off, bound_off + 1, last_good, bound_seq.saturating_add(1));
+        let (new_off, new_seq) = found.unwrap_or((bound_off, bound_seq));
+        let first = self.next_seq;
+        let skipped = new_seq.saturating_sub(first);
+        log::warn!(
+            "topic {:?}: damaged data in {} at byte {off}; skipping {skipped} record(s) from seq {first}",
+            self.topic,
+            seg.path.display()
+        );
+        events.push(Corruption::Damaged {
+            topic: self.topic.to_string(),
+            segment: seg.path.clone(),
+            offset: off,
+            first_seq: first,
+            skipped,
+        });
+        if new_seq == u64::MAX || (new_off <= off && new_seq <= first) {
+            // Nothing to resume at in this segment: go to the next one.
+            let next = list_segments(&self.dir)?.into_iter().find(|&b| b > seg.base_seq());
+            match next {
+                Some(b) => {
+                    self.enter(b, events)?;
+                }
+                None => {
+                    self.off = off;
+                    return Ok(0);
+                }
+            }
+            return Ok(self.next_seq.saturating_sub(first));
+        }
+        self.off = new_off;
+        self.next_seq = new_seq;
+        Ok(skipped)
+    }
+
+    /// Enters the segment starting at `seq` (named by a seal), or the first
+    /// one after it if it is gone. False if there is none yet.
+    fn enter(&mut self, seq: u64, events: &mut Vec<Corruption>) -> Result<bool> {
+        let path = self.dir.join(data_file_name(seq));
+        match ReadSegment::open(&path) {
+            Ok(s) => {
+                self.seg = Some(Arc::new(s));
+                self.off = DATA_START;
+                self.next_seq = seq;
+                Ok(true)
+            }
+            Err(_) => {
+                let segs = list_segments(&self.dir)?;
+                let Some(&b) = segs.iter().find(|&&b| b >= seq) else {
+                    return Ok(false);
+                };
+                let s = ReadSegment::open(&self.dir.join(data_file_name(b)))?;
+                if b > seq {
+                    events.push(Corruption::Gap { topic: self.topic.to_string(), from_seq: seq, to_seq: b });
+                }
+                self.seg = Some(Arc::new(s));
+                self.off = DATA_START;
+                self.next_seq = b;
+                Ok(true)
+            }
+        }
+    }
+
+    /// Finds `next_seq` on disk. False if the topic has no segment yet.
+    fn seek(&mut self, events: &mut Vec<Corruption>) -> Result<bool> {
+        let segs = list_segments(&self.dir)?;
+        let Some(&first) = segs.first() else { return Ok(false) };
+        let target = self.next_seq;
+        if target < first {
+            if self.report_gaps && target > 0 {
+                events.push(Corruption::Gap { topic: self.topic.to_string(), from_seq: target, to_seq: first });
+            }
+            self.positioned = self.enter(first, events)?;
+            return Ok(self.positioned);
+        }
+        let base = segs.iter().rev().find(|&&b| b <= target).copied().unwrap_or(first);
+        let seg = Arc::new(ReadSegment::open(&self.dir.join(data_file_name(base)))?);
+        let (mut off, mut seq) = match seg.index_floor(target) {
+            Some(e) if e.seq >= base => (e.offset, e.seq),
+            _ => (DATA_START, base),
+        };
+        while seq < target {
+            match seg.step(off) {
+                Step::Record { seq: s, next, .. } if s == seq => {
+                    seq += 1;
+                    off = next;
+                }
+                Step::Seal { next_seq } if next_seq == seq => {
+                    // The target is in a later segment that the listing did not show yet.
+                    self.seg = Some(seg);
+                    self.off = off;
+                    self.next_seq = seq;
+                    self.positioned = true;
+                    return Ok(true);
+                }
+                Step::Empty => break,
+                _ => {
+                    if self.is_finished(&seg, off) {
+                        self.seg = Some(seg.clone());
+                        self.off = off;
+                        self.next_seq = seq;
+                        self.skip_damage(&seg, off, events)?;
+                        if self.next_seq >= target {
+                            self.positioned = true;
+                            return Ok(true);
+                        }
+                        off = self.off;
+                        seq = self.next_seq;
+                        continue;
+                    }
+                    break;
+                }
+            }
+        }
+        if seq < target {
+            events.push(Corruption::PastEnd { topic: self.topic.to_string(), saved: target, end: seq });
+            log::warn!(
+                "topic {:?}: saved position {target} is past the log's end {seq}; resuming at {seq}",
+                self.topic
+            );
+        }
+        self.seg = Some(seg);
+        self.off = off;
+        self.next_seq = seq;
+        self.positioned = true;
+        Ok(true)
+    }
+}

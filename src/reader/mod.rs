@@ -1,0 +1,215 @@
+//! The `Reader`: tails every topic of a log directory and hands per-topic
+//! batches to a forwarder closure on a bounded pool of threads, persisting
+//! what was confirmed.
+
+mod batch;
+mod checkpoint;
+mod cursor;
+mod filter;
+mod group;
+mod pool;
+mod pull;
+mod segment;
+mod watch;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use crate::config::Config;
+use crate::doorbell::{Doorbell, claim_slot};
+use crate::error::{Error, IoContext, Result};
+use crate::layout::{Layout, check_group};
+use crate::storage::file::create_dir_durable;
+pub use batch::{Batch, Record, Records};
+pub use cursor::Corruption;
+use pool::{BoxError, Core, Wake};
+pub use pull::TopicReader;
+
+/// Entry point for consuming a log: see [`Reader::builder`].
+#[derive(Debug)]
+pub struct Reader {
+    _private: (),
+}
+
+impl Reader {
+    /// Starts configuring a reader of the log in `cfg.base_dir()`.
+    pub fn builder(cfg: &Config) -> ReaderBuilder {
+        ReaderBuilder { cfg: cfg.clone(), group: "default".into(), on_corruption: None }
+    }
+}
+
+/// Configures and starts a reader.
+pub struct ReaderBuilder {
+    cfg: Config,
+    group: String,
+    on_corruption: Option<pool::OnCorruption>,
+}
+
+impl std::fmt::Debug for ReaderBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReaderBuilder").field("base_dir", &self.cfg.base_dir()).field("group", &self.group).finish()
+    }
+}
+
+impl ReaderBuilder {
+    /// The consumer group: its name keys the saved positions (default `"default"`).
+    pub fn group(mut self, name: &str) -> ReaderBuilder {
+        self.group = name.to_owned();
+        self
+    }
+
+    /// Called (on a reader thread) for every damaged span skipped, every gap
+    /// of records deleted before this group read them, and every saved
+    /// position found past the end of its topic. Each is also logged.
+    pub fn on_corruption(mut self, f: impl Fn(&Corruption) + Send + Sync + 'static) -> ReaderBuilder {
+        self.on_corruption = Some(Box::new(f));
+        self
+    }
+
+    /// Starts reading. `forward` runs on up to `max_concurrent_forward`
+    /// threads at once, never twice at once for one topic; `Ok` confirms the
+    /// batch, `Err` (or a panic) retries it after a backoff.
+    ///
+    /// # Errors
+    /// [`Error::InvalidGroup`], [`Error::GroupBusy`] if another reader
+    /// consumes the group, [`Error::Config`], or an I/O error preparing the
+    /// directory.
+    pub fn start<F, E>(self, forward: F) -> Result<ReaderHandle>
+    where
+        F: Fn(&Batch) -> std::result::Result<(), E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        self.cfg.validate()?;
+        check_group(&self.group)?;
+        let layout = Layout::new(self.cfg.base_dir());
+        for d in [layout.base.clone(), layout.topics(), layout.groups()] {
+            create_dir_durable(&d).ctx("create directory", &d)?;
+        }
+        let gdir = layout.group(&self.group);
+        checkpoint::ensure_group_dir(&gdir)?;
+        let lock = group::lock_group(&gdir, &self.group)?;
+        let (store, report) = checkpoint::CheckpointStore::open(&gdir)?;
+        if report != checkpoint::LoadReport::default() {
+            log::warn!("group {:?}: checkpoint damage found, older positions used: {report:?}", self.group);
+        }
+        let log_id = crate::writer::open::read_meta(&layout.meta()).and_then(|m| m.log_id_u64()).unwrap_or(0);
+        let bell = Arc::new(Doorbell::open(&layout.base)?);
+        let wake = match claim_slot(&layout.base, &bell)? {
+            Some(slot) => Wake::Slot { bell, slot },
+            None => {
+                log::warn!("all doorbell slots are taken; this reader falls back to file events and polling");
+                Wake::Local { bell: Some(bell), word: parking_lot::Mutex::new(0), cv: parking_lot::Condvar::new() }
+            }
+        };
+        let forward: pool::Forward = Box::new(move |b: &Batch| forward(b).map_err(Into::into));
+        let core = Arc::new(Core::new(
+            self.cfg.clone(),
+            layout.clone(),
+            self.group.clone(),
+            log_id,
+            forward,
+            self.on_corruption,
+            wake,
+            store,
+        ));
+        let wake_core = Arc::downgrade(&core);
+        let waker: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
+            if let Some(c) = wake_core.upgrade() {
+                c.wake.wake();
+            }
+        });
+        let watcher = watch::start(
+            &layout.topics(),
+            self.cfg.source(),
+            core.wake.doorbell_path().as_deref(),
+            core.flags.clone(),
+            waker,
+        )
+        .map_err(|e| Error::io("watch log directory", layout.topics(), std::io::Error::other(e)))?;
+        core.start()?;
+        Ok(ReaderHandle { core, _watcher: Some(watcher), _lock: lock })
+    }
+}
+
+/// A running reader. [`ReaderHandle::stop`] stops it gracefully; dropping
+/// the handle does the same.
+pub struct ReaderHandle {
+    core: Arc<Core>,
+    _watcher: Option<notify::RecommendedWatcher>,
+    _lock: std::fs::File,
+}
+
+impl std::fmt::Debug for ReaderHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReaderHandle").field("group", &self.core.group).finish()
+    }
+}
+
+/// Counters of a running reader.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReaderStats {
+    /// Batches confirmed.
+    pub batches: u64,
+    /// Records confirmed.
+    pub records: u64,
+    /// Data bytes of confirmed batches.
+    pub bytes: u64,
+    /// Closure calls that returned an error.
+    pub failures: u64,
+    /// Closure calls that panicked.
+    pub panics: u64,
+    /// Damage, gaps and past-end positions reported.
+    pub corruptions: u64,
+    /// Positions persisted.
+    pub checkpoints: u64,
+    /// Consumed segments deleted.
+    pub segments_deleted: u64,
+    /// Failed attempts to persist positions (retried).
+    pub checkpoint_errors: u64,
+}
+
+impl ReaderHandle {
+    /// Stops gracefully: batches being forwarded finish, no new ones start,
+    /// positions are persisted and the threads joined. Stopping twice is fine.
+    ///
+    /// # Errors
+    /// The error of the final checkpoint write, if it failed.
+    pub fn stop(&self) -> Result<()> {
+        self.core.stop()
+    }
+
+    /// The group this reader consumes as.
+    pub fn group(&self) -> &str {
+        &self.core.group
+    }
+
+    /// Counters since start.
+    pub fn stats(&self) -> ReaderStats {
+        let c = &self.core.counters;
+        ReaderStats {
+            batches: c.batches.load(Ordering::Relaxed),
+            records: c.records.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            failures: c.failures.load(Ordering::Relaxed),
+            panics: c.panics.load(Ordering::Relaxed),
+            corruptions: c.corruptions.load(Ordering::Relaxed),
+            checkpoints: c.checkpoints.load(Ordering::Relaxed),
+            segments_deleted: c.segments_deleted.load(Ordering::Relaxed),
+            checkpoint_errors: c.checkpoint_errors.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Per topic: the next sequence number to deliver as confirmed, and as persisted.
+    pub fn positions(&self) -> Vec<(String, u64, u64)> {
+        self.core.positions()
+    }
+}
+
+impl Drop for ReaderHandle {
+    fn drop(&mut self) {
+        if let Err(e) = self.core.stop() {
+            log::error!("stopping the reader of group {:?} failed: {e}", self.core.group);
+        }
+    }
+}

@@ -1,0 +1,823 @@
+//! The reader's engine: topic slots, the ready queue, the bounded pool of
+//! `logstream-fwd-N` workers that cut batches and run the closure, and the
+//! `logstream-ckpt` thread that persists positions and deletes consumed
+//! segments.
+//!
+//! Invariants:
+//! - A topic is held by at most one worker (state `Busy`), so batches of a
+//!   topic are delivered one after another, in order.
+//! - At most `max_concurrent_forward` workers exist, so at most that many
+//!   closures run at once.
+//! - The data bytes of batches handed to closures and not yet finished never
+//!   exceed `mem_max_size` (a batch that would cross it waits, unless nothing
+//!   is in flight).
+//! - A position is persisted only after the records before it are durable
+//!   in the data file.
+//! - One idle worker at a time sleeps on the doorbell; the others sleep on a
+//!   condition variable and are woken one per ready topic.
+
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use super::batch::Batch;
+use super::checkpoint::CheckpointStore;
+use super::cursor::{Corruption, Cursor, Fill};
+use super::filter::Filter;
+use super::segment::ReadSegment;
+use super::watch::Flags;
+use crate::config::Config;
+use crate::doorbell::{Doorbell, Slot};
+use crate::error::{Error, Result};
+use crate::format::checkpoint::Kind;
+use crate::format::meta::topic_bucket;
+use crate::layout::{Layout, list_topics};
+
+/// Error type the closure's errors are turned into.
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+/// The user's forwarder, type-erased.
+pub(crate) type Forward = Box<dyn Fn(&Batch) -> std::result::Result<(), BoxError> + Send + Sync>;
+/// The corruption hook, type-erased.
+pub(crate) type OnCorruption = Box<dyn Fn(&Corruption) + Send + Sync>;
+
+/// Counters of a running reader.
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub batches: AtomicU64,
+    pub records: AtomicU64,
+    pub bytes: AtomicU64,
+    pub failures: AtomicU64,
+    pub panics: AtomicU64,
+    pub corruptions: AtomicU64,
+    pub checkpoints: AtomicU64,
+    pub segments_deleted: AtomicU64,
+    pub checkpoint_errors: AtomicU64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TState {
+    /// Caught up; waiting for the doorbell or a poll.
+    Idle,
+    /// In the ready queue.
+    Queued,
+    /// A worker holds it.
+    Busy,
+    /// Its last batch failed; retried at the deadline.
+    Retry,
+}
+
+/// A batch waiting to be delivered again (after a failure, or for memory).
+struct Retry {
+    batch: Batch,
+}
+
+struct TopicSlot {
+    name: Arc<str>,
+    cursor: Option<Cursor>,
+    state: TState,
+    retry: Option<Retry>,
+    attempts: u32,
+    /// Next sequence number to deliver, as confirmed in memory.
+    confirmed: u64,
+    /// As persisted.
+    persisted: u64,
+    /// Confirmed spans whose durability is not yet checked: (segment, end offset, end seq).
+    spans: Vec<(Arc<ReadSegment>, u64, u64)>,
+    allowed: bool,
+}
+
+struct Sched {
+    topics: HashMap<Arc<str>, TopicSlot>,
+    buckets: HashMap<usize, Vec<Arc<str>>>,
+    ready: VecDeque<Arc<str>>,
+    retries: BinaryHeap<std::cmp::Reverse<(Instant, Arc<str>)>>,
+    in_flight_bytes: u64,
+    in_flight: usize,
+    workers: usize,
+    idle: usize,
+    waiter: bool,
+    stopping: bool,
+    last_poll: Instant,
+}
+
+/// How the idle worker sleeps: on its doorbell slot, or locally (no slot).
+pub(crate) enum Wake {
+    Slot { bell: Arc<Doorbell>, slot: Slot },
+    Local { bell: Option<Arc<Doorbell>>, word: Mutex<u32>, cv: Condvar },
+}
+
+impl Wake {
+    fn seen(&self) -> u32 {
+        match self {
+            Wake::Slot { bell, slot } => bell.seen(slot.index),
+            Wake::Local { word, .. } => *word.lock(),
+        }
+    }
+
+    fn wait(&self, seen: u32, timeout: Duration) {
+        match self {
+            Wake::Slot { bell, slot } => bell.wait(slot.index, seen, timeout),
+            Wake::Local { word, cv, .. } => {
+                let mut w = word.lock();
+                if *w == seen {
+                    cv.wait_for(&mut w, timeout);
+                }
+            }
+        }
+    }
+
+    pub(crate) fn wake(&self) {
+        match self {
+            Wake::Slot { bell, slot } => bell.bump(slot.index),
+            Wake::Local { word, cv, .. } => {
+                let mut w = word.lock();
+                *w = w.wrapping_add(1);
+                cv.notify_all();
+            }
+        }
+    }
+
+    fn slot(&self) -> Option<usize> {
+        match self {
+            Wake::Slot { slot, .. } => Some(slot.index),
+            Wake::Local { .. } => None,
+        }
+    }
+
+    fn take_dirty(&self, out: &mut Vec<usize>) {
+        if let Wake::Slot { bell, slot } = self {
+            bell.take_dirty(slot.index, out);
+        }
+    }
+
+    pub(crate) fn doorbell_path(&self) -> Option<PathBuf> {
+        match self {
+            Wake::Slot { .. } => None,
+            Wake::Local { bell, .. } => bell.as_ref().map(|b| b.path().to_path_buf()),
+        }
+    }
+}
+
+/// Everything the reader's threads share.
+pub(crate) struct Core {
+    pub cfg: Config,
+    pub layout: Layout,
+    pub group: String,
+    pub log_id: u64,
+    forward: Forward,
+    on_corruption: Option<OnCorruption>,
+    sched: Mutex<Sched>,
+    cv: Condvar,
+    pub wake: Wake,
+    pub flags: Arc<Flags>,
+    filter: RwLock<Filter>,
+    store: Mutex<CheckpointStore>,
+    pub counters: Counters,
+    ckpt_cv: Condvar,
+    ckpt_lock: Mutex<bool>,
+    threads: Mutex<Vec<JoinHandle<()>>>,
+    next_worker: AtomicU32,
+    stopped: AtomicBool,
+}
+
+impl Core {
+    #[expect(clippy::too_many_arguments, reason = "assembled once, by the builder")]
+    pub(crate) fn new(
+        cfg: Config,
+        layout: Layout,
+        group: String,
+        log_id: u64,
+        forward: Forward,
+        on_corruption: Option<OnCorruption>,
+        wake: Wake,
+        store: CheckpointStore,
+    ) -> Core {
+        let filter = Filter::new(cfg.black_topics(), cfg.white_topics());
+        Core {
+            cfg,
+            layout,
+            group,
+            log_id,
+            forward,
+            on_corruption,
+            sched: Mutex::new(Sched {
+                topics: HashMap::new(),
+                buckets: HashMap::new(),
+                ready: VecDeque::new(),
+                retries: BinaryHeap::new(),
+                in_flight_bytes: 0,
+                in_flight: 0,
+                workers: 0,
+                idle: 0,
+                waiter: false,
+                stopping: false,
+                last_poll: Instant::now(),
+            }),
+            cv: Condvar::new(),
+            wake,
+            flags: Arc::new(Flags::default()),
+            filter: RwLock::new(filter),
+            store: Mutex::new(store),
+            counters: Counters::default(),
+            ckpt_cv: Condvar::new(),
+            ckpt_lock: Mutex::new(false),
+            threads: Mutex::new(Vec::new()),
+            next_worker: AtomicU32::new(0),
+            stopped: AtomicBool::new(false),
+        }
+    }
+
+    /// Finds topics on disk, then starts the first worker and the checkpoint thread.
+    pub(crate) fn start(self: &Arc<Core>) -> Result<()> {
+        self.rescan_topics()?;
+        let me = self.clone();
+        let h = std::thread::Builder::new()
+            .name("logstream-ckpt".into())
+            .spawn(move || me.checkpoint_loop())
+            .map_err(|source| Error::Thread { name: "logstream-ckpt".into(), source })?;
+        self.threads.lock().push(h);
+        let mut s = self.sched.lock();
+        self.spawn_worker(&mut s)?;
+        Ok(())
+    }
+
+    fn spawn_worker(self: &Arc<Core>, s: &mut Sched) -> Result<()> {
+        let n = self.next_worker.fetch_add(1, Ordering::Relaxed);
+        let name = format!("logstream-fwd-{n}");
+        let me = self.clone();
+        let h = std::thread::Builder::new()
+            .name(name.clone())
+            .spawn(move || me.worker_loop())
+            .map_err(|source| Error::Thread { name, source })?;
+        s.workers += 1;
+        self.threads.lock().push(h);
+        Ok(())
+    }
+
+    /// Adds topics that appeared on disk.
+    fn rescan_topics(&self) -> Result<()> {
+        let names = list_topics(&self.layout)?;
+        let mut s = self.sched.lock();
+        let store = self.store.lock();
+        let filter = self.filter.read();
+        let mut added = 0;
+        for name in names {
+            if s.topics.contains_key(name.as_str()) {
+                continue;
+            }
+            let saved = store.get(&name);
+            let next = saved.map_or(0, |p| p.next_seq);
+            let key: Arc<str> = name.as_str().into();
+            let cursor = Cursor::new(&self.layout.topic(&name), &name, next, saved.is_some(), self.log_id);
+            let allowed = filter.allows(&name);
+            s.buckets.entry(topic_bucket(&name)).or_default().push(key.clone());
+            s.topics.insert(
+                key.clone(),
+                TopicSlot {
+                    name: key.clone(),
+                    cursor: Some(cursor),
+                    state: TState::Queued,
+                    retry: None,
+                    attempts: 0,
+                    confirmed: next,
+                    persisted: next,
+                    spans: Vec::new(),
+                    allowed,
+                },
+            );
+            s.ready.push_back(key);
+            added += 1;
+        }
+        drop(store);
+        drop(filter);
+        if added > 0 {
+            self.cv.notify_all();
+        }
+        Ok(())
+    }
+
+    /// Re-reads the black and white lists from the config file.
+    fn reload_filter(&self) {
+        let Some(path) = self.cfg.source() else { return };
+        let cfg = match Config::from_file(path) {
+            Ok(c) => c,
+            Err(e) => {
+                log::warn!("config reload skipped, keeping the current black/white lists: {e}");
+                return;
+            }
+        };
+        let f = Filter::new(cfg.black_topics(), cfg.white_topics());
+        if *self.filter.read() == f {
+            return;
+        }
+        log::info!("black/white lists reloaded from {}", path.display());
+        *self.filter.write() = f.clone();
+        let mut s = self.sched.lock();
+        let mut newly = Vec::new();
+        for slot in s.topics.values_mut() {
+            let allowed = f.allows(&slot.name);
+            if allowed && !slot.allowed && slot.state == TState::Idle {
+                slot.state = TState::Queued;
+                newly.push(slot.name.clone());
+            }
+            slot.allowed = allowed;
+        }
+        s.ready.extend(newly);
+        self.cv.notify_all();
+    }
+
+    /// Marks the topics in dirty buckets, or all idle ones on a poll, as ready.
+    fn collect_ready(&self, s: &mut Sched, all: bool) {
+        let mut buckets = Vec::new();
+        self.wake.take_dirty(&mut buckets);
+        let Sched { topics, buckets: by_bucket, ready, .. } = s;
+        let mut queue = |name: &Arc<str>, topics: &mut HashMap<Arc<str>, TopicSlot>| {
+            if let Some(t) = topics.get_mut(name) {
+                if t.state == TState::Idle {
+                    t.state = TState::Queued;
+                    ready.push_back(t.name.clone());
+                }
+            }
+        };
+        if all {
+            let names: Vec<Arc<str>> = topics.keys().cloned().collect();
+            for n in &names {
+                queue(n, topics);
+            }
+        } else {
+            for b in buckets {
+                if let Some(names) = by_bucket.get(&b) {
+                    for n in names.clone() {
+                        queue(&n, topics);
+                    }
+                }
+            }
+        }
+    }
+
+    fn promote_retries(&self, s: &mut Sched) -> Option<Instant> {
+        let now = Instant::now();
+        while let Some(std::cmp::Reverse((due, _))) = s.retries.peek() {
+            if *due > now {
+                return Some(*due);
+            }
+            let Some(std::cmp::Reverse((_, name))) = s.retries.pop() else { break };
+            if let Some(t) = s.topics.get_mut(&name) {
+                if t.state == TState::Retry {
+                    t.state = TState::Queued;
+                    s.ready.push_back(name);
+                }
+            }
+        }
+        None
+    }
+
+    /// Takes the next ready topic that may run now.
+    fn pop_ready(&self, s: &mut Sched) -> Option<(Arc<str>, Option<Cursor>, Option<Retry>)> {
+        let n = s.ready.len();
+        for _ in 0..n {
+            let name = s.ready.pop_front()?;
+            let Some(t) = s.topics.get_mut(&name) else { continue };
+            if t.state != TState::Queued {
+                continue;
+            }
+            if !t.allowed {
+                t.state = TState::Idle;
+                continue;
+            }
+            t.state = TState::Busy;
+            return Some((name, t.cursor.take(), t.retry.take()));
+        }
+        None
+    }
+
+    fn worker_loop(self: Arc<Core>) {
+        loop {
+            let job = {
+                let mut s = self.sched.lock();
+                loop {
+                    if s.stopping {
+                        s.workers -= 1;
+                        self.cv.notify_all();
+                        return;
+                    }
+                    let next_retry = self.promote_retries(&mut s);
+                    let poll = self.cfg.poll_interval();
+                    if s.last_poll.elapsed() >= poll {
+                        s.last_poll = Instant::now();
+                        self.flags.rescan_topics.store(true, Ordering::Release);
+                        self.collect_ready(&mut s, true);
+                    }
+                    if self.flags.rescan_topics.load(Ordering::Acquire)
+                        || self.flags.reload_config.load(Ordering::Acquire)
+                    {
+                        drop(s);
+                        self.handle_flags();
+                        s = self.sched.lock();
+                        continue;
+                    }
+                    if let Some(job) = self.pop_ready(&mut s) {
+                        // More ready work than takers: wake or add a worker.
+                        if !s.ready.is_empty() {
+                            if s.idle > 0 {
+                                self.cv.notify_one();
+                            } else if s.workers < self.cfg.max_concurrent_forward() {
+                                if let Err(e) = self.spawn_worker(&mut s) {
+                                    log::warn!("cannot add a forwarder thread: {e}");
+                                }
+                            } else if s.waiter {
+                                self.wake.wake();
+                            }
+                        }
+                        break job;
+                    }
+                    let until_poll = poll.saturating_sub(s.last_poll.elapsed());
+                    let timeout = next_retry
+                        .map_or(until_poll, |d| d.saturating_duration_since(Instant::now()).min(until_poll))
+                        .max(Duration::from_micros(100));
+                    if !s.waiter {
+                        s.waiter = true;
+                        let seen = self.wake.seen();
+                        self.collect_ready(&mut s, false);
+                        if s.ready.is_empty() && !s.stopping {
+                            parking_lot::MutexGuard::unlocked(&mut s, || self.wake.wait(seen, timeout));
+                            self.collect_ready(&mut s, false);
+                        }
+                        s.waiter = false;
+                    } else {
+                        s.idle += 1;
+                        self.cv.wait_for(&mut s, timeout);
+                        s.idle -= 1;
+                    }
+                }
+            };
+            self.run_job(job.0, job.1, job.2);
+        }
+    }
+
+    fn handle_flags(&self) {
+        if self.flags.reload_config.swap(false, Ordering::AcqRel) {
+            self.reload_filter();
+        }
+        if self.flags.rescan_topics.swap(false, Ordering::AcqRel) {
+            if let Err(e) = self.rescan_topics() {
+                log::warn!("listing topics failed: {e}");
+            }
+        }
+    }
+
+    fn report(&self, events: &mut Vec<Corruption>) {
+        for e in events.drain(..) {
+            self.counters.corruptions.fetch_add(1, Ordering::Relaxed);
+            if let Some(f) = &self.on_corruption {
+                if catch_unwind(AssertUnwindSafe(|| f(&e))).is_err() {
+                    log::error!("the on_corruption hook panicked on {e:?}");
+                }
+            }
+        }
+    }
+
+    /// Cuts a batch for a topic (or takes its pending retry), delivers it and
+    /// records the outcome.
+    fn run_job(&self, name: Arc<str>, cursor: Option<Cursor>, retry: Option<Retry>) {
+        let Some(mut cursor) = cursor else {
+            self.release(&name, None, TState::Idle);
+            return;
+        };
+        let mut events = Vec::new();
+        let batch = match retry {
+            Some(r) => r.batch,
+            None => match self.fill(&mut cursor, &mut events) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    self.report(&mut events);
+                    self.release(&name, Some(cursor), TState::Idle);
+                    return;
+                }
+                Err(e) => {
+                    self.report(&mut events);
+                    log::warn!("reading topic {name:?} failed, retrying later: {e}");
+                    self.release(&name, Some(cursor), TState::Idle);
+                    return;
+                }
+            },
+        };
+        self.report(&mut events);
+
+        // Respect mem_max_size: wait for memory unless nothing is in flight.
+        {
+            let mut s = self.sched.lock();
+            if s.in_flight > 0 && s.in_flight_bytes + batch.bytes > self.cfg.mem_max_size() {
+                let t = s.topics.get_mut(&name);
+                if let Some(t) = t {
+                    t.cursor = Some(cursor);
+                    t.retry = Some(Retry { batch });
+                    t.state = TState::Retry;
+                }
+                // Re-queued when a batch finishes (see `finish`).
+                s.retries.push(std::cmp::Reverse((Instant::now() + Duration::from_millis(1), name)));
+                return;
+            }
+            s.in_flight += 1;
+            s.in_flight_bytes += batch.bytes;
+        }
+
+        let outcome = catch_unwind(AssertUnwindSafe(|| (self.forward)(&batch)));
+        let ok = match &outcome {
+            Ok(Ok(())) => true,
+            Ok(Err(e)) => {
+                self.counters.failures.fetch_add(1, Ordering::Relaxed);
+                log::warn!(
+                    "forwarder failed on topic {name:?} seq {}..={} (attempt {}): {e}",
+                    batch.first_seq(),
+                    batch.last_seq(),
+                    batch.attempt
+                );
+                false
+            }
+            Err(_) => {
+                self.counters.panics.fetch_add(1, Ordering::Relaxed);
+                log::error!(
+                    "forwarder panicked on topic {name:?} seq {}..={} (attempt {}); treated as a failure",
+                    batch.first_seq(),
+                    batch.last_seq(),
+                    batch.attempt
+                );
+                false
+            }
+        };
+        let done = if ok { batch.first_seq + batch.count } else { batch.confirmed_next() };
+        let delivered = done - batch.first_seq;
+        if delivered > 0 {
+            self.counters.records.fetch_add(delivered, Ordering::Relaxed);
+        }
+        if ok {
+            self.counters.batches.fetch_add(1, Ordering::Relaxed);
+            self.counters.bytes.fetch_add(batch.bytes, Ordering::Relaxed);
+        }
+        cursor.advance(&batch, done);
+        self.finish(&name, cursor, batch, done, ok);
+    }
+
+    /// Cuts a batch; when caught up, arms the doorbell and looks once more.
+    fn fill(&self, cursor: &mut Cursor, events: &mut Vec<Corruption>) -> Result<Option<Batch>> {
+        let max = self.cfg.max_batch_bytes();
+        match cursor.fill(max, events)? {
+            Fill::Batch(b) => Ok(Some(b)),
+            Fill::CaughtUp(seg) => {
+                let (Some(seg), Some(slot)) = (seg, self.wake.slot()) else { return Ok(None) };
+                if !seg.arm(slot) {
+                    return Ok(None);
+                }
+                // The writer may have published between our look and the arming.
+                match cursor.fill(max, events)? {
+                    Fill::Batch(b) => Ok(Some(b)),
+                    Fill::CaughtUp(_) => Ok(None),
+                }
+            }
+        }
+    }
+
+    fn release(&self, name: &Arc<str>, cursor: Option<Cursor>, state: TState) {
+        let mut s = self.sched.lock();
+        if let Some(t) = s.topics.get_mut(name) {
+            if cursor.is_some() {
+                t.cursor = cursor;
+            }
+            t.state = state;
+            if state == TState::Queued {
+                s.ready.push_back(name.clone());
+            }
+        }
+    }
+
+    fn finish(&self, name: &Arc<str>, cursor: Cursor, batch: Batch, done: u64, ok: bool) {
+        let persist_now = self.cfg.checkpoint_interval().is_zero() && done > batch.first_seq;
+        let mut s = self.sched.lock();
+        s.in_flight -= 1;
+        s.in_flight_bytes -= batch.bytes;
+        let Some(t) = s.topics.get_mut(name) else { return };
+        if done > t.confirmed {
+            t.confirmed = done;
+            t.spans.retain(|(seg, _, _)| !Arc::ptr_eq(seg, &batch.seg));
+            t.spans.push((batch.seg.clone(), batch.offset_of(done), done));
+        }
+        t.cursor = Some(cursor);
+        if ok {
+            t.attempts = 0;
+            t.state = if persist_now { TState::Busy } else { TState::Queued };
+            if !persist_now {
+                s.ready.push_back(name.clone());
+            }
+        } else {
+            t.attempts += 1;
+            let backoff = backoff(self.cfg.retry_initial(), self.cfg.retry_max(), t.attempts);
+            let due = Instant::now() + backoff;
+            let rest = retry_batch(&batch, done);
+            match rest {
+                Some(b) => {
+                    t.retry = Some(Retry { batch: b });
+                    t.state = TState::Retry;
+                    s.retries.push(std::cmp::Reverse((due, name.clone())));
+                }
+                None => {
+                    t.state = TState::Queued;
+                    s.ready.push_back(name.clone());
+                }
+            }
+        }
+        // A finished batch frees memory: let memory-blocked topics try again.
+        self.cv.notify_one();
+        if s.waiter && s.idle == 0 && !s.ready.is_empty() {
+            self.wake.wake();
+        }
+        drop(s);
+        if persist_now {
+            if let Err(e) = self.persist(Some(name)) {
+                self.counters.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
+                log::error!("persisting the position of topic {name:?} failed: {e}");
+            }
+            let mut s = self.sched.lock();
+            if let Some(t) = s.topics.get_mut(name) {
+                if t.state == TState::Busy {
+                    t.state = TState::Queued;
+                    s.ready.push_back(name.clone());
+                }
+            }
+        }
+    }
+
+    /// Persists confirmed positions (all topics, or one), after making sure
+    /// the records they count are durable.
+    pub(crate) fn persist(&self, only: Option<&Arc<str>>) -> Result<()> {
+        let mut todo: Vec<(Arc<str>, u64, Vec<(Arc<ReadSegment>, u64, u64)>)> = Vec::new();
+        {
+            let s = self.sched.lock();
+            for t in s.topics.values() {
+                if only.is_some_and(|o| *o != t.name) || t.confirmed == t.persisted {
+                    continue;
+                }
+                todo.push((t.name.clone(), t.confirmed, t.spans.clone()));
+            }
+        }
+        if todo.is_empty() {
+            return Ok(());
+        }
+        for (_, _, spans) in &todo {
+            for (seg, end_off, end_seq) in spans {
+                let durable = seg.watermark().is_some_and(|w| w.durable_next >= *end_seq && w.durable_end >= *end_off);
+                if !durable {
+                    seg.sync(*end_off)?;
+                }
+            }
+        }
+        let updates: Vec<(String, u64, Kind)> =
+            todo.iter().map(|(n, c, _)| (n.to_string(), *c, Kind::Position)).collect();
+        self.store.lock().persist(&updates)?;
+        self.counters.checkpoints.fetch_add(updates.len() as u64, Ordering::Relaxed);
+        let mut s = self.sched.lock();
+        for (n, c, _) in &todo {
+            if let Some(t) = s.topics.get_mut(n) {
+                t.persisted = t.persisted.max(*c);
+                let p = t.persisted;
+                t.spans.retain(|(_, _, end)| *end > p);
+            }
+        }
+        Ok(())
+    }
+
+    fn checkpoint_loop(self: Arc<Core>) {
+        let interval = self.cfg.checkpoint_interval();
+        let tick = if interval.is_zero() { Duration::from_secs(1) } else { interval };
+        let mut last_retention = Instant::now();
+        let mut retained: HashMap<Arc<str>, u64> = HashMap::new();
+        loop {
+            {
+                let mut stop = self.ckpt_lock.lock();
+                if !*stop {
+                    self.ckpt_cv.wait_for(&mut stop, tick);
+                }
+                if *stop {
+                    return;
+                }
+            }
+            if let Err(e) = self.persist(None) {
+                self.counters.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
+                log::error!("persisting positions of group {:?} failed (will retry): {e}", self.group);
+            }
+            if last_retention.elapsed() >= Duration::from_secs(1) {
+                last_retention = Instant::now();
+                self.retention(&mut retained);
+            }
+        }
+    }
+
+    /// Deletes sealed segments that every registered group has consumed.
+    fn retention(&self, done: &mut HashMap<Arc<str>, u64>) {
+        if self.cfg.retain_consumed() {
+            return;
+        }
+        let topics: Vec<(Arc<str>, u64)> = {
+            let s = self.sched.lock();
+            s.topics.values().map(|t| (t.name.clone(), t.persisted)).collect()
+        };
+        if topics.iter().all(|(n, p)| done.get(n) == Some(p)) {
+            return;
+        }
+        let others = match super::group::other_positions(&self.layout, &self.group) {
+            Ok(o) => o,
+            Err(e) => {
+                log::warn!("retention skipped: {e}");
+                return;
+            }
+        };
+        for (name, mine) in topics {
+            if done.get(&name) == Some(&mine) {
+                continue;
+            }
+            done.insert(name.clone(), mine);
+            let min = others.iter().map(|g| g.get(&*name).map_or(0, |p| p.next_seq)).fold(mine, u64::min);
+            match super::group::delete_consumed(&self.layout.topic(&name), min) {
+                Ok(n) => {
+                    self.counters.segments_deleted.fetch_add(n, Ordering::Relaxed);
+                }
+                Err(e) => log::warn!("deleting consumed segments of {name:?} failed: {e}"),
+            }
+        }
+    }
+
+    /// Graceful stop: in-flight batches finish, workers exit, positions are persisted.
+    pub(crate) fn stop(&self) -> Result<()> {
+        if self.stopped.swap(true, Ordering::AcqRel) {
+            return Ok(());
+        }
+        {
+            let mut s = self.sched.lock();
+            s.stopping = true;
+            self.cv.notify_all();
+        }
+        self.wake.wake();
+        {
+            let mut stop = self.ckpt_lock.lock();
+            *stop = true;
+            self.ckpt_cv.notify_all();
+        }
+        loop {
+            let handles: Vec<JoinHandle<()>> = std::mem::take(&mut *self.threads.lock());
+            if handles.is_empty() {
+                break;
+            }
+            for h in handles {
+                if h.join().is_err() {
+                    log::error!("a reader thread panicked");
+                }
+                self.wake.wake();
+            }
+        }
+        self.persist(None)
+    }
+
+    /// Snapshot of the positions in memory: (topic, confirmed, persisted).
+    pub(crate) fn positions(&self) -> Vec<(String, u64, u64)> {
+        let s = self.sched.lock();
+        let mut v: Vec<_> = s.topics.values().map(|t| (t.name.to_string(), t.confirmed, t.persisted)).collect();
+        v.sort();
+        v
+    }
+}
+
+/// The part of a failed batch not confirmed, as the next attempt.
+fn retry_batch(b: &Batch, done: u64) -> Option<Batch> {
+    let last = b.first_seq + b.count;
+    if done >= last {
+        return None;
+    }
+    let start = b.offset_of(done);
+    let skipped = done - b.first_seq;
+    let bytes: u64 = b.records().skip(skipped as usize).map(|r| r.data().len() as u64).sum();
+    Some(Batch {
+        topic: b.topic.clone(),
+        seg: b.seg.clone(),
+        start,
+        end: b.end,
+        first_seq: done,
+        count: last - done,
+        bytes,
+        confirmed: AtomicU64::new(done),
+        attempt: b.attempt + 1,
+        log_id: b.log_id,
+        skipped_before: 0,
+    })
+}
+
+/// Exponential backoff: `initial * 2^(attempt-1)`, capped at `max`.
+pub(crate) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
+    let shift = attempt.saturating_sub(1).min(30);
+    initial.saturating_mul(1u32 << shift).min(max)
+}

@@ -1,0 +1,187 @@
+//! A segment as a reader holds it: the data file mapped (read-write when
+//! allowed, only to set the `waiting` word; read-only otherwise), and the
+//! index mapped on demand for seeks.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::error::{IoContext, Result};
+use crate::format::naming::index_file_name;
+use crate::format::segment::{DataHeader, IndexSlot, WAITING_AT, Watermark};
+use crate::segment::scan::{self, Step};
+use crate::segment::{read_header, read_watermark};
+use crate::storage::Mapping;
+use crate::storage::file::{open_ro, open_rw};
+
+/// A mapped data file, shared by the cursor and the batches cut from it.
+pub(crate) struct ReadSegment {
+    pub header: DataHeader,
+    pub path: PathBuf,
+    pub map: Mapping,
+    file_len: AtomicU64,
+    index: Mutex<Option<(Mapping, u64)>>,
+}
+
+impl std::fmt::Debug for ReadSegment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReadSegment").field("path", &self.path).finish()
+    }
+}
+
+impl ReadSegment {
+    /// Maps the data file at `path`.
+    pub(crate) fn open(path: &Path) -> Result<ReadSegment> {
+        let (header, _, len) = read_header(path)?;
+        let (file, writable) = match open_rw(path, false) {
+            Ok(f) => (f, true),
+            Err(_) => (open_ro(path).ctx("open data file", path)?, false),
+        };
+        let len = file.metadata().map(|m| m.len()).unwrap_or(len);
+        let reserve = header.reserve.max(len);
+        let map = Mapping::map(&file, reserve, writable).ctx("map data file", path)?;
+        Ok(ReadSegment {
+            header,
+            path: path.to_path_buf(),
+            map,
+            file_len: AtomicU64::new(len),
+            index: Mutex::new(None),
+        })
+    }
+
+    pub(crate) fn base_seq(&self) -> u64 {
+        self.header.base_seq
+    }
+
+    /// The data file's size as last seen.
+    pub(crate) fn file_len(&self) -> u64 {
+        self.file_len.load(Ordering::Acquire)
+    }
+
+    /// Re-reads the file size (it grows while the writer appends).
+    pub(crate) fn refresh_len(&self) -> u64 {
+        if let Ok(m) = std::fs::metadata(&self.path) {
+            self.file_len.fetch_max(m.len(), Ordering::AcqRel);
+        }
+        self.file_len()
+    }
+
+    /// The frame at `off`; a frame that seems to run past the known file size
+    /// is re-checked against a fresh size first.
+    pub(crate) fn step(&self, off: u64) -> Step<'_> {
+        match scan::step(&self.map, off, self.file_len()) {
+            Step::Bad(crate::format::frame::Bad::Truncated) => scan::step(&self.map, off, self.refresh_len()),
+            s => s,
+        }
+    }
+
+    /// The watermark, if readable.
+    pub(crate) fn watermark(&self) -> Option<Watermark> {
+        read_watermark(&self.map)
+    }
+
+    /// Sets this reader's bit in the segment's `waiting` word. False when the
+    /// mapping is read-only (the reader then relies on polling).
+    pub(crate) fn arm(&self, slot: usize) -> bool {
+        if !self.map.is_writable() {
+            return false;
+        }
+        self.map.atomic_u64(WAITING_AT).fetch_or(1 << slot, Ordering::SeqCst);
+        true
+    }
+
+    /// Makes `0..end` of the data file durable (used before a checkpoint may
+    /// count records the writer has not synced yet).
+    pub(crate) fn sync(&self, end: u64) -> Result<()> {
+        self.map.sync(0, end as usize).ctx("sync data file before checkpointing", &self.path)
+    }
+
+    /// The index entry with the largest seq `<= seq`, or `None`.
+    pub(crate) fn index_floor(&self, seq: u64) -> Option<crate::format::segment::IndexEntry> {
+        self.with_index(|map, len| {
+            let count =
+                len.saturating_sub(crate::format::segment::INDEX_START) / crate::format::segment::INDEX_ENTRY_LEN;
+            // Entries are sorted by seq; find the last valid one not above `seq`.
+            let (mut lo, mut hi) = (0u64, count);
+            let mut best = None;
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                match scan::index_entry(map, len, mid) {
+                    IndexSlot::Entry(e) if e.seq <= seq => {
+                        best = Some(e);
+                        lo = mid + 1;
+                    }
+                    IndexSlot::Entry(_) | IndexSlot::Empty => hi = mid,
+                    IndexSlot::Damaged => {
+                        // Fall back to a linear scan around damage.
+                        return linear_floor(map, len, count, seq);
+                    }
+                }
+            }
+            best
+        })
+        .flatten()
+    }
+
+    /// The first index entry at an offset greater than `off`.
+    pub(crate) fn index_after(&self, off: u64) -> Option<crate::format::segment::IndexEntry> {
+        self.with_index(|map, len| {
+            let count =
+                len.saturating_sub(crate::format::segment::INDEX_START) / crate::format::segment::INDEX_ENTRY_LEN;
+            (0..count).find_map(|i| match scan::index_entry(map, len, i) {
+                IndexSlot::Entry(e) if e.offset > off => Some(e),
+                _ => None,
+            })
+        })
+        .flatten()
+    }
+
+    /// The first index entry with a timestamp at or after `t`.
+    pub(crate) fn index_time(&self, t: u64) -> Option<crate::format::segment::IndexEntry> {
+        self.with_index(|map, len| {
+            let count =
+                len.saturating_sub(crate::format::segment::INDEX_START) / crate::format::segment::INDEX_ENTRY_LEN;
+            let mut prev = None;
+            for i in 0..count {
+                match scan::index_entry(map, len, i) {
+                    IndexSlot::Entry(e) if e.timestamp >= t => return prev.or(Some(e)),
+                    IndexSlot::Entry(e) => prev = Some(e),
+                    IndexSlot::Empty => break,
+                    IndexSlot::Damaged => {}
+                }
+            }
+            prev
+        })
+        .flatten()
+    }
+
+    fn with_index<T>(&self, f: impl FnOnce(&Mapping, u64) -> T) -> Option<T> {
+        let mut g = self.index.lock();
+        let path = self.path.with_file_name(index_file_name(self.header.base_seq));
+        let len = std::fs::metadata(&path).map(|m| m.len()).ok()?;
+        let stale = g.as_ref().is_none_or(|(_, l)| *l < len);
+        if stale {
+            let file = open_ro(&path).ok()?;
+            let map = Mapping::map(&file, len.max(1), false).ok()?;
+            *g = Some((map, len));
+        }
+        g.as_ref().map(|(m, l)| f(m, *l))
+    }
+}
+
+fn linear_floor(map: &Mapping, len: u64, count: u64, seq: u64) -> Option<crate::format::segment::IndexEntry> {
+    let mut best = None;
+    for i in 0..count {
+        match scan::index_entry(map, len, i) {
+            IndexSlot::Entry(e)
+                if e.seq <= seq && best.is_none_or(|b: crate::format::segment::IndexEntry| e.seq > b.seq) =>
+            {
+                best = Some(e)
+            }
+            IndexSlot::Empty => break,
+            _ => {}
+        }
+    }
+    best
+}

@@ -1,0 +1,192 @@
+//! The writer's end of the active segment: the hot path of `write()`.
+//!
+//! Invariants (held under the topic lock):
+//! - `offset + SEAL_LEN <= allocated`: the next commit word, and a seal frame,
+//!   always lie in allocated space, so readers can load the word after the
+//!   last frame and sealing never needs space it might not get.
+//! - A frame's body is stored before its commit word (one `SeqCst` store).
+//! - Index entries are an optimisation: failing to write one never fails a
+//!   write whose frame is already committed.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::{Limits, Segment};
+use crate::error::Result;
+use crate::format::frame::{self, SEAL_LEN};
+use crate::format::segment::{DATA_START, INDEX_ENTRY_LEN, INDEX_START, IndexEntry};
+
+/// What the flush thread needs to make a segment durable.
+#[derive(Debug, Clone)]
+pub(crate) struct Progress {
+    pub seg: Arc<Segment>,
+    /// Offset after the last committed frame (the seal frame included once sealed).
+    pub end: u64,
+    /// Sequence number after the last record.
+    pub next_seq: u64,
+    /// Timestamp of the first record (0 = none).
+    pub first_time: u64,
+    /// Timestamp of the last record.
+    pub last_time: u64,
+    /// Bytes of the index file holding entries.
+    pub index_end: u64,
+    /// Offset of the seal frame, once sealed.
+    pub sealed_at: Option<u64>,
+}
+
+/// Appends frames to one segment.
+pub(crate) struct Appender {
+    pub seg: Arc<Segment>,
+    pub offset: u64,
+    pub next_seq: u64,
+    pub count: u64,
+    pub first_time: u64,
+    pub last_time: u64,
+    allocated: u64,
+    low_water: u64,
+    grow_asked: bool,
+    next_index_at: u64,
+    index_count: u64,
+    index_broken: bool,
+    limits: Limits,
+}
+
+impl Appender {
+    /// Starts appending to a freshly created segment.
+    pub(crate) fn new(seg: Arc<Segment>, limits: Limits) -> Appender {
+        let allocated = seg.data_allocated.load(Ordering::Acquire);
+        let next_seq = seg.base_seq;
+        let mut a = Appender {
+            seg,
+            offset: DATA_START,
+            next_seq,
+            count: 0,
+            first_time: 0,
+            last_time: 0,
+            allocated,
+            low_water: 0,
+            grow_asked: false,
+            next_index_at: DATA_START,
+            index_count: 0,
+            index_broken: false,
+            limits,
+        };
+        a.set_low_water();
+        a
+    }
+
+    fn set_low_water(&mut self) {
+        let used = self.allocated - DATA_START;
+        // Ask for more room when half of the last window is used up.
+        self.low_water = self.allocated - (used / 2).min(super::MAX_WINDOW / 2);
+        self.grow_asked = false;
+    }
+
+    /// Appends one record. `Ok(None)`: the segment is full, roll first.
+    /// `ask_growth` wakes the flush thread to grow the file ahead of us.
+    #[inline]
+    pub(crate) fn append(&mut self, payload: &[u8], timestamp: u64, ask_growth: &dyn Fn()) -> Result<Option<u64>> {
+        let need = frame::frame_len(payload.len()) as u64;
+        let end = self.offset + need;
+        if self.count >= self.limits.max_items || end + SEAL_LEN as u64 > self.seg.max_size {
+            return Ok(None);
+        }
+        if end + SEAL_LEN as u64 > self.allocated {
+            self.make_room(end + SEAL_LEN as u64)?;
+        }
+        let off = self.offset as usize;
+        let seq = self.next_seq;
+        let st = frame::seq_and_time(seq, timestamp);
+        let map = &self.seg.data;
+        map.write(off + 8, &st);
+        map.write(off + frame::HEADER_LEN, payload);
+        let tag = frame::record_tag(payload.len());
+        let crc = frame::checksum(tag, &st, payload);
+        // Publish: a reader that sees this word sees the body stored above.
+        map.atomic_u64(off).store(frame::commit_word(tag, crc), Ordering::SeqCst);
+
+        if self.offset >= self.next_index_at {
+            self.index(seq, timestamp);
+        }
+        if self.first_time == 0 {
+            self.first_time = timestamp.max(1);
+        }
+        self.last_time = timestamp;
+        self.offset = end;
+        self.next_seq = seq + 1;
+        self.count += 1;
+        if end > self.low_water {
+            self.near_the_end(ask_growth);
+        }
+        Ok(Some(seq))
+    }
+
+    #[cold]
+    fn near_the_end(&mut self, ask_growth: &dyn Fn()) {
+        let a = self.seg.data_allocated.load(Ordering::Acquire);
+        if a > self.allocated {
+            self.allocated = a;
+            self.set_low_water();
+        } else if !self.grow_asked && self.allocated < self.seg.max_size {
+            self.grow_asked = true;
+            self.seg.grow_requested.store(true, Ordering::Release);
+            ask_growth();
+        }
+    }
+
+    #[cold]
+    fn make_room(&mut self, need_end: u64) -> Result<()> {
+        let a = self.seg.data_allocated.load(Ordering::Acquire);
+        if a < need_end {
+            // The flush thread did not keep up: take the slow path ourselves.
+            self.seg.grow_data(need_end)?;
+        }
+        self.allocated = self.seg.data_allocated.load(Ordering::Acquire);
+        self.set_low_water();
+        Ok(())
+    }
+
+    #[cold]
+    fn index(&mut self, seq: u64, timestamp: u64) {
+        if self.index_broken {
+            return;
+        }
+        let e = IndexEntry { offset: self.offset, seq, timestamp };
+        match self.seg.put_index_entry(self.index_count, &e) {
+            Ok(()) => {
+                self.index_count += 1;
+                self.next_index_at = self.offset + self.limits.index_interval;
+            }
+            Err(err) => {
+                // The frame is committed; the index is rebuilt from data on recovery.
+                log::warn!("index of {} not extended ({err}); seeks in it will scan", self.seg.data_path.display());
+                self.index_broken = true;
+            }
+        }
+    }
+
+    /// Writes the seal frame naming the next segment. The invariant keeps room for it.
+    pub(crate) fn seal(&mut self, timestamp: u64) -> Progress {
+        let off = self.offset as usize;
+        let (st, word) = frame::seal_parts(self.next_seq, timestamp);
+        self.seg.data.write(off + 8, &st);
+        self.seg.data.atomic_u64(off).store(word, Ordering::SeqCst);
+        let mut p = self.progress();
+        p.end = self.offset + SEAL_LEN as u64;
+        p.sealed_at = Some(self.offset);
+        p
+    }
+
+    /// Where the segment stands now.
+    pub(crate) fn progress(&self) -> Progress {
+        Progress {
+            seg: self.seg.clone(),
+            end: self.offset,
+            next_seq: self.next_seq,
+            first_time: self.first_time,
+            last_time: self.last_time,
+            index_end: INDEX_START + self.index_count * INDEX_ENTRY_LEN,
+            sealed_at: None,
+        }
+    }
+}

@@ -1,0 +1,303 @@
+//! One segment of one topic: its data file and index file, created, grown,
+//! appended to, sealed, scanned and recovered. Policy (when to roll, when to
+//! sync) lives in `writer/`; byte layouts live in `format/`.
+
+pub(crate) mod appender;
+pub(crate) mod recovery;
+pub(crate) mod scan;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use parking_lot::Mutex;
+
+use crate::error::{Error, IoContext, Result};
+use crate::format::naming::{data_file_name, index_file_name};
+use crate::format::segment::{
+    DATA_START, DataHeader, INDEX_ENTRY_LEN, INDEX_START, IndexEntry, IndexHeader, WAITING_AT, WATERMARK_AT, Watermark,
+};
+use crate::storage::file::{allocate, now_ns, open_ro, open_rw};
+use crate::storage::{Mapping, page_size};
+
+/// Smallest growth step of a data file.
+pub(crate) const MIN_WINDOW: u64 = 64 * 1024;
+/// Largest growth step of a data file.
+pub(crate) const MAX_WINDOW: u64 = 64 * 1024 * 1024;
+
+/// Sizing of new segments.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Records per segment.
+    pub max_items: u64,
+    /// Data file size limit (also the reader's mapping reserve).
+    pub max_size: u64,
+    /// Data bytes between index entries.
+    pub index_interval: u64,
+}
+
+impl Limits {
+    /// Bytes to reserve for the index file's mapping.
+    pub(crate) fn index_reserve(&self) -> u64 {
+        let entries = (self.max_size - DATA_START) / self.index_interval + 2;
+        round_up_page(INDEX_START + entries * INDEX_ENTRY_LEN)
+    }
+}
+
+pub(crate) fn round_up_page(n: u64) -> u64 {
+    let p = page_size() as u64;
+    n.div_ceil(p) * p
+}
+
+/// A segment as the writer (or recovery) holds it: both files mapped read-write.
+pub(crate) struct Segment {
+    pub base_seq: u64,
+    pub epoch: u64,
+    pub data_path: PathBuf,
+    pub index_path: PathBuf,
+    pub data: Mapping,
+    pub index: Mapping,
+    pub max_size: u64,
+    pub index_reserve: u64,
+    /// Bytes of the data file backed by allocated space.
+    pub data_allocated: AtomicU64,
+    /// Bytes of the index file backed by allocated space.
+    pub index_allocated: AtomicU64,
+    /// Set by the writer when it wants the flush thread to grow the data file.
+    pub grow_requested: AtomicBool,
+    /// Last growth step, doubled each time.
+    window: AtomicU64,
+    grow_lock: Mutex<()>,
+}
+
+impl std::fmt::Debug for Segment {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Segment").field("data_path", &self.data_path).field("base_seq", &self.base_seq).finish()
+    }
+}
+
+impl Segment {
+    /// Creates the files of a new segment in `dir` under temporary names, writes
+    /// their headers, reserves and pre-faults the first window, then renames
+    /// them into place (index first: a data file's presence defines a segment).
+    pub(crate) fn create(dir: &Path, base_seq: u64, epoch: u64, log_id: u64, limits: Limits) -> Result<Segment> {
+        let data_path = dir.join(data_file_name(base_seq));
+        let index_path = dir.join(index_file_name(base_seq));
+        let tmp_data = dir.join(format!(".ls-new-{}", data_file_name(base_seq)));
+        let tmp_index = dir.join(format!(".ls-new-{}", index_file_name(base_seq)));
+        let index_reserve = limits.index_reserve();
+        let window = MIN_WINDOW.min(limits.max_size - DATA_START);
+
+        let index_file = open_rw(&tmp_index, true).ctx("create index file", &tmp_index)?;
+        let index_len = round_up_page(INDEX_START + 64 * INDEX_ENTRY_LEN).min(index_reserve);
+        allocate(&index_file, 0, index_len).ctx("reserve space for index file", &tmp_index)?;
+        let index = Mapping::map(&index_file, index_reserve, true).ctx("map index file", &tmp_index)?;
+        let ih = IndexHeader { interval: limits.index_interval as u32, base_seq, epoch };
+        index.write(0, &ih.encode());
+
+        let data_file = open_rw(&tmp_data, true).ctx("create data file", &tmp_data)?;
+        let data_len = DATA_START + window;
+        allocate(&data_file, 0, data_len).ctx("reserve space for data file", &tmp_data)?;
+        let data = Mapping::map(&data_file, limits.max_size, true).ctx("map data file", &tmp_data)?;
+        let dh = DataHeader { base_seq, epoch, created: now_ns(), reserve: limits.max_size, log_id, flags: 0 };
+        data.write(0, &dh.encode());
+        write_watermark(&data, &Watermark::empty(base_seq));
+        data.populate_write(DATA_START as usize, window as usize).ctx("pre-fault data file", &tmp_data)?;
+
+        std::fs::rename(&tmp_index, &index_path).ctx("rename new index file into place", &index_path)?;
+        std::fs::rename(&tmp_data, &data_path).ctx("rename new data file into place", &data_path)?;
+        Ok(Segment {
+            base_seq,
+            epoch,
+            data_path,
+            index_path,
+            data,
+            index,
+            max_size: limits.max_size,
+            index_reserve,
+            data_allocated: AtomicU64::new(data_len),
+            index_allocated: AtomicU64::new(index_len),
+            grow_requested: AtomicBool::new(false),
+            window: AtomicU64::new(window),
+            grow_lock: Mutex::new(()),
+        })
+    }
+
+    /// Opens an existing segment read-write (recovery and repair). A missing
+    /// or unreadable index file is recreated from the data file by the caller.
+    pub(crate) fn open(data_path: &Path, index_path: &Path, header: &DataHeader, limits: Limits) -> Result<Segment> {
+        let data_file = open_rw(data_path, false).ctx("open data file", data_path)?;
+        let data_len = data_file.metadata().ctx("stat data file", data_path)?.len();
+        let max_size = header.reserve.max(data_len);
+        let data = Mapping::map(&data_file, max_size, true).ctx("map data file", data_path)?;
+        let index_file = open_rw(index_path, true).ctx("open index file", index_path)?;
+        let index_len = index_file.metadata().ctx("stat index file", index_path)?.len();
+        let index_reserve = Limits { max_size, ..limits }.index_reserve().max(round_up_page(index_len));
+        let index = Mapping::map(&index_file, index_reserve, true).ctx("map index file", index_path)?;
+        Ok(Segment {
+            base_seq: header.base_seq,
+            epoch: header.epoch,
+            data_path: data_path.to_path_buf(),
+            index_path: index_path.to_path_buf(),
+            data,
+            index,
+            max_size,
+            index_reserve,
+            data_allocated: AtomicU64::new(data_len),
+            index_allocated: AtomicU64::new(index_len),
+            grow_requested: AtomicBool::new(false),
+            window: AtomicU64::new(MIN_WINDOW),
+            grow_lock: Mutex::new(()),
+        })
+    }
+
+    /// The same segment after its directory was renamed to `dir`.
+    pub(crate) fn relocate(mut self, dir: &Path) -> Segment {
+        self.data_path = dir.join(data_file_name(self.base_seq));
+        self.index_path = dir.join(index_file_name(self.base_seq));
+        self
+    }
+
+    /// Rewrites a missing or damaged index header (zeroing the entries, which
+    /// are then rebuilt from the data file). Returns whether it did.
+    pub(crate) fn ensure_index_header(&self, interval: u64) -> Result<bool> {
+        let have = self.index_allocated.load(Ordering::Acquire);
+        if have >= INDEX_START && IndexHeader::decode(self.index.bytes(0, INDEX_START as usize)).is_ok() {
+            return Ok(false);
+        }
+        self.grow_index(round_up_page(INDEX_START + 64 * INDEX_ENTRY_LEN))?;
+        let len = self.index_allocated.load(Ordering::Acquire) as usize;
+        self.index.zero(0, len);
+        let ih = IndexHeader { interval: interval as u32, base_seq: self.base_seq, epoch: self.epoch };
+        self.index.write(0, &ih.encode());
+        Ok(true)
+    }
+
+    /// The readers' wait flags.
+    pub(crate) fn waiting(&self) -> &std::sync::atomic::AtomicU64 {
+        self.data.atomic_u64(WAITING_AT)
+    }
+
+    /// Grows the data file so that at least `need_end` bytes are allocated
+    /// (one window more when `need_end` is 0), pre-faulting the new part.
+    /// Runs on the flush thread ahead of the writer, or on the writer's thread
+    /// when it outran the flush thread. Disk full is [`Error::NoSpace`].
+    pub(crate) fn grow_data(&self, need_end: u64) -> Result<()> {
+        let _g = self.grow_lock.lock();
+        let have = self.data_allocated.load(Ordering::Acquire);
+        if need_end != 0 && have >= need_end {
+            return Ok(());
+        }
+        if have >= self.max_size {
+            return Ok(());
+        }
+        let window = (self.window.load(Ordering::Relaxed) * 2).min(MAX_WINDOW);
+        let target = have.saturating_add(window).max(need_end).min(self.max_size);
+        let target = round_up_page(target).min(self.max_size);
+        let file = open_rw(&self.data_path, false).ctx("open data file to grow it", &self.data_path)?;
+        allocate(&file, have, target - have).map_err(|e| {
+            if e.raw_os_error() == Some(libc::ENOSPC) {
+                Error::NoSpace { path: self.data_path.clone(), needed: target - have }
+            } else {
+                Error::io("reserve space in data file", &self.data_path, e)
+            }
+        })?;
+        if let Err(e) = self.data.populate_write(have as usize, (target - have) as usize) {
+            // Pre-faulting is an optimisation; the space is reserved either way.
+            log::debug!("pre-faulting {} failed: {e}", self.data_path.display());
+        }
+        self.window.store(window, Ordering::Relaxed);
+        self.data_allocated.store(target, Ordering::Release);
+        Ok(())
+    }
+
+    /// Grows the index file to cover at least `need_end` bytes.
+    pub(crate) fn grow_index(&self, need_end: u64) -> Result<()> {
+        let _g = self.grow_lock.lock();
+        let have = self.index_allocated.load(Ordering::Acquire);
+        if have >= need_end {
+            return Ok(());
+        }
+        let target = round_up_page(need_end.max(have * 2)).min(self.index_reserve);
+        if target < need_end {
+            return Err(Error::Corrupt {
+                path: self.index_path.clone(),
+                offset: need_end,
+                reason: "index entry beyond the index file's reserve".into(),
+            });
+        }
+        let file = open_rw(&self.index_path, false).ctx("open index file to grow it", &self.index_path)?;
+        allocate(&file, have, target - have).ctx("reserve space in index file", &self.index_path)?;
+        self.index_allocated.store(target, Ordering::Release);
+        Ok(())
+    }
+
+    /// Writes index entry number `i`. Entries are written with atomic stores
+    /// because readers may look them up concurrently.
+    pub(crate) fn put_index_entry(&self, i: u64, e: &IndexEntry) -> Result<()> {
+        let at = INDEX_START + i * INDEX_ENTRY_LEN;
+        if at + INDEX_ENTRY_LEN > self.index_allocated.load(Ordering::Acquire) {
+            self.grow_index(at + INDEX_ENTRY_LEN)?;
+        }
+        let b = e.encode();
+        for (w, chunk) in b.chunks_exact(8).enumerate() {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(chunk);
+            self.index.atomic_u64(at as usize + w * 8).store(u64::from_le_bytes(a), Ordering::Release);
+        }
+        Ok(())
+    }
+
+    /// Makes `0..end` of the data file and the whole index durable.
+    pub(crate) fn sync(&self, end: u64, index_end: u64) -> Result<()> {
+        self.data.sync(0, end as usize).ctx("sync data file", &self.data_path)?;
+        self.index.sync(0, index_end as usize).ctx("sync index file", &self.index_path)?;
+        Ok(())
+    }
+}
+
+/// Reads the watermark block of a mapped data file; `None` if it does not
+/// check out (it is rewritten concurrently, so a torn read is retried).
+pub(crate) fn read_watermark(data: &Mapping) -> Option<Watermark> {
+    for _ in 0..4 {
+        let mut b = [0u8; 64];
+        for w in 0..8 {
+            let v = data.atomic_u64(WATERMARK_AT + w * 8).load(Ordering::Acquire);
+            b[w * 8..w * 8 + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        if let Some(wm) = Watermark::decode(&b) {
+            return Some(wm);
+        }
+        std::hint::spin_loop();
+    }
+    None
+}
+
+/// Writes the watermark block through the mapping (atomic words; readers
+/// retry a torn read).
+pub(crate) fn write_watermark(data: &Mapping, w: &Watermark) {
+    let b = w.encode();
+    for i in 0..8 {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&b[i * 8..i * 8 + 8]);
+        data.atomic_u64(WATERMARK_AT + i * 8).store(u64::from_le_bytes(a), Ordering::Release);
+    }
+}
+
+/// Reads the static header and the watermark of a data file with plain reads
+/// (no mapping), e.g. to decide whether a segment needs recovery.
+pub(crate) fn read_header(path: &Path) -> Result<(DataHeader, Option<Watermark>, u64)> {
+    use std::os::unix::fs::FileExt;
+    let f: File = open_ro(path).ctx("open data file", path)?;
+    let len = f.metadata().ctx("stat data file", path)?.len();
+    let mut b = [0u8; 128];
+    let n = f.read_at(&mut b, 0).ctx("read data file header", path)?;
+    let header = DataHeader::decode(&b[..n]).map_err(|p| match p {
+        crate::format::segment::HeaderProblem::Version(found) => {
+            Error::UnsupportedVersion { path: path.to_path_buf(), found, supported: crate::format::segment::VERSION }
+        }
+        p => Error::Corrupt { path: path.to_path_buf(), offset: 0, reason: format!("data file header: {p}") },
+    })?;
+    let wm = if n >= 128 { Watermark::decode(&b[64..128]) } else { None };
+    Ok((header, wm, len))
+}

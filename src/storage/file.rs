@@ -1,0 +1,134 @@
+//! File-system operations with the policies logstream needs: space
+//! reservation that turns disk-full into an error, atomic replacement,
+//! directory syncs and advisory locks.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::Path;
+
+/// Opens a file for reading and writing, creating it if `create`.
+pub(crate) fn open_rw(path: &Path, create: bool) -> io::Result<File> {
+    OpenOptions::new().read(true).write(true).create(create).truncate(false).open(path)
+}
+
+/// Opens a file read-only.
+pub(crate) fn open_ro(path: &Path) -> io::Result<File> {
+    File::open(path)
+}
+
+/// Reserves `off..off+len` on disk and extends the file to cover it, so that
+/// later stores through a mapping cannot fail for lack of space (`SIGBUS`).
+/// Fails with `ENOSPC` when the disk is full. File systems without
+/// `fallocate` fall back to writing zeros, which reserves the blocks too.
+pub(crate) fn allocate(file: &File, off: u64, len: u64) -> io::Result<()> {
+    if len == 0 {
+        return Ok(());
+    }
+    match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), off, len) {
+        Ok(()) => Ok(()),
+        Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => write_zeros(file, off, len),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn write_zeros(file: &File, off: u64, len: u64) -> io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    let zeros = vec![0u8; 1 << 16];
+    let mut done = 0;
+    while done < len {
+        let n = (len - done).min(zeros.len() as u64) as usize;
+        file.write_all_at(&zeros[..n], off + done)?;
+        done += n as u64;
+    }
+    Ok(())
+}
+
+/// Releases the blocks of `off..off+len` without changing the file size (reads
+/// return zeros). Best effort: used only to give back unused preallocation.
+pub(crate) fn punch_hole(file: &File, off: u64, len: u64) {
+    if len == 0 {
+        return;
+    }
+    let flags = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
+    if let Err(e) = rustix::fs::fallocate(file, flags, off, len) {
+        log::debug!("punching a hole to release preallocated space failed: {e}");
+    }
+}
+
+/// `fsync` of a directory, making the creation, rename or removal of its
+/// entries durable.
+pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// `syncfs`: flushes every dirty page of the file system holding `file`.
+pub(crate) fn sync_fs(file: &File) -> io::Result<()> {
+    rustix::fs::syncfs(file).map_err(Into::into)
+}
+
+/// Takes an exclusive advisory lock without waiting; `Ok(false)` if another
+/// open file description (in any process) holds it.
+pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
+    match rustix::fs::flock(file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(true),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Replaces `path` with `bytes` atomically: a crash leaves the old or the new
+/// contents, never a mix. Temporary file, fsync, rename, directory fsync.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let dir = path.parent().ok_or_else(|| io::Error::other("path has no parent directory"))?;
+    let name = path.file_name().ok_or_else(|| io::Error::other("path has no file name"))?;
+    let tmp = dir.join(format!(".ls-tmp-{}-{}", std::process::id(), name.to_string_lossy()));
+    let result = (|| {
+        let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+        std::fs::rename(&tmp, path)?;
+        sync_dir(dir)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}
+
+/// Creates `dir` and any missing parents, syncing each parent whose entries changed.
+pub(crate) fn create_dir_durable(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_dir_durable(parent)?;
+    }
+    match std::fs::create_dir(dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(e),
+    }
+    if let Some(parent) = dir.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+/// Nanoseconds since the Unix epoch from the coarse real-time clock (a few ns
+/// to read; resolution of one scheduler tick).
+#[inline]
+pub(crate) fn now_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::RealtimeCoarse);
+    (t.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(t.tv_nsec as u64)
+}
+
+/// A random 64-bit value from the OS.
+pub(crate) fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    if rustix::rand::getrandom(&mut b, rustix::rand::GetRandomFlags::empty()).is_ok_and(|n| n == 8) {
+        return u64::from_le_bytes(b);
+    }
+    // Fallback: time and pid mixed (ids only need to differ between directories).
+    let x = now_ns() ^ (u64::from(std::process::id()) << 32);
+    x.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (x >> 29)
+}

@@ -1,0 +1,198 @@
+//! The one place that touches raw pointers: shared file mappings and the
+//! atomics that live in them, plus the `fork()` guard.
+//!
+//! A [`Mapping`] maps a file `MAP_SHARED` with a length (the *reserve*) that may
+//! exceed the file's current size: the writer grows the file in place with
+//! `fallocate` and never remaps, so pointers into the mapping stay valid and a
+//! segment costs one entry of `vm.max_map_count` whatever its size.
+//!
+//! Protocol that keeps the accessors below sound (every caller follows it):
+//! 1. Bytes are only touched below the file's allocated size. The writer
+//!    tracks that size itself; readers only touch frames they have seen
+//!    committed, and committed frames lie inside allocated space. (Touching
+//!    beyond it would raise `SIGBUS`; no code path does.)
+//! 2. Exactly one thread (the one holding the topic lock) writes a frame's
+//!    bytes, and only bytes no reader has been told about: a frame's body is
+//!    written before its commit word is published with a `SeqCst` store.
+//! 3. Once its commit word is published, a frame's bytes never change, so
+//!    readers may hold `&[u8]` into them (the basis of zero-copy batches).
+//! 4. Words shared between threads or processes (commit words, watermark
+//!    fields, wake flags) are only accessed through atomics.
+//! 5. A file is never shortened while mapped; space is reclaimed only by
+//!    deleting whole files (an unlinked file stays mapped and readable).
+
+use std::fs::File;
+use std::io;
+use std::sync::atomic::{AtomicU32, AtomicU64};
+
+use memmap2::{Advice, MmapOptions, MmapRaw};
+
+/// A shared mapping of a file (see the module docs for the rules of use).
+pub(crate) struct Mapping {
+    raw: MmapRaw,
+    writable: bool,
+}
+
+impl std::fmt::Debug for Mapping {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mapping").field("len", &self.raw.len()).field("writable", &self.writable).finish()
+    }
+}
+
+impl Mapping {
+    /// Maps `reserve` bytes of `file`, read-write (`file` opened read-write) or read-only.
+    pub(crate) fn map(file: &File, reserve: u64, writable: bool) -> io::Result<Mapping> {
+        let len = usize::try_from(reserve).map_err(|_| io::Error::other("mapping larger than the address space"))?;
+        let mut opts = MmapOptions::new();
+        opts.len(len);
+        let raw = if writable { opts.map_raw(file)? } else { opts.map_raw_read_only(file)? };
+        Ok(Mapping { raw, writable })
+    }
+
+    /// Length of the mapping (the reserve, not the file size).
+    pub(crate) fn len(&self) -> usize {
+        self.raw.len()
+    }
+
+    /// Whether stores through this mapping are allowed.
+    pub(crate) fn is_writable(&self) -> bool {
+        self.writable
+    }
+
+    fn check(&self, off: usize, len: usize, align: usize) {
+        let end = off.checked_add(len);
+        assert!(
+            end.is_some_and(|e| e <= self.raw.len()) && off % align == 0,
+            "mapping access {off}+{len} (align {align}) outside 0..{}",
+            self.raw.len()
+        );
+    }
+
+    /// The 8-byte word at `off` (8-aligned) as an atomic.
+    #[inline]
+    pub(crate) fn atomic_u64(&self, off: usize) -> &AtomicU64 {
+        self.check(off, 8, 8);
+        // SAFETY: in bounds and 8-aligned (checked above; the mapping itself is
+        // page-aligned). The memory is shared file memory that lives as long as
+        // `self`; all shared words are accessed only atomically (rule 4), and
+        // AtomicU64 has the same layout as u64.
+        unsafe { &*self.raw.as_ptr().add(off).cast::<AtomicU64>() }
+    }
+
+    /// The 4-byte word at `off` (4-aligned) as an atomic.
+    #[inline]
+    pub(crate) fn atomic_u32(&self, off: usize) -> &AtomicU32 {
+        self.check(off, 4, 4);
+        // SAFETY: as for `atomic_u64`, with 4-byte alignment.
+        unsafe { &*self.raw.as_ptr().add(off).cast::<AtomicU32>() }
+    }
+
+    /// Bytes `off..off+len`, which must be stable: the body of a committed
+    /// frame (rule 3) or bytes only this thread writes.
+    #[inline]
+    pub(crate) fn bytes(&self, off: usize, len: usize) -> &[u8] {
+        self.check(off, len, 1);
+        // SAFETY: in bounds (checked); by rules 1 and 3 the bytes are allocated
+        // and not modified while the returned borrow of `self` lives.
+        unsafe { std::slice::from_raw_parts(self.raw.as_ptr().add(off), len) }
+    }
+
+    /// Copies `data` to `off`. Only the thread that owns that region may call
+    /// this, before the region is published (rule 2).
+    #[inline]
+    pub(crate) fn write(&self, off: usize, data: &[u8]) {
+        assert!(self.writable, "write through a read-only mapping");
+        self.check(off, data.len(), 1);
+        // SAFETY: in bounds (checked), writable mapping, and by rule 2 no one
+        // else reads or writes these bytes until they are published; `data`
+        // cannot overlap the destination (it is never borrowed from an
+        // unpublished region of this mapping).
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.raw.as_mut_ptr().add(off), data.len()) }
+    }
+
+    /// Zeroes `off..off+len` under the same rule as [`Mapping::write`].
+    pub(crate) fn zero(&self, off: usize, len: usize) {
+        assert!(self.writable, "write through a read-only mapping");
+        self.check(off, len, 1);
+        // SAFETY: as for `write`.
+        unsafe { std::ptr::write_bytes(self.raw.as_mut_ptr().add(off), 0, len) }
+    }
+
+    /// `msync(MS_SYNC)` of `off..off+len`: on Linux this is `fdatasync` of that
+    /// range of the file, whichever process dirtied the pages.
+    pub(crate) fn sync(&self, off: usize, len: usize) -> io::Result<()> {
+        let page = page_size();
+        let start = off / page * page;
+        let end = (off + len).min(self.raw.len());
+        if end <= start {
+            return Ok(());
+        }
+        self.raw.flush_range(start, end - start)
+    }
+
+    /// Pre-faults `off..off+len` writable (`MADV_POPULATE_WRITE`), so the writer's
+    /// thread takes no page faults there. The range must be allocated in the file.
+    pub(crate) fn populate_write(&self, off: usize, len: usize) -> io::Result<()> {
+        self.check(off, len, 1);
+        if len == 0 {
+            return Ok(());
+        }
+        let page = page_size();
+        let start = off / page * page;
+        let end = off + len;
+        #[cfg(target_os = "linux")]
+        {
+            self.raw.advise_range(Advice::PopulateWrite, start, end - start)
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            let _ = Advice::Normal;
+            let mut p = start;
+            while p < end {
+                // Touching a byte through an atomic faults the page in.
+                let w = self.atomic_u64(p);
+                w.fetch_add(0, std::sync::atomic::Ordering::Relaxed);
+                p += page;
+            }
+            Ok(())
+        }
+    }
+
+    /// Tells the kernel the range will be read soon.
+    pub(crate) fn will_need(&self, off: usize, len: usize) {
+        let page = page_size();
+        let start = off / page * page;
+        let end = (off + len).min(self.raw.len());
+        if end > start {
+            // Advice only; failure changes nothing but speed.
+            let _ = self.raw.advise_range(Advice::WillNeed, start, end - start);
+        }
+    }
+}
+
+/// The system page size.
+pub(crate) fn page_size() -> usize {
+    rustix::param::page_size()
+}
+
+static FORKS: AtomicU64 = AtomicU64::new(0);
+
+extern "C" fn count_fork() {
+    FORKS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Number of `fork()`s this process has seen since the first call (0 in the
+/// original process). A Writer records it at open and compares on use, which
+/// costs one relaxed load instead of a `getpid` syscall per write.
+pub(crate) fn fork_generation() -> u64 {
+    static INSTALL: std::sync::Once = std::sync::Once::new();
+    INSTALL.call_once(|| {
+        // SAFETY: `count_fork` is async-signal-safe (one atomic add) as
+        // required of fork handlers; registering it has no other effect.
+        let rc = unsafe { libc::pthread_atfork(None, None, Some(count_fork)) };
+        if rc != 0 {
+            log::warn!("pthread_atfork failed ({rc}); use of a Writer after fork() will not be detected");
+        }
+    });
+    FORKS.load(std::sync::atomic::Ordering::Relaxed)
+}

@@ -1,0 +1,264 @@
+//! The `logstream-flush` thread: grows active segments ahead of the writers,
+//! makes written records durable every `flush_interval`, and on request.
+//!
+//! A sync pass takes, under each topic lock, where the active segment stands
+//! and the segments sealed since the last pass; it then syncs outside the
+//! lock (writers keep writing), and only after the sync succeeded writes the
+//! durable watermark into the segment header. Sealed segments get their
+//! watermark synced too, so recovery can skip them. With many dirty topics one
+//! `syncfs` replaces a sync per file.
+//!
+//! Any failed sync poisons the writer: `write()` and `flush()` fail from then
+//! on, and no sync is retried and reported as success.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use parking_lot::{Condvar, Mutex};
+
+use super::Shared;
+use super::topic::Topic;
+use crate::error::{IoContext, Result};
+use crate::format::frame::SEAL_LEN;
+use crate::format::segment::{DATA_START, Watermark};
+use crate::segment::appender::Progress;
+use crate::segment::{read_watermark, write_watermark};
+use crate::storage::file::{open_rw, punch_hole, sync_dir, sync_fs};
+
+/// Above this many dirty files in one pass, one `syncfs` is cheaper than a sync per file.
+const SYNCFS_THRESHOLD: usize = 64;
+
+/// Flush requests and completions, shared by `flush()` callers and the thread.
+#[derive(Default)]
+pub(crate) struct FlushCtl {
+    state: Mutex<FlushState>,
+    cv: Condvar,
+}
+
+#[derive(Default)]
+struct FlushState {
+    requested: u64,
+    completed: u64,
+    wake: bool,
+    shutdown: bool,
+    exited: bool,
+    failed: Option<String>,
+}
+
+impl FlushCtl {
+    /// Asks for a sync pass and waits until one that started after this call finished.
+    pub(crate) fn flush_and_wait(&self) -> std::result::Result<(), String> {
+        let mut s = self.state.lock();
+        s.requested += 1;
+        let mine = s.requested;
+        s.wake = true;
+        self.cv.notify_all();
+        loop {
+            if let Some(why) = &s.failed {
+                return Err(why.clone());
+            }
+            if s.completed >= mine {
+                return Ok(());
+            }
+            if s.exited {
+                return Err("the writer is closed".into());
+            }
+            self.cv.wait(&mut s);
+        }
+    }
+
+    /// Wakes the thread (growth request) without asking for a sync.
+    pub(crate) fn nudge(&self) {
+        let mut s = self.state.lock();
+        s.wake = true;
+        self.cv.notify_all();
+    }
+
+    /// Tells the thread to make a last sync pass and exit.
+    pub(crate) fn shutdown(&self) {
+        let mut s = self.state.lock();
+        s.shutdown = true;
+        s.wake = true;
+        self.cv.notify_all();
+    }
+
+    fn fail(&self, why: String) {
+        let mut s = self.state.lock();
+        s.failed.get_or_insert(why);
+        self.cv.notify_all();
+    }
+}
+
+/// Body of the `logstream-flush` thread.
+pub(crate) fn run(shared: Arc<Shared>) {
+    let interval = shared.cfg.flush_interval();
+    let mut next_tick = Instant::now() + interval;
+    loop {
+        let (generation, shutdown, sync_now) = {
+            let mut s = shared.flush.state.lock();
+            while !s.wake && !s.shutdown && Instant::now() < next_tick {
+                shared.flush.cv.wait_until(&mut s, next_tick);
+            }
+            s.wake = false;
+            let due = Instant::now() >= next_tick;
+            (s.requested, s.shutdown, due || s.requested > s.completed || s.shutdown)
+        };
+        grow_pass(&shared);
+        if sync_now {
+            next_tick = Instant::now() + interval;
+            match sync_pass(&shared) {
+                Ok(published) => {
+                    let mut s = shared.flush.state.lock();
+                    s.completed = s.completed.max(generation);
+                    shared.flush.cv.notify_all();
+                    drop(s);
+                    if published {
+                        shared.bell.poke_file();
+                    }
+                }
+                Err(e) => {
+                    let why = e.to_string();
+                    shared.poison_with(&e);
+                    shared.flush.fail(why);
+                    // Poisoned: nothing more will be made durable; keep
+                    // answering flush requests with the failure until shutdown.
+                }
+            }
+        }
+        if shutdown {
+            let mut s = shared.flush.state.lock();
+            s.exited = true;
+            shared.flush.cv.notify_all();
+            return;
+        }
+    }
+}
+
+/// Grows every active segment whose writer asked for room.
+fn grow_pass(shared: &Shared) {
+    let topics: Vec<Arc<Topic>> = shared.topics.read().values().cloned().collect();
+    for t in topics {
+        let seg = {
+            let st = t.state.lock();
+            match &st.appender {
+                Some(a) if a.seg.grow_requested.load(Ordering::Acquire) => a.seg.clone(),
+                _ => continue,
+            }
+        };
+        seg.grow_requested.store(false, Ordering::Release);
+        if let Err(e) = seg.grow_data(0) {
+            // The writer will retry synchronously and report NoSpace itself.
+            log::warn!("growing {} ahead of the writer failed: {e}", seg.data_path.display());
+        }
+        let need_index = crate::format::segment::index_entry_at(
+            (seg.data_allocated.load(Ordering::Acquire) - DATA_START) / shared.limits.index_interval + 2,
+        );
+        if let Err(e) = seg.grow_index(need_index.min(seg.index_reserve)) {
+            log::warn!("growing {} ahead of the writer failed: {e}", seg.index_path.display());
+        }
+    }
+}
+
+struct Work {
+    topic: Arc<Topic>,
+    dir: bool,
+    sealed: Vec<Progress>,
+    active: Option<Progress>,
+}
+
+/// One sync pass over every topic with unsynced records. Returns whether any
+/// record was newly made durable.
+fn sync_pass(shared: &Shared) -> Result<bool> {
+    if shared.is_poisoned() {
+        return Err(shared.poison_error());
+    }
+    if shared.topics_dir_dirty.swap(false, Ordering::AcqRel) {
+        let dir = shared.layout.topics();
+        sync_dir(&dir).ctx("sync topics directory", &dir)?;
+    }
+    let topics: Vec<Arc<Topic>> = shared.topics.read().values().cloned().collect();
+    let mut work = Vec::new();
+    for t in topics {
+        let mut st = t.state.lock();
+        let active = st.appender.as_ref().map(|a| a.progress()).filter(|p| p.next_seq > st.synced_next);
+        if active.is_none() && st.sealed.is_empty() && !st.dir_needs_sync {
+            continue;
+        }
+        let w = Work {
+            topic: t.clone(),
+            dir: std::mem::take(&mut st.dir_needs_sync),
+            sealed: std::mem::take(&mut st.sealed),
+            active,
+        };
+        drop(st);
+        work.push(w);
+    }
+    if work.is_empty() {
+        return Ok(false);
+    }
+    let files: usize = work.iter().map(|w| w.sealed.len() + usize::from(w.active.is_some())).sum();
+    if files > SYNCFS_THRESHOLD {
+        sync_fs(&shared.lock_file).ctx("sync file system", shared.layout.base.clone())?;
+    } else {
+        for w in &work {
+            if w.dir {
+                sync_dir(&w.topic.dir).ctx("sync topic directory", &w.topic.dir)?;
+            }
+            for p in w.sealed.iter().chain(w.active.iter()) {
+                p.seg.sync(p.end, p.index_end)?;
+            }
+        }
+    }
+    // Everything in `work` is durable now: publish the watermarks.
+    let mut published = false;
+    for w in work {
+        for p in &w.sealed {
+            finish_sealed(p)?;
+        }
+        if let Some(p) = &w.active {
+            let prev = read_watermark(&p.seg.data);
+            write_watermark(&p.seg.data, &watermark(p, prev));
+            published = true;
+            let mut st = w.topic.state.lock();
+            st.synced_next = st.synced_next.max(p.next_seq);
+        }
+        if !w.sealed.is_empty() {
+            published = true;
+            let mut st = w.topic.state.lock();
+            if let Some(last) = w.sealed.last() {
+                st.synced_next = st.synced_next.max(last.next_seq);
+            }
+        }
+    }
+    Ok(published)
+}
+
+fn watermark(p: &Progress, prev: Option<Watermark>) -> Watermark {
+    Watermark {
+        durable_end: p.end,
+        durable_next: p.next_seq,
+        sealed_end: p.sealed_at.unwrap_or(0),
+        sealed_next: if p.sealed_at.is_some() { p.next_seq } else { 0 },
+        first_time: p.first_time,
+        last_time: p.last_time,
+        generation: prev.map_or(0, |w| w.generation) + 1,
+    }
+}
+
+/// Last steps for a sealed segment whose data is durable: a sealed watermark,
+/// synced, so recovery trusts it; then the unused preallocation is released.
+fn finish_sealed(p: &Progress) -> Result<()> {
+    let prev = read_watermark(&p.seg.data);
+    write_watermark(&p.seg.data, &watermark(p, prev));
+    p.seg.data.sync(0, DATA_START as usize).ctx("sync sealed segment header", &p.seg.data_path)?;
+    let allocated = p.seg.data_allocated.load(Ordering::Acquire);
+    let page = crate::storage::page_size() as u64;
+    let keep = (p.end.max(DATA_START + SEAL_LEN as u64)).div_ceil(page) * page;
+    if allocated > keep {
+        if let Ok(f) = open_rw(&p.seg.data_path, false) {
+            punch_hole(&f, keep, allocated - keep);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,538 @@
+//! The `Writer`: appends records to per-topic segments from any thread.
+//!
+//! `write()` takes the topic's lock, copies the record into the mapped active
+//! segment and publishes it with one atomic store: no syscall and no
+//! allocation in the steady state. The `logstream-flush` thread grows segments
+//! ahead of the writers and makes records durable every `flush_interval`.
+
+mod flusher;
+pub(crate) mod open;
+pub(crate) mod topic;
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::thread::JoinHandle;
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use crate::config::Config;
+use crate::doorbell::Doorbell;
+use crate::error::{Error, IoContext, Result};
+use crate::layout::{Layout, check_topic};
+use crate::segment::appender::Appender;
+use crate::segment::{Limits, Segment, read_header};
+use crate::storage::file::{now_ns, sync_dir};
+use crate::storage::fork_generation;
+use flusher::FlushCtl;
+pub use open::RecoveryReport;
+use topic::{Topic, TopicState};
+
+const RUNNING: u8 = 0;
+const STOPPED: u8 = 1;
+const CLOSED: u8 = 2;
+const POISONED: u8 = 3;
+
+/// Appends records to a log directory. Cheap to clone; every clone writes to
+/// the same log, and dropping the last one closes it.
+///
+/// ```
+/// # let dir = tempfile::tempdir()?;
+/// let cfg = logstream::Config::new(dir.path());
+/// let w = logstream::Writer::open(&cfg)?;
+/// assert_eq!(w.write("login", b"alice")?, 0);
+/// assert_eq!(w.write("login", b"bob")?, 1);
+/// w.flush()?; // both records are on stable storage now
+/// w.close()?;
+/// # Ok::<(), logstream::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct Writer {
+    inner: Arc<Handle>,
+}
+
+impl std::fmt::Debug for Writer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Writer").field("base_dir", &self.inner.shared.layout.base).finish()
+    }
+}
+
+/// Closes the writer when the last clone goes.
+struct Handle {
+    shared: Arc<Shared>,
+    flusher: Mutex<Option<JoinHandle<()>>>,
+}
+
+/// A writer bound to one topic: skips the topic lookup of [`Writer::write`]
+/// on hot paths. Keeps the writer open while it lives.
+#[derive(Clone)]
+pub struct TopicWriter {
+    writer: Writer,
+    topic: Arc<Topic>,
+}
+
+impl std::fmt::Debug for TopicWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TopicWriter").field("topic", &self.topic.name).finish()
+    }
+}
+
+struct Poison {
+    op: &'static str,
+    path: PathBuf,
+    cause: String,
+}
+
+/// State shared by the clones, the topic writers and the flush thread.
+pub(crate) struct Shared {
+    pub(crate) cfg: Config,
+    pub(crate) layout: Layout,
+    pub(crate) limits: Limits,
+    log_id: u64,
+    session: u64,
+    pub(crate) topics: RwLock<HashMap<Box<str>, Arc<Topic>>>,
+    state: AtomicU8,
+    state_lock: Mutex<Option<Poison>>,
+    state_cv: Condvar,
+    pub(crate) flush: FlushCtl,
+    pub(crate) bell: Doorbell,
+    pub(crate) lock_file: File,
+    pub(crate) topics_dir_dirty: AtomicBool,
+    fork_gen: u64,
+    pid: u32,
+    recovery: RecoveryReport,
+}
+
+impl Writer {
+    /// Opens the log in `cfg.base_dir()` for writing, creating it if needed,
+    /// and recovers what an earlier writer left (see [`Writer::recovery_report`]).
+    ///
+    /// # Errors
+    /// [`Error::Locked`] if another writer holds the directory, [`Error::Config`]
+    /// for an invalid config, [`Error::Io`]/[`Error::Corrupt`] if the directory
+    /// cannot be read or recovered.
+    pub fn open(cfg: &Config) -> Result<Writer> {
+        cfg.validate()?;
+        let layout = Layout::new(cfg.base_dir());
+        let limits = Limits {
+            max_items: cfg.idx_file_max_item_num(),
+            max_size: cfg.data_file_max_size(),
+            index_interval: cfg.index_interval_bytes(),
+        };
+        let opened = open::open_dir(&layout, limits)?;
+        let bell = Doorbell::open(&layout.base)?;
+        let mut topics = HashMap::new();
+        for t in &opened.report.topics {
+            let topic = Topic::new(&t.topic, layout.topic(&t.topic), t.next_seq, true);
+            topics.insert(t.topic.clone().into_boxed_str(), Arc::new(topic));
+        }
+        if !opened.report.is_clean() {
+            log::warn!("opened {} after recovery: {:?}", layout.base.display(), opened.report);
+        }
+        let shared = Arc::new(Shared {
+            cfg: cfg.clone(),
+            layout,
+            limits,
+            log_id: opened.log_id,
+            session: opened.session,
+            topics: RwLock::new(topics),
+            state: AtomicU8::new(RUNNING),
+            state_lock: Mutex::new(None),
+            state_cv: Condvar::new(),
+            flush: FlushCtl::default(),
+            bell,
+            lock_file: opened.lock_file,
+            topics_dir_dirty: AtomicBool::new(false),
+            fork_gen: fork_generation(),
+            pid: std::process::id(),
+            recovery: opened.report,
+        });
+        let s2 = shared.clone();
+        let flusher = std::thread::Builder::new()
+            .name("logstream-flush".into())
+            .spawn(move || flusher::run(s2))
+            .map_err(|source| Error::Thread { name: "logstream-flush".into(), source })?;
+        Ok(Writer { inner: Arc::new(Handle { shared, flusher: Mutex::new(Some(flusher)) }) })
+    }
+
+    /// Appends `data` to `topic` and returns its sequence number (per topic,
+    /// dense, from 0). The record survives `kill -9` of this process as soon
+    /// as this returns, and power loss after the next flush.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopic`], [`Error::RecordTooLarge`], [`Error::NoSpace`]
+    /// (nothing written), [`Error::Closed`], [`Error::Poisoned`] after a failed
+    /// sync, [`Error::Forked`] in a forked child.
+    #[inline]
+    pub fn write(&self, topic: &str, data: &[u8]) -> Result<u64> {
+        let t = self.inner.shared.topic(topic)?;
+        self.inner.shared.append(&t, data)
+    }
+
+    /// A handle that writes to one topic without looking it up each time.
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopic`] for a bad name.
+    pub fn topic(&self, topic: &str) -> Result<TopicWriter> {
+        let t = self.inner.shared.topic(topic)?;
+        Ok(TopicWriter { writer: self.clone(), topic: t })
+    }
+
+    /// Returns when every record written (by any clone) before the call is on
+    /// stable storage.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] if a sync failed (now or before), [`Error::Closed`].
+    pub fn flush(&self) -> Result<()> {
+        self.inner.shared.flush()
+    }
+
+    /// Flushes, seals the active segments and releases their memory maps.
+    /// Writes block until [`Writer::resume`] (or fail with `Closed` after
+    /// [`Writer::close`]).
+    ///
+    /// # Errors
+    /// As [`Writer::flush`].
+    pub fn stop(&self) -> Result<()> {
+        let s = &self.inner.shared;
+        s.check_usable()?;
+        let _ = s.state.compare_exchange(RUNNING, STOPPED, Ordering::SeqCst, Ordering::SeqCst);
+        s.seal_all()?;
+        s.flush()
+    }
+
+    /// Lets writes continue after [`Writer::stop`].
+    ///
+    /// # Errors
+    /// [`Error::Closed`] after close, [`Error::Poisoned`].
+    pub fn resume(&self) -> Result<()> {
+        let s = &self.inner.shared;
+        let _g = s.state_lock.lock();
+        match s.state.load(Ordering::SeqCst) {
+            CLOSED => Err(Error::Closed),
+            POISONED => Err(s.poison_error()),
+            _ => {
+                s.state.store(RUNNING, Ordering::SeqCst);
+                s.state_cv.notify_all();
+                Ok(())
+            }
+        }
+    }
+
+    /// Flushes everything, seals the active segments and stops the flush
+    /// thread. Later writes fail with [`Error::Closed`]. Closing twice is fine.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] if data could not be made durable.
+    pub fn close(&self) -> Result<()> {
+        self.inner.close()
+    }
+
+    /// What recovery found and did when this writer opened the directory.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        &self.inner.shared.recovery
+    }
+
+    /// The log directory.
+    pub fn base_dir(&self) -> &std::path::Path {
+        &self.inner.shared.layout.base
+    }
+
+    /// Sequence number the next record of `topic` will get (0 for a new topic).
+    ///
+    /// # Errors
+    /// [`Error::InvalidTopic`].
+    pub fn next_seq(&self, topic: &str) -> Result<u64> {
+        check_topic(topic)?;
+        let topics = self.inner.shared.topics.read();
+        Ok(topics.get(topic).map_or(0, |t| t.state.lock().next_seq()))
+    }
+
+    /// The writer session number: the epoch of segments this writer creates.
+    pub fn session(&self) -> u64 {
+        self.inner.shared.session
+    }
+}
+
+impl TopicWriter {
+    /// Appends `data`; see [`Writer::write`].
+    ///
+    /// # Errors
+    /// As [`Writer::write`].
+    #[inline]
+    pub fn write(&self, data: &[u8]) -> Result<u64> {
+        self.writer.inner.shared.append(&self.topic, data)
+    }
+
+    /// The topic's name.
+    pub fn name(&self) -> &str {
+        &self.topic.name
+    }
+
+    /// The writer this handle belongs to.
+    pub fn writer(&self) -> &Writer {
+        &self.writer
+    }
+}
+
+impl Handle {
+    fn close(&self) -> Result<()> {
+        let s = &self.shared;
+        let prev = {
+            let _g = s.state_lock.lock();
+            let prev = s.state.swap(CLOSED, Ordering::SeqCst);
+            s.state_cv.notify_all();
+            if prev == POISONED {
+                s.state.store(POISONED, Ordering::SeqCst);
+            }
+            prev
+        };
+        let Some(thread) = self.flusher.lock().take() else {
+            return if prev == POISONED { Err(s.poison_error()) } else { Ok(()) };
+        };
+        let sealed = if prev == POISONED { Ok(()) } else { s.seal_all() };
+        s.flush.shutdown();
+        if thread.join().is_err() {
+            log::error!("the logstream-flush thread panicked");
+        }
+        sealed?;
+        if s.is_poisoned() {
+            return Err(s.poison_error());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Err(e) = self.close() {
+            log::error!("closing the writer of {} failed: {e}", self.shared.layout.base.display());
+        }
+    }
+}
+
+impl Shared {
+    /// Finds or registers a topic.
+    #[inline]
+    fn topic(&self, name: &str) -> Result<Arc<Topic>> {
+        if let Some(t) = self.topics.read().get(name) {
+            return Ok(t.clone());
+        }
+        check_topic(name)?;
+        let mut map = self.topics.write();
+        let t = map.entry(name.into()).or_insert_with(|| Arc::new(Topic::new(name, self.layout.topic(name), 0, false)));
+        Ok(t.clone())
+    }
+
+    #[inline]
+    fn append(&self, t: &Topic, data: &[u8]) -> Result<u64> {
+        if data.len() as u64 > self.cfg.max_record_bytes() {
+            return Err(Error::RecordTooLarge {
+                topic: t.name.to_string(),
+                len: data.len(),
+                max: self.cfg.max_record_bytes(),
+            });
+        }
+        if fork_generation() != self.fork_gen {
+            return Err(Error::Forked { opened_by: self.pid, used_in: std::process::id() });
+        }
+        let ts = now_ns();
+        loop {
+            let mut st = t.state.lock();
+            if self.state.load(Ordering::Relaxed) != RUNNING {
+                drop(st);
+                self.wait_running()?;
+                continue;
+            }
+            let app = match st.appender {
+                Some(ref mut a) => a,
+                None => self.start_segment(t, &mut st)?,
+            };
+            match app.append(data, ts, &|| self.flush.nudge())? {
+                Some(seq) => {
+                    let waiting = app.seg.waiting().load(Ordering::SeqCst);
+                    if waiting != 0 {
+                        self.ring(&app.seg, t.bucket);
+                    }
+                    return Ok(seq);
+                }
+                None => self.roll(t, &mut st)?,
+            }
+        }
+    }
+
+    #[cold]
+    fn ring(&self, seg: &Segment, bucket: usize) {
+        let mask = seg.waiting().swap(0, Ordering::SeqCst);
+        if mask != 0 {
+            self.bell.ring(mask, bucket);
+        }
+    }
+
+    #[cold]
+    fn wait_running(&self) -> Result<()> {
+        let mut g = self.state_lock.lock();
+        loop {
+            match self.state.load(Ordering::SeqCst) {
+                RUNNING => return Ok(()),
+                CLOSED => return Err(Error::Closed),
+                POISONED => {
+                    let p = g.as_ref();
+                    return Err(p.map_or(Error::Closed, |p| Error::Poisoned {
+                        op: p.op,
+                        path: p.path.clone(),
+                        cause: p.cause.clone(),
+                    }));
+                }
+                _ => self.state_cv.wait(&mut g),
+            }
+        }
+    }
+
+    /// Starts this session's first segment of a topic.
+    #[cold]
+    fn start_segment<'a>(&self, t: &Topic, st: &'a mut TopicState) -> Result<&'a mut Appender> {
+        let base = st.next_seq;
+        let seg = if st.dir_exists {
+            self.replace_empty_segment(t, base)?;
+            st.dir_needs_sync = true;
+            Segment::create(&t.dir, base, self.session, self.log_id, self.limits)?
+        } else {
+            // Build the directory with its first segment aside, then rename it
+            // in: readers see a new topic complete or not at all.
+            let tmp = self.layout.tmp().join(format!("{}-{}", std::process::id(), crate::storage::file::random_u64()));
+            std::fs::create_dir(&tmp).ctx("create topic directory", &tmp)?;
+            let built = Segment::create(&tmp, base, self.session, self.log_id, self.limits);
+            let seg = match built {
+                Ok(seg) => seg,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&tmp);
+                    return Err(e);
+                }
+            };
+            if let Err(e) = std::fs::rename(&tmp, &t.dir) {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(Error::io("create topic directory", &t.dir, e));
+            }
+            sync_dir(&t.dir).ctx("sync topic directory", &t.dir)?;
+            self.topics_dir_dirty.store(true, Ordering::Release);
+            st.dir_exists = true;
+            seg.relocate(&t.dir)
+        };
+        Ok(st.appender.insert(Appender::new(Arc::new(seg), self.limits)))
+    }
+
+    /// A sealed segment with no records has the name the next segment needs;
+    /// it holds nothing, so it is replaced.
+    fn replace_empty_segment(&self, t: &Topic, base: u64) -> Result<()> {
+        let data = t.dir.join(crate::format::naming::data_file_name(base));
+        if !data.exists() {
+            return Ok(());
+        }
+        let (_, wm, _) = read_header(&data)?;
+        match wm {
+            Some(w) if w.is_sealed() && w.sealed_next == base => {
+                std::fs::remove_file(&data).ctx("remove empty segment", &data)?;
+                let idx = t.dir.join(crate::format::naming::index_file_name(base));
+                let _ = std::fs::remove_file(&idx);
+                Ok(())
+            }
+            _ => Err(Error::Corrupt {
+                path: data,
+                offset: 0,
+                reason: format!("a segment starting at seq {base} exists but the topic's next record is {base}"),
+            }),
+        }
+    }
+
+    /// Seals the full active segment and starts the next one.
+    #[cold]
+    fn roll(&self, t: &Topic, st: &mut TopicState) -> Result<()> {
+        let Some(app) = st.appender.as_mut() else { return Ok(()) };
+        let next = app.next_seq;
+        // Create the next segment before the seal names it.
+        let seg = Segment::create(&t.dir, next, self.session, self.log_id, self.limits)?;
+        let p = app.seal(now_ns());
+        let waiting = p.seg.waiting().load(Ordering::SeqCst);
+        if waiting != 0 {
+            self.ring(&p.seg, t.bucket);
+        }
+        st.sealed.push(p);
+        st.next_seq = next;
+        st.dir_needs_sync = true;
+        st.appender = Some(Appender::new(Arc::new(seg), self.limits));
+        self.flush.nudge();
+        Ok(())
+    }
+
+    /// Seals every active segment (stop and close).
+    fn seal_all(&self) -> Result<()> {
+        let topics: Vec<Arc<Topic>> = self.topics.read().values().cloned().collect();
+        for t in topics {
+            let mut st = t.state.lock();
+            if let Some(mut app) = st.appender.take() {
+                let p = app.seal(now_ns());
+                let waiting = p.seg.waiting().load(Ordering::SeqCst);
+                if waiting != 0 {
+                    self.ring(&p.seg, t.bucket);
+                }
+                st.next_seq = p.next_seq;
+                st.sealed.push(p);
+            }
+        }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<()> {
+        self.check_usable()?;
+        self.flush.flush_and_wait().map_err(|why| {
+            if self.is_poisoned() {
+                self.poison_error()
+            } else if self.state.load(Ordering::SeqCst) == CLOSED {
+                Error::Closed
+            } else {
+                Error::Poisoned { op: "flush", path: self.layout.base.clone(), cause: why }
+            }
+        })
+    }
+
+    fn check_usable(&self) -> Result<()> {
+        if fork_generation() != self.fork_gen {
+            return Err(Error::Forked { opened_by: self.pid, used_in: std::process::id() });
+        }
+        match self.state.load(Ordering::SeqCst) {
+            CLOSED => Err(Error::Closed),
+            POISONED => Err(self.poison_error()),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.state_lock.lock().is_some()
+    }
+
+    pub(crate) fn poison_error(&self) -> Error {
+        match &*self.state_lock.lock() {
+            Some(p) => Error::Poisoned { op: p.op, path: p.path.clone(), cause: p.cause.clone() },
+            None => Error::Closed,
+        }
+    }
+
+    /// Records the first failure and refuses all further writes and flushes.
+    pub(crate) fn poison_with(&self, e: &Error) {
+        let (op, path) = match e {
+            Error::Io { op, path, .. } => (*op, path.clone()),
+            Error::NoSpace { path, .. } => ("sync", path.clone()),
+            _ => ("sync", self.layout.base.clone()),
+        };
+        let mut g = self.state_lock.lock();
+        if g.is_none() {
+            log::error!("writer of {} poisoned: {e}", self.layout.base.display());
+            *g = Some(Poison { op, path, cause: e.to_string() });
+        }
+        self.state.store(POISONED, Ordering::SeqCst);
+        self.state_cv.notify_all();
+    }
+}

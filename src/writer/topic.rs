@@ -1,0 +1,59 @@
+//! One topic as the writer holds it: its lock (the only lock a `write()`
+//! takes), its active segment, and the sealed segments awaiting their final
+//! sync.
+
+use std::path::PathBuf;
+
+use parking_lot::Mutex;
+
+use crate::format::meta::topic_bucket;
+use crate::segment::appender::{Appender, Progress};
+
+/// A topic's writer-side state.
+pub(crate) struct Topic {
+    pub name: Box<str>,
+    pub dir: PathBuf,
+    pub bucket: usize,
+    pub state: Mutex<TopicState>,
+}
+
+/// Guarded by the topic lock.
+pub(crate) struct TopicState {
+    /// Sequence number of the next record when no segment is active.
+    pub next_seq: u64,
+    /// The segment being written, once this session wrote to the topic.
+    pub appender: Option<Appender>,
+    /// Sealed segments the flush thread has not yet synced for the last time.
+    pub sealed: Vec<Progress>,
+    /// Whether the topic directory exists on disk.
+    pub dir_exists: bool,
+    /// New entries in the topic directory need a directory sync.
+    pub dir_needs_sync: bool,
+    /// `next_seq` as of the last completed sync.
+    pub synced_next: u64,
+}
+
+impl Topic {
+    pub(crate) fn new(name: &str, dir: PathBuf, next_seq: u64, dir_exists: bool) -> Topic {
+        Topic {
+            name: name.into(),
+            dir,
+            bucket: topic_bucket(name),
+            state: Mutex::new(TopicState {
+                next_seq,
+                appender: None,
+                sealed: Vec::new(),
+                dir_exists,
+                dir_needs_sync: false,
+                synced_next: next_seq,
+            }),
+        }
+    }
+}
+
+impl TopicState {
+    /// Sequence number the next record will get.
+    pub(crate) fn next_seq(&self) -> u64 {
+        self.appender.as_ref().map_or(self.next_seq, |a| a.next_seq)
+    }
+}
