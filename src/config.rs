@@ -46,7 +46,8 @@ pub struct Config {
     flush_interval_ms: u64,
     checkpoint_interval_ms: u64,
     max_batch_bytes: u64,
-    max_record_bytes: u64,
+    /// `None`: the default, 4 MiB or what fits in a segment if less.
+    max_record_bytes: Option<u64>,
     retry_initial_ms: u64,
     retry_max_ms: u64,
     retain_consumed: bool,
@@ -99,7 +100,7 @@ impl Config {
             flush_interval_ms: 100,
             checkpoint_interval_ms: 1000,
             max_batch_bytes: 2 * MIB,
-            max_record_bytes: 4 * MIB,
+            max_record_bytes: None,
             retry_initial_ms: 100,
             retry_max_ms: 30_000,
             retain_consumed: false,
@@ -186,7 +187,7 @@ impl Config {
                 "flush_interval_ms" => cfg.flush_interval_ms = count(v).map_err(|r| bad(k, r))?,
                 "checkpoint_interval_ms" => cfg.checkpoint_interval_ms = count(v).map_err(|r| bad(k, r))?,
                 "max_batch_bytes" => cfg.max_batch_bytes = size(v).map_err(|r| bad(k, r))?,
-                "max_record_bytes" => cfg.max_record_bytes = size(v).map_err(|r| bad(k, r))?,
+                "max_record_bytes" => cfg.max_record_bytes = Some(size(v).map_err(|r| bad(k, r))?),
                 "retry_initial_ms" => cfg.retry_initial_ms = count(v).map_err(|r| bad(k, r))?,
                 "retry_max_ms" => cfg.retry_max_ms = count(v).map_err(|r| bad(k, r))?,
                 "poll_interval_ms" => cfg.poll_interval_ms = count(v).map_err(|r| bad(k, r))?,
@@ -225,7 +226,7 @@ impl Config {
         range("flush_interval_ms", self.flush_interval_ms, 1, 3_600_000)?;
         range("checkpoint_interval_ms", self.checkpoint_interval_ms, 0, 3_600_000)?;
         range("max_batch_bytes", self.max_batch_bytes, KIB, GIB)?;
-        range("max_record_bytes", self.max_record_bytes, 1, frame::MAX_PAYLOAD as u64)?;
+        range("max_record_bytes", self.max_record_bytes(), 1, frame::MAX_PAYLOAD as u64)?;
         range("retry_initial_ms", self.retry_initial_ms, 1, 3_600_000)?;
         range("retry_max_ms", self.retry_max_ms, 1, 86_400_000)?;
         range("poll_interval_ms", self.poll_interval_ms, 10, 3_600_000)?;
@@ -242,13 +243,14 @@ impl Config {
                 format!("{} is below retry_initial_ms ({})", self.retry_max_ms, self.retry_initial_ms),
             );
         }
-        let room = self.data_file_max_size - DATA_START - frame::SEAL_LEN as u64 - frame::HEADER_LEN as u64;
-        if self.max_record_bytes > room {
+        let room = self.record_room();
+        if self.max_record_bytes() > room {
             return bad(
                 "max_record_bytes",
                 format!(
                     "{} does not fit in a segment of data_file_max_size {} (at most {room})",
-                    self.max_record_bytes, self.data_file_max_size
+                    self.max_record_bytes(),
+                    self.data_file_max_size
                 ),
             );
         }
@@ -314,9 +316,22 @@ impl Config {
     pub fn max_batch_bytes(&self) -> u64 {
         self.max_batch_bytes
     }
-    /// Largest record `write()` accepts.
+    /// Largest record `write()` accepts (default 4 MiB, or what fits in a
+    /// segment of `data_file_max_size` if that is less).
     pub fn max_record_bytes(&self) -> u64 {
-        self.max_record_bytes
+        self.max_record_bytes.unwrap_or_else(|| (4 * MIB).min(self.record_room()))
+    }
+
+    /// Largest payload that fits in an empty segment with its seal frame.
+    fn record_room(&self) -> u64 {
+        let overhead = DATA_START + frame::SEAL_LEN as u64 + frame::HEADER_LEN as u64 + frame::ALIGN as u64;
+        self.data_file_max_size.saturating_sub(overhead)
+    }
+
+    /// Sets `max_record_bytes`.
+    pub fn set_max_record_bytes(&mut self, value: u64) -> &mut Config {
+        self.max_record_bytes = Some(value);
+        self
     }
     /// First retry delay.
     pub fn retry_initial(&self) -> Duration {
@@ -377,8 +392,6 @@ setters! {
     set_checkpoint_interval_ms: checkpoint_interval_ms: u64;
     /// Sets `max_batch_bytes`.
     set_max_batch_bytes: max_batch_bytes: u64;
-    /// Sets `max_record_bytes`.
-    set_max_record_bytes: max_record_bytes: u64;
     /// Sets `retry_initial_ms`.
     set_retry_initial_ms: retry_initial_ms: u64;
     /// Sets `retry_max_ms`.
@@ -639,5 +652,24 @@ mod tests {
     fn a_relative_base_dir_resolves_against_the_config_files_directory() {
         let cfg = Config::from_json_str(r#"{"base_dir": "data"}"#, Some(Path::new("/srv/app/meta.json"))).unwrap();
         assert_eq!(cfg.base_dir(), Path::new("/srv/app/data"));
+    }
+}
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    #[test]
+    fn the_shipped_example_config_parses_and_names_every_key() {
+        let text = include_str!("../meta.example.json");
+        let cfg = Config::from_json_str(text, Some(Path::new("/etc/logstream/meta.json"))).unwrap();
+        assert_eq!(cfg, {
+            let mut d = Config::new("/var/lib/app/logstream");
+            d.source = cfg.source.clone();
+            d
+        });
+        for (key, _) in KEYS {
+            assert!(text.contains(&format!("\"{key}\"")), "meta.example.json lacks {key}");
+        }
     }
 }

@@ -57,3 +57,8 @@ pub use error::{Error, Result};
 pub use reader::{Batch, Corruption, Reader, ReaderBuilder, ReaderHandle, ReaderStats, Record, Records, TopicReader};
 pub use segment::recovery::{Cut, TopicRecovery};
 pub use writer::{RecoveryReport, TopicWriter, Writer};
+
+/// The README's code blocks compile and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -173,7 +173,9 @@ impl Cursor {
                 Stop::Full | Stop::End => return Ok(Fill::CaughtUp(Some(seg))),
                 Stop::Seal(next) => {
                     if !self.enter(next, events)? {
-                        return Ok(Fill::CaughtUp(None));
+                        // The writer rings this sealed segment's waiters when
+                        // it starts the next one.
+                        return Ok(Fill::CaughtUp(Some(seg)));
                     }
                 }
                 Stop::Bad => {

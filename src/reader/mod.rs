@@ -167,6 +167,8 @@ pub struct ReaderStats {
     pub segments_deleted: u64,
     /// Failed attempts to persist positions (retried).
     pub checkpoint_errors: u64,
+    /// Times changed black/white lists were applied from the config file.
+    pub config_reloads: u64,
 }
 
 impl ReaderHandle {
@@ -197,6 +199,7 @@ impl ReaderHandle {
             checkpoints: c.checkpoints.load(Ordering::Relaxed),
             segments_deleted: c.segments_deleted.load(Ordering::Relaxed),
             checkpoint_errors: c.checkpoint_errors.load(Ordering::Relaxed),
+            config_reloads: c.config_reloads.load(Ordering::Relaxed),
         }
     }
 

@@ -58,6 +58,7 @@ pub(crate) struct Counters {
     pub checkpoints: AtomicU64,
     pub segments_deleted: AtomicU64,
     pub checkpoint_errors: AtomicU64,
+    pub config_reloads: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,6 +91,8 @@ struct TopicSlot {
     /// Confirmed spans whose durability is not yet checked: (segment, end offset, end seq).
     spans: Vec<(Arc<ReadSegment>, u64, u64)>,
     allowed: bool,
+    /// Rung while a worker held it: look again before going idle.
+    rung: bool,
 }
 
 struct Sched {
@@ -289,6 +292,7 @@ impl Core {
                     persisted: next,
                     spans: Vec::new(),
                     allowed,
+                    rung: false,
                 },
             );
             s.ready.push_back(key);
@@ -318,6 +322,7 @@ impl Core {
         }
         log::info!("black/white lists reloaded from {}", path.display());
         *self.filter.write() = f.clone();
+        self.counters.config_reloads.fetch_add(1, Ordering::Relaxed);
         let mut s = self.sched.lock();
         let mut newly = Vec::new();
         for slot in s.topics.values_mut() {
@@ -342,6 +347,8 @@ impl Core {
                 if t.state == TState::Idle {
                     t.state = TState::Queued;
                     ready.push_back(t.name.clone());
+                } else {
+                    t.rung = true;
                 }
             }
         };
@@ -392,6 +399,7 @@ impl Core {
                 continue;
             }
             t.state = TState::Busy;
+            t.rung = false;
             return Some((name, t.cursor.take(), t.retry.take()));
         }
         None
@@ -590,6 +598,9 @@ impl Core {
             if cursor.is_some() {
                 t.cursor = cursor;
             }
+            // A ring that arrived while we held the topic may be for a frame
+            // published after our last look: look again rather than sleep.
+            let state = if state == TState::Idle && std::mem::take(&mut t.rung) { TState::Queued } else { state };
             t.state = state;
             if state == TState::Queued {
                 s.ready.push_back(name.clone());

@@ -256,6 +256,14 @@ impl Segment {
     }
 }
 
+/// Clears and returns the `waiting` word of a data file the caller does not
+/// hold mapped (a segment sealed by an earlier session or by `stop`).
+pub(crate) fn take_waiting(path: &Path) -> Result<u64> {
+    let f = open_rw(path, false).ctx("open data file", path)?;
+    let map = Mapping::map(&f, DATA_START, true).ctx("map data file header", path)?;
+    Ok(map.atomic_u64(WAITING_AT).swap(0, Ordering::SeqCst))
+}
+
 /// Reads the watermark block of a mapped data file; `None` if it does not
 /// check out (it is rewritten concurrently, so a torn read is retried).
 pub(crate) fn read_watermark(data: &Mapping) -> Option<Watermark> {

@@ -47,6 +47,8 @@ pub struct TopicRecovery {
     pub removed: Vec<PathBuf>,
     /// Sequence number the next record will get.
     pub next_seq: u64,
+    /// First sequence number of the newest segment, if any.
+    pub last_segment: Option<u64>,
 }
 
 impl TopicRecovery {
@@ -222,6 +224,7 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
     if changed_dir {
         sync_dir(dir).ctx("sync topic directory", dir)?;
     }
+    rep.last_segment = list_segments(dir)?.last().copied();
     rep.next_seq = match expected {
         Some(s) => s,
         None => read_header(&dir.join(data_file_name(segs[0])))?.0.base_seq,

@@ -125,7 +125,7 @@ impl Writer {
         let bell = Doorbell::open(&layout.base)?;
         let mut topics = HashMap::new();
         for t in &opened.report.topics {
-            let topic = Topic::new(&t.topic, layout.topic(&t.topic), t.next_seq, true);
+            let topic = Topic::new(&t.topic, layout.topic(&t.topic), t.next_seq, t.last_segment);
             topics.insert(t.topic.clone().into_boxed_str(), Arc::new(topic));
         }
         if !opened.report.is_clean() {
@@ -322,7 +322,7 @@ impl Shared {
         }
         check_topic(name)?;
         let mut map = self.topics.write();
-        let t = map.entry(name.into()).or_insert_with(|| Arc::new(Topic::new(name, self.layout.topic(name), 0, false)));
+        let t = map.entry(name.into()).or_insert_with(|| Arc::new(Topic::new(name, self.layout.topic(name), 0, None)));
         Ok(t.clone())
     }
 
@@ -398,7 +398,17 @@ impl Shared {
         let seg = if st.dir_exists {
             self.replace_empty_segment(t, base)?;
             st.dir_needs_sync = true;
-            Segment::create(&t.dir, base, self.session, self.log_id, self.limits)?
+            let seg = Segment::create(&t.dir, base, self.session, self.log_id, self.limits)?;
+            // Readers that reached the previous segment's seal wait on it.
+            if let Some(prev) = st.last_segment.filter(|&p| p != base) {
+                let path = t.dir.join(crate::format::naming::data_file_name(prev));
+                match crate::segment::take_waiting(&path) {
+                    Ok(mask) if mask != 0 => self.bell.ring(mask, t.bucket),
+                    Ok(_) => {}
+                    Err(e) => log::debug!("cannot wake readers of {}: {e}", path.display()),
+                }
+            }
+            seg
         } else {
             // Build the directory with its first segment aside, then rename it
             // in: readers see a new topic complete or not at all.
@@ -421,6 +431,7 @@ impl Shared {
             st.dir_exists = true;
             seg.relocate(&t.dir)
         };
+        st.last_segment = Some(base);
         Ok(st.appender.insert(Appender::new(Arc::new(seg), self.limits)))
     }
 
@@ -461,6 +472,7 @@ impl Shared {
         }
         st.sealed.push(p);
         st.next_seq = next;
+        st.last_segment = Some(next);
         st.dir_needs_sync = true;
         st.appender = Some(Appender::new(Arc::new(seg), self.limits));
         self.flush.nudge();

@@ -31,10 +31,13 @@ pub(crate) struct TopicState {
     pub dir_needs_sync: bool,
     /// `next_seq` as of the last completed sync.
     pub synced_next: u64,
+    /// First sequence number of the newest segment on disk (readers that
+    /// reached its seal wait on it for the next segment).
+    pub last_segment: Option<u64>,
 }
 
 impl Topic {
-    pub(crate) fn new(name: &str, dir: PathBuf, next_seq: u64, dir_exists: bool) -> Topic {
+    pub(crate) fn new(name: &str, dir: PathBuf, next_seq: u64, last_segment: Option<u64>) -> Topic {
         Topic {
             name: name.into(),
             dir,
@@ -43,9 +46,10 @@ impl Topic {
                 next_seq,
                 appender: None,
                 sealed: Vec::new(),
-                dir_exists,
+                dir_exists: last_segment.is_some(),
                 dir_needs_sync: false,
                 synced_next: next_seq,
+                last_segment,
             }),
         }
     }

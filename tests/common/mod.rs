@@ -1,0 +1,105 @@
+//! Helpers shared by the scenario tests.
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub type Seen = Arc<Mutex<BTreeMap<String, Vec<(u64, Vec<u8>)>>>>;
+
+/// A config on `dir` with short intervals so tests finish fast.
+pub fn config(dir: &Path) -> logstream::Config {
+    let mut cfg = logstream::Config::new(dir);
+    cfg.set_flush_interval_ms(10).set_poll_interval_ms(200).set_retry_initial_ms(1).set_retry_max_ms(20);
+    cfg
+}
+
+/// Polls `cond` until it holds; panics with `what` after `timeout` (a safety
+/// net: conditions are real events, this only bounds a hung test).
+pub fn wait_for(what: &str, timeout: Duration, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_micros(100);
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting for {what}");
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// A reader that records every delivered record per topic.
+pub fn collecting_reader(cfg: &logstream::Config, group: &str) -> (logstream::ReaderHandle, Seen) {
+    let seen: Seen = Arc::default();
+    let s2 = seen.clone();
+    let r = logstream::Reader::builder(cfg)
+        .group(group)
+        .start(move |b: &logstream::Batch| -> Result<(), std::io::Error> {
+            let mut m = s2.lock().unwrap();
+            let v = m.entry(b.topic().to_owned()).or_default();
+            for rec in b.records() {
+                v.push((rec.seq(), rec.data().to_vec()));
+            }
+            Ok(())
+        })
+        .unwrap();
+    (r, seen)
+}
+
+/// Total records seen.
+pub fn count(seen: &Seen) -> usize {
+    seen.lock().unwrap().values().map(Vec::len).sum()
+}
+
+/// Asserts that each topic's records are exactly `0..n` in order.
+pub fn assert_dense(seen: &Seen, expected: &BTreeMap<String, u64>) {
+    let m = seen.lock().unwrap();
+    for (topic, &n) in expected {
+        let v = m.get(topic).map(Vec::as_slice).unwrap_or(&[]);
+        let seqs: Vec<u64> = v.iter().map(|(s, _)| *s).collect();
+        assert_eq!(seqs.len() as u64, n, "topic {topic}: {} records, expected {n}", seqs.len());
+        assert!(seqs.iter().copied().eq(0..n), "topic {topic}: sequence numbers not 0..{n} in order");
+    }
+}
+
+/// Deterministic payload for (topic, seq).
+pub fn payload(topic: &str, seq: u64) -> Vec<u8> {
+    format!("{topic}:{seq}:{}", "x".repeat((seq % 37) as usize)).into_bytes()
+}
+
+/// Starts this test binary again, running only the test `role`, with `envs`.
+/// The child's stdout is piped; lines it prints with [`child_say`] can be read.
+pub fn spawn_child(role: &str, envs: &[(&str, String)]) -> std::process::Child {
+    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
+    cmd.args([role, "--exact", "--nocapture", "--test-threads=1"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    cmd.spawn().unwrap()
+}
+
+/// Prints one protocol line from a child, flushed immediately.
+pub fn child_say(line: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "@@ {line}").unwrap();
+    out.flush().unwrap();
+}
+
+/// Reads the child's protocol lines (those printed with [`child_say`]).
+pub fn child_lines(child: &mut std::process::Child) -> impl Iterator<Item = String> + use<> {
+    use std::io::BufRead;
+    let out = child.stdout.take().unwrap();
+    std::io::BufReader::new(out).lines().map_while(Result::ok).filter_map(|l| l.strip_prefix("@@ ").map(str::to_owned))
+}
+
+/// Reads every record of `topic` with a pull cursor.
+pub fn read_all(cfg: &logstream::Config, topic: &str) -> Vec<(u64, Vec<u8>)> {
+    let mut r = logstream::TopicReader::open(cfg, topic, 0).unwrap();
+    let mut out = Vec::new();
+    while let Some(b) = r.next_batch(1 << 20).unwrap() {
+        out.extend(b.records().map(|rec| (rec.seq(), rec.data().to_vec())));
+    }
+    out
+}
