@@ -169,6 +169,8 @@ pub struct ReaderStats {
     pub checkpoint_errors: u64,
     /// Times changed black/white lists were applied from the config file.
     pub config_reloads: u64,
+    /// Retention passes run (about one a second).
+    pub retention_passes: u64,
 }
 
 impl ReaderHandle {
@@ -200,6 +202,7 @@ impl ReaderHandle {
             segments_deleted: c.segments_deleted.load(Ordering::Relaxed),
             checkpoint_errors: c.checkpoint_errors.load(Ordering::Relaxed),
             config_reloads: c.config_reloads.load(Ordering::Relaxed),
+            retention_passes: c.retention_passes.load(Ordering::Relaxed),
         }
     }
 

@@ -59,6 +59,7 @@ pub(crate) struct Counters {
     pub segments_deleted: AtomicU64,
     pub checkpoint_errors: AtomicU64,
     pub config_reloads: AtomicU64,
+    pub retention_passes: AtomicU64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -725,6 +726,7 @@ impl Core {
             if last_retention.elapsed() >= Duration::from_secs(1) {
                 last_retention = Instant::now();
                 self.retention(&mut retained);
+                self.counters.retention_passes.fetch_add(1, Ordering::Relaxed);
             }
         }
     }

@@ -76,6 +76,11 @@ pub(crate) fn try_lock(file: &File) -> io::Result<bool> {
     }
 }
 
+/// Releases a lock taken with [`try_lock`].
+pub(crate) fn unlock(file: &File) -> io::Result<()> {
+    rustix::fs::flock(file, rustix::fs::FlockOperation::Unlock).map_err(Into::into)
+}
+
 /// Replaces `path` with `bytes` atomically: a crash leaves the old or the new
 /// contents, never a mix. Temporary file, fsync, rename, directory fsync.
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {

@@ -297,6 +297,11 @@ impl Handle {
         if thread.join().is_err() {
             log::error!("the logstream-flush thread panicked");
         }
+        // Another writer may open the directory now, even while clones of
+        // this one still exist (they only answer `Closed`).
+        if let Err(e) = crate::storage::file::unlock(&s.lock_file) {
+            log::warn!("releasing {} failed: {e}", s.layout.lock().display());
+        }
         sealed?;
         if s.is_poisoned() {
             return Err(s.poison_error());

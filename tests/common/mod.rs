@@ -83,7 +83,8 @@ pub fn spawn_child(role: &str, envs: &[(&str, String)]) -> std::process::Child {
 pub fn child_say(line: &str) {
     use std::io::Write;
     let mut out = std::io::stdout().lock();
-    writeln!(out, "@@ {line}").unwrap();
+    // A leading newline: libtest prints "test name ... " without one.
+    writeln!(out, "\n@@ {line}").unwrap();
     out.flush().unwrap();
 }
 
