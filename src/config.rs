@@ -666,6 +666,7 @@ mod example_file {
         assert_eq!(cfg, {
             let mut d = Config::new("/var/lib/app/logstream");
             d.source = cfg.source.clone();
+            d.set_max_record_bytes(4 * MIB);
             d
         });
         for (key, _) in KEYS {

@@ -37,7 +37,7 @@
 //!   failed or the reader stopped before persisting its confirmation.
 //!
 //! See `README.md` for the table of what survives what, and
-//! [`format`] for the on-disk format and the reasons behind it.
+//! [`mod@format`] for the on-disk format and the reasons behind it.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]

@@ -5,7 +5,10 @@ mod common;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::*;
+use common::{config, wait_for};
+
+/// One delivered batch: topic, data bytes, records, whether it mixed topics.
+type Seen = (String, u64, usize, bool);
 
 #[test]
 fn batches_never_exceed_the_byte_limit_and_never_mix_topics() {
@@ -23,7 +26,7 @@ fn batches_never_exceed_the_byte_limit_and_never_mix_topics() {
         w.write(topic, &data).unwrap();
         total += 1;
     }
-    let batches: Arc<Mutex<Vec<(String, u64, usize, bool)>>> = Arc::default();
+    let batches: Arc<Mutex<Vec<Seen>>> = Arc::default();
     let b2 = batches.clone();
     let reader = logstream::Reader::builder(&cfg)
         .start(move |b: &logstream::Batch| -> Result<(), std::io::Error> {

@@ -70,7 +70,7 @@ impl CheckpointStore {
             write_atomic(&jpath, &encode_file_header(JOURNAL_MAGIC)).ctx("create checkpoint journal", &jpath)?;
         } else if let Some(b) = &existing {
             journal_entries = ((b.len() - FILE_HEADER_LEN) / ENTRY_LEN) as u64;
-            if (b.len() - FILE_HEADER_LEN) % ENTRY_LEN != 0 {
+            if !(b.len() - FILE_HEADER_LEN).is_multiple_of(ENTRY_LEN) {
                 // A torn append: rewrite the journal without it so that new
                 // entries stay aligned.
                 let keep = FILE_HEADER_LEN + journal_entries as usize * ENTRY_LEN;
@@ -84,11 +84,6 @@ impl CheckpointStore {
     /// The saved position of `topic`.
     pub(crate) fn get(&self, topic: &str) -> Option<Position> {
         self.positions.get(topic).copied()
-    }
-
-    /// All saved positions.
-    pub(crate) fn all(&self) -> &HashMap<String, Position> {
-        &self.positions
     }
 
     /// Saves positions durably (one append, one `fdatasync`).

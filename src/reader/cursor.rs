@@ -96,6 +96,7 @@ impl Cursor {
     }
 
     /// Moves to `seq` (lazily: the next fill seeks).
+    #[expect(dead_code, reason = "used by group resets (consumer groups issue)")]
     pub(crate) fn reset(&mut self, seq: u64) {
         self.next_seq = seq;
         self.seg = None;
@@ -109,11 +110,6 @@ impl Cursor {
         self.off = batch.offset_of(seq);
         self.next_seq = seq;
         self.seg = Some(batch.seg.clone());
-    }
-
-    /// The segment the cursor is in, if any.
-    pub(crate) fn segment(&self) -> Option<&Arc<ReadSegment>> {
-        self.seg.as_ref()
     }
 
     /// Cuts the next batch of at most `max_bytes` of data (a larger record
@@ -206,11 +202,11 @@ impl Cursor {
             Some(w) => (w.durable_end, w.durable_next),
             None => (seg.file_len(), u64::MAX),
         };
-        if let Some(e) = seg.index_after(off) {
-            if e.offset < bound_off {
-                bound_off = e.offset;
-                bound_seq = e.seq;
-            }
+        if let Some(e) = seg.index_after(off)
+            && e.offset < bound_off
+        {
+            bound_off = e.offset;
+            bound_seq = e.seq;
         }
         let last_good = self.next_seq.checked_sub(1);
         let found = resync(&seg.map, seg.refresh_len(), off, bound_off + 1, last_good, bound_seq.saturating_add(1));

@@ -67,10 +67,10 @@ pub(crate) fn delete_consumed(topic_dir: &Path, min_next: u64) -> Result<u64> {
         // while a data file without its index would be rebuilt (resurrected).
         std::fs::remove_file(&data).ctx("delete consumed segment", &data)?;
         let idx = topic_dir.join(index_file_name(base));
-        if let Err(e) = std::fs::remove_file(&idx) {
-            if e.kind() != std::io::ErrorKind::NotFound {
-                return Err(Error::io("delete consumed segment index", &idx, e));
-            }
+        if let Err(e) = std::fs::remove_file(&idx)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(Error::io("delete consumed segment index", &idx, e));
         }
         log::debug!("deleted consumed segment {}", data.display());
         deleted += 1;

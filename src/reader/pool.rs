@@ -62,6 +62,9 @@ pub(crate) struct Counters {
     pub retention_passes: AtomicU64,
 }
 
+/// Confirmed records of one segment: (segment, end offset, next seq).
+type Span = (Arc<ReadSegment>, u64, u64);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TState {
     /// Caught up; waiting for the doorbell or a poll.
@@ -89,8 +92,8 @@ struct TopicSlot {
     confirmed: u64,
     /// As persisted.
     persisted: u64,
-    /// Confirmed spans whose durability is not yet checked: (segment, end offset, end seq).
-    spans: Vec<(Arc<ReadSegment>, u64, u64)>,
+    /// Confirmed spans whose durability is not yet checked.
+    spans: Vec<Span>,
     allowed: bool,
     /// Rung while a worker held it: look again before going idle.
     rung: bool,
@@ -376,11 +379,11 @@ impl Core {
                 return Some(*due);
             }
             let Some(std::cmp::Reverse((_, name))) = s.retries.pop() else { break };
-            if let Some(t) = s.topics.get_mut(&name) {
-                if t.state == TState::Retry {
-                    t.state = TState::Queued;
-                    s.ready.push_back(name);
-                }
+            if let Some(t) = s.topics.get_mut(&name)
+                && t.state == TState::Retry
+            {
+                t.state = TState::Queued;
+                s.ready.push_back(name);
             }
         }
         None
@@ -474,20 +477,20 @@ impl Core {
         if self.flags.reload_config.swap(false, Ordering::AcqRel) {
             self.reload_filter();
         }
-        if self.flags.rescan_topics.swap(false, Ordering::AcqRel) {
-            if let Err(e) = self.rescan_topics() {
-                log::warn!("listing topics failed: {e}");
-            }
+        if self.flags.rescan_topics.swap(false, Ordering::AcqRel)
+            && let Err(e) = self.rescan_topics()
+        {
+            log::warn!("listing topics failed: {e}");
         }
     }
 
     fn report(&self, events: &mut Vec<Corruption>) {
         for e in events.drain(..) {
             self.counters.corruptions.fetch_add(1, Ordering::Relaxed);
-            if let Some(f) = &self.on_corruption {
-                if catch_unwind(AssertUnwindSafe(|| f(&e))).is_err() {
-                    log::error!("the on_corruption hook panicked on {e:?}");
-                }
+            if let Some(f) = &self.on_corruption
+                && catch_unwind(AssertUnwindSafe(|| f(&e))).is_err()
+            {
+                log::error!("the on_corruption hook panicked on {e:?}");
             }
         }
     }
@@ -656,11 +659,11 @@ impl Core {
                 log::error!("persisting the position of topic {name:?} failed: {e}");
             }
             let mut s = self.sched.lock();
-            if let Some(t) = s.topics.get_mut(name) {
-                if t.state == TState::Busy {
-                    t.state = TState::Queued;
-                    s.ready.push_back(name.clone());
-                }
+            if let Some(t) = s.topics.get_mut(name)
+                && t.state == TState::Busy
+            {
+                t.state = TState::Queued;
+                s.ready.push_back(name.clone());
             }
         }
     }
@@ -668,7 +671,7 @@ impl Core {
     /// Persists confirmed positions (all topics, or one), after making sure
     /// the records they count are durable.
     pub(crate) fn persist(&self, only: Option<&Arc<str>>) -> Result<()> {
-        let mut todo: Vec<(Arc<str>, u64, Vec<(Arc<ReadSegment>, u64, u64)>)> = Vec::new();
+        let mut todo: Vec<(Arc<str>, u64, Vec<Span>)> = Vec::new();
         {
             let s = self.sched.lock();
             for t in s.topics.values() {

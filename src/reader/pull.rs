@@ -22,7 +22,7 @@ use crate::layout::{Layout, check_topic};
 /// let data: Vec<&[u8]> = batch.records().map(|r| r.data()).collect();
 /// assert_eq!(data, [&b"a"[..], b"b"]);
 /// assert!(r.next_batch(1 << 20)?.is_none()); // caught up
-/// # Ok::<(), logstream::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 pub struct TopicReader {
     cursor: Cursor,

@@ -51,10 +51,10 @@ pub(crate) fn start(
         }
     })?;
     w.watch(&topics_dir, RecursiveMode::NonRecursive)?;
-    if let Some(c) = &config {
-        if let Some(dir) = c.parent() {
-            w.watch(dir, RecursiveMode::NonRecursive)?;
-        }
+    if let Some(c) = &config
+        && let Some(dir) = c.parent()
+    {
+        w.watch(dir, RecursiveMode::NonRecursive)?;
     }
     if let Some(b) = &bell {
         w.watch(b, RecursiveMode::NonRecursive)?;

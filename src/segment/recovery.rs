@@ -206,10 +206,10 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
                 // Give back preallocated space past the end.
                 let page = crate::storage::page_size() as u64;
                 let keep = (off + SEAL_LEN as u64).div_ceil(page) * page;
-                if file_len > keep {
-                    if let Ok(f) = open_rw(&data_path, false) {
-                        punch_hole(&f, keep, file_len - keep);
-                    }
+                if file_len > keep
+                    && let Ok(f) = open_rw(&data_path, false)
+                {
+                    punch_hole(&f, keep, file_len - keep);
                 }
                 expected = Some(seq);
                 if i + 1 < segs.len() {

@@ -25,7 +25,7 @@ pub(crate) enum Step<'a> {
 #[inline]
 pub(crate) fn step(map: &Mapping, off: u64, file_len: u64) -> Step<'_> {
     let limit = file_len.min(map.len() as u64);
-    if off % frame::ALIGN as u64 != 0 || off < DATA_START || off + 8 > limit {
+    if !off.is_multiple_of(frame::ALIGN as u64) || off < DATA_START || off + 8 > limit {
         return Step::Bad(Bad::Truncated);
     }
     let word = map.atomic_u64(off as usize).load(Ordering::SeqCst);

@@ -62,7 +62,7 @@ impl Mapping {
     fn check(&self, off: usize, len: usize, align: usize) {
         let end = off.checked_add(len);
         assert!(
-            end.is_some_and(|e| e <= self.raw.len()) && off % align == 0,
+            end.is_some_and(|e| e <= self.raw.len()) && off.is_multiple_of(align),
             "mapping access {off}+{len} (align {align}) outside 0..{}",
             self.raw.len()
         );
@@ -155,17 +155,6 @@ impl Mapping {
                 p += page;
             }
             Ok(())
-        }
-    }
-
-    /// Tells the kernel the range will be read soon.
-    pub(crate) fn will_need(&self, off: usize, len: usize) {
-        let page = page_size();
-        let start = off / page * page;
-        let end = (off + len).min(self.raw.len());
-        if end > start {
-            // Advice only; failure changes nothing but speed.
-            let _ = self.raw.advise_range(Advice::WillNeed, start, end - start);
         }
     }
 }

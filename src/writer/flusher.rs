@@ -255,10 +255,10 @@ fn finish_sealed(p: &Progress) -> Result<()> {
     let allocated = p.seg.data_allocated.load(Ordering::Acquire);
     let page = crate::storage::page_size() as u64;
     let keep = (p.end.max(DATA_START + SEAL_LEN as u64)).div_ceil(page) * page;
-    if allocated > keep {
-        if let Ok(f) = open_rw(&p.seg.data_path, false) {
-            punch_hole(&f, keep, allocated - keep);
-        }
+    if allocated > keep
+        && let Ok(f) = open_rw(&p.seg.data_path, false)
+    {
+        punch_hole(&f, keep, allocated - keep);
     }
     Ok(())
 }

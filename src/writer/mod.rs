@@ -46,7 +46,7 @@ const POISONED: u8 = 3;
 /// assert_eq!(w.write("login", b"bob")?, 1);
 /// w.flush()?; // both records are on stable storage now
 /// w.close()?;
-/// # Ok::<(), logstream::Error>(())
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Clone)]
 pub struct Writer {
