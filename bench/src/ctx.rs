@@ -70,12 +70,45 @@ impl Drop for Ctx {
     }
 }
 
+/// `meta.json` keys given with `--meta`, applied to every logstream config
+/// (also inherited by the child processes through `LOGSTREAM_BENCH_META`).
+static META: std::sync::OnceLock<serde_json::Map<String, serde_json::Value>> = std::sync::OnceLock::new();
+
+/// Environment variable carrying `--meta` to child processes.
+pub const META_ENV: &str = "LOGSTREAM_BENCH_META";
+
+/// Sets the `--meta` overrides (a JSON object of `meta.json` keys).
+///
+/// # Errors
+/// The text is not a JSON object, or its keys do not make a valid config.
+pub fn set_meta(text: &str) -> Result<(), String> {
+    let v: serde_json::Value = serde_json::from_str(text).map_err(|e| format!("--meta: {e}"))?;
+    let serde_json::Value::Object(map) = v else { return Err("--meta: expected a JSON object".into()) };
+    let _ = META.set(map);
+    // Check it now rather than in the middle of the run.
+    let probe = try_config(Path::new("/nonexistent-logstream-bench"))?;
+    probe.validate().map_err(|e| format!("--meta: {e}"))?;
+    Ok(())
+}
+
+fn try_config(dir: &Path) -> Result<logstream::Config, String> {
+    let mut map = META.get().cloned().unwrap_or_default();
+    map.insert("base_dir".into(), serde_json::Value::String(dir.to_string_lossy().into_owned()));
+    map.entry("retain_consumed").or_insert(serde_json::Value::Bool(true));
+    let text = serde_json::Value::Object(map).to_string();
+    logstream::Config::from_json_str(&text, None).map_err(|e| format!("--meta: {e}"))
+}
+
 /// The configuration every logstream subject uses: defaults, except that
-/// consumed segments are kept (several groups read the same backlog).
+/// consumed segments are kept (several groups read the same backlog), plus
+/// the `--meta` overrides.
 pub fn config(dir: &Path) -> logstream::Config {
-    let mut cfg = logstream::Config::new(dir);
-    cfg.set_retain_consumed(true);
-    cfg
+    try_config(dir).expect("config with the --meta overrides")
+}
+
+/// The `--meta` text to hand to a child process, if any.
+pub fn meta_text() -> Option<String> {
+    META.get().map(|m| serde_json::Value::Object(m.clone()).to_string())
 }
 
 /// Removes a directory tree, ignoring a missing one.

@@ -5,9 +5,12 @@
 //! measured in the same run, and the performance issue's goals. See
 //! `BENCHMARKS.md` for a real run and what limits each scenario.
 //!
-//! Hidden subcommands re-exec this binary as a child: `__catchup` (a reader
-//! whose memory the parent samples) and `__kill-writer` (a writer the parent
-//! kills with SIGKILL).
+//! Hidden subcommands re-exec this binary as a child: `__catchup DIR GROUP N`
+//! (a reader whose memory the parent samples) and `__kill-writer DIR SIZE
+//! BYTES` (a writer the parent kills with SIGKILL). Two more exist for
+//! profilers (`perf record`, `valgrind --tool=callgrind`): `__burst DIR N
+//! SIZE` times one write burst into a fresh directory and removes it, and
+//! `__backlog DIR N SIZE` writes a backlog and keeps it for `__catchup`.
 
 mod baseline;
 mod ctx;
@@ -27,9 +30,17 @@ use report::{Machine, Report};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if let Ok(text) = std::env::var(ctx::META_ENV) {
+        if let Err(e) = ctx::set_meta(&text) {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    }
     match args.first().map(String::as_str) {
         Some("__catchup") => std::process::exit(read::child_main(&args[1..])),
         Some("__kill-writer") => std::process::exit(recovery::child_main(&args[1..])),
+        Some("__burst") => std::process::exit(write::profile_main(&args[1..], false)),
+        Some("__backlog") => std::process::exit(write::profile_main(&args[1..], true)),
         _ => {}
     }
     let opts = match opts::Opts::parse(&args) {
@@ -44,6 +55,12 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(text) = &opts.meta {
+        if let Err(e) = ctx::set_meta(text) {
+            eprintln!("{e}");
+            std::process::exit(2);
+        }
+    }
     let started = Instant::now();
     let started_utc = utc_now();
     let mut ctx = Ctx::new(opts);

@@ -40,6 +40,8 @@ pub struct Opts {
     /// Scenarios to run (default all): write, threads, durable, latency,
     /// catchup, tail, recovery, sizes, topics.
     pub only: Vec<String>,
+    /// `meta.json` keys (a JSON object) applied to every logstream config.
+    pub meta: Option<String>,
 }
 
 /// Every scenario name `--only` accepts.
@@ -67,6 +69,7 @@ USAGE: logstream-bench [OPTIONS]
   --recovery-bytes SIZE  segment bytes written before the SIGKILL (default 1G)
   --tail-secs S        seconds per live-tail run (default 1)
   --only LIST          run only these of: write,threads,durable,latency,catchup,tail,recovery,sizes,topics
+  --meta JSON          meta.json keys for every logstream config, e.g. '{\"flush_interval_ms\": 1000}'
   --quick              tiny sizes and 1 repetition (CI smoke; asserts nothing about speed)
   -h, --help           this text
 ";
@@ -104,6 +107,7 @@ impl Opts {
             recovery_bytes: 1 << 30,
             tail_secs: 1.0,
             only: Vec::new(),
+            meta: None,
         };
         let mut set = std::collections::HashSet::new();
         let mut it = args.iter();
@@ -135,6 +139,7 @@ impl Opts {
                     o.recovery_bytes = logstream::parse_size(v).map_err(|e| format!("{flag}: {e}"))?;
                 }
                 "--tail-secs" => o.tail_secs = one(flag, v)?,
+                "--meta" => o.meta = Some(v.clone()),
                 "--only" => {
                     o.only = list(flag, v)?;
                     if let Some(bad) = o.only.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {

@@ -109,6 +109,7 @@ pub fn child_main(args: &[String]) -> i32 {
 pub fn catchup_child(dir: &Path, group: &str, expect: u64) -> ChildResult {
     let exe = std::env::current_exe().expect("current exe");
     let mut child = Command::new(exe)
+        .envs(crate::ctx::meta_text().map(|t| (crate::ctx::META_ENV, t)))
         .arg("__catchup")
         .arg(dir)
         .arg(group)

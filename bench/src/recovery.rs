@@ -45,6 +45,7 @@ pub fn child_main(args: &[String]) -> i32 {
 fn kill_writer(dir: &Path, size: usize, bytes: u64) {
     let exe = std::env::current_exe().expect("current exe");
     let mut child = Command::new(exe)
+        .envs(crate::ctx::meta_text().map(|t| (crate::ctx::META_ENV, t)))
         .arg("__kill-writer")
         .arg(dir)
         .arg(size.to_string())

@@ -341,3 +341,24 @@ pub fn topics(ctx: &mut Ctx) {
         remove(&d);
     }
 }
+
+/// The hidden `__burst DIR N SIZE` / `__backlog DIR N SIZE` subcommands: one
+/// `TopicWriter` burst of `N` records, nothing else, for profilers. `__burst`
+/// removes the directory afterwards, `__backlog` keeps it (topic `bench`).
+pub fn profile_main(args: &[String], keep: bool) -> i32 {
+    let [dir, n, size] = args else {
+        eprintln!("usage: __burst|__backlog DIR N SIZE");
+        return 2;
+    };
+    let n: u64 = n.parse().expect("N is a number");
+    let data = payload(size.parse().expect("SIZE is a number"));
+    let dir = Path::new(dir);
+    if keep {
+        crate::read::write_backlog(dir, &data, n);
+        println!("wrote {n} records to topic bench in {}", dir.display());
+    } else {
+        let r = logstream_burst(dir, &data, n, Api::TopicWriter, false);
+        println!("{:.2} M records/s", r / 1e6);
+    }
+    0
+}
