@@ -30,11 +30,11 @@ use report::{Machine, Report};
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    if let Ok(text) = std::env::var(ctx::META_ENV) {
-        if let Err(e) = ctx::set_meta(&text) {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
+    if let Ok(text) = std::env::var(ctx::META_ENV)
+        && let Err(e) = ctx::set_meta(&text)
+    {
+        eprintln!("{e}");
+        std::process::exit(2);
     }
     match args.first().map(String::as_str) {
         Some("__catchup") => std::process::exit(read::child_main(&args[1..])),
@@ -55,11 +55,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    if let Some(text) = &opts.meta {
-        if let Err(e) = ctx::set_meta(text) {
-            eprintln!("{e}");
-            std::process::exit(2);
-        }
+    if let Some(text) = &opts.meta
+        && let Err(e) = ctx::set_meta(text)
+    {
+        eprintln!("{e}");
+        std::process::exit(2);
     }
     let started = Instant::now();
     let started_utc = utc_now();
