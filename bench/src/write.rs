@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use crate::baseline::{self, payload, rate};
 use crate::ctx::{Ctx, config, remove};
-use crate::measure::{Subject, interleave};
+use crate::measure::{Subject, Summary, interleave};
 use crate::peers;
 use crate::report::{Better, Goal, Row};
 
@@ -271,20 +271,27 @@ pub fn sizes(ctx: &mut Ctx) {
 }
 
 /// Scenario `topics`: write rate spread round-robin over 1, 100, 10 000
-/// topics of one warm writer each; the topics exist before the timed bursts.
+/// topics. Each count gets its own warm writer whose topics exist before the
+/// timed bursts. The writers run one after another, never at once (an open
+/// writer's flush thread would take CPU from the others on 2 cores), and the
+/// first count runs again at the end to bracket drift; its reference rate is
+/// the median of both blocks.
 pub fn topics(ctx: &mut Ctx) {
     let n = ctx.opts.records;
     let size = ctx.opts.size;
     let data = payload(size);
-    let counts = ctx.opts.topics.clone();
-    eprintln!("== write by topic count: {counts:?} ({n} records per burst)");
-    struct Rig {
-        w: logstream::Writer,
-        names: Vec<String>,
-        create_secs: f64,
+    let mut counts = ctx.opts.topics.clone();
+    eprintln!("== write by topic count: {counts:?} ({n} records per burst, the first count again at the end)");
+    if let Some(&first) = counts.first() {
+        counts.push(first);
     }
-    let mut rigs: Vec<Rig> = Vec::new();
-    let mut dirs = Vec::new();
+    struct Block {
+        count: usize,
+        rates: Vec<f64>,
+        create_secs: f64,
+        idle_cpu: f64,
+    }
+    let mut blocks: Vec<Block> = Vec::new();
     for &count in &counts {
         let dir = ctx.path("ls-topics");
         let w = logstream::Writer::open(&config(&dir)).expect("open writer");
@@ -294,51 +301,64 @@ pub fn topics(ctx: &mut Ctx) {
             w.write(name, &data).expect("create topic");
         }
         let create_secs = t.elapsed().as_secs_f64();
-        rigs.push(Rig { w, names, create_secs });
-        dirs.push(dir);
+        w.flush().expect("flush");
+        // What the open, idle writer costs: its flush thread's passes.
+        let cpu0 = crate::measure::Cpu::process();
+        let t = Instant::now();
+        std::thread::sleep(std::time::Duration::from_millis(if ctx.opts.quick { 50 } else { 500 }));
+        let idle_cpu = crate::measure::Cpu::process().since(cpu0).total() / t.elapsed().as_secs_f64();
+        let mut rates = Vec::new();
+        for rep in 0..=ctx.opts.reps {
+            // Start from a quiet writer: the previous burst's sync is over.
+            w.flush().expect("flush");
+            let t = Instant::now();
+            for i in 0..n as usize {
+                w.write(&names[i % count], &data).expect("write");
+            }
+            let r = rate(n, t.elapsed().as_secs_f64());
+            if rep > 0 {
+                rates.push(r);
+            }
+        }
+        w.close().expect("close writer");
+        remove(&dir);
+        blocks.push(Block { count, rates, create_secs, idle_cpu });
     }
-    let data = &data;
-    let mut subjects: Vec<Subject<'_>> = rigs
-        .iter()
-        .map(|rig| {
-            Subject::new(format!("logstream {} topics, Writer::write", rig.names.len()), move || {
-                let names = &rig.names;
-                let k = names.len();
-                // Start from a quiet writer: the previous burst's sync is over.
-                rig.w.flush().expect("flush");
-                let t = Instant::now();
-                for i in 0..n as usize {
-                    rig.w.write(&names[i % k], data).expect("write");
-                }
-                rate(n, t.elapsed().as_secs_f64())
-            })
-        })
-        .collect();
-    let res = interleave(ctx.opts.reps, &mut subjects);
-    drop(subjects);
-    let first = res.first().map(|r| r.1.median).unwrap_or(f64::NAN);
-    for (i, (name, s, _)) in res.into_iter().enumerate() {
-        let count = rigs[i].names.len();
-        let mut row = Row::new("write by topic count", &name, "rate", "rec/s", s, Better::Higher)
-            .ratio(&format!("{} topic", counts[0]), first)
-            .note(format!(
-                "creating the {count} topics took {:.2} s ({:.0} topics/s)",
-                rigs[i].create_secs,
-                count as f64 / rigs[i].create_secs.max(1e-9)
-            ));
-        if let Some(pre) = ctx.prefault.filter(|_| size == ctx.opts.size) {
+    // Merge the bracketing block into the first.
+    if blocks.len() >= 2 {
+        let last = blocks.pop().expect("two blocks");
+        blocks[0].rates.extend(last.rates);
+    }
+    let first = blocks.first().map_or(f64::NAN, |b| Summary::of(&b.rates).median);
+    let first_count = blocks.first().map_or(1, |b| b.count);
+    for b in &blocks {
+        let s = Summary::of(&b.rates);
+        let mut row = Row::new(
+            &format!("write by topic count, {size} B"),
+            &format!("logstream {} topics, Writer::write", b.count),
+            "rate",
+            "rec/s",
+            s,
+            Better::Higher,
+        )
+        .ratio(&format!("{first_count} topic"), first)
+        .note(format!(
+            "creating the {} topics took {:.2} s ({:.0} topics/s); idle writer CPU {:.1}% of a core",
+            b.count,
+            b.create_secs,
+            b.count as f64 / b.create_secs.max(1e-9),
+            b.idle_cpu * 100.0
+        ));
+        if let Some(base) = ctx.base_a {
+            row = row.ratio("(a)", base);
+        }
+        if let Some(pre) = ctx.prefault {
             row = row.ratio("prefault", pre);
         }
-        if count >= 10_000 && counts[0] == 1 {
+        if b.count >= 10_000 && first_count == 1 {
             row = row.goal(Goal::at_least(">= 0.5x 1 topic", s.median / first, 0.5));
         }
         ctx.push(row);
-    }
-    for rig in rigs {
-        rig.w.close().expect("close writer");
-    }
-    for d in dirs {
-        remove(&d);
     }
 }
 
