@@ -101,6 +101,8 @@ fn main() {
     if ctx.opts.runs("topics") {
         write::topics(&mut ctx);
     }
+    let mut machine = machine;
+    machine.loadavg_end = loadavg();
     let report = Report {
         started_utc,
         wall_seconds: started.elapsed().as_secs_f64(),
@@ -113,13 +115,16 @@ fn main() {
         rows: std::mem::take(&mut ctx.rows),
     };
     println!(
-        "\nlogstream-bench, {} UTC, {:.0} s, {} reps interleaved after a discarded warm-up; {} on {} CPUs, {}\n",
+        "\nlogstream-bench, {} UTC, {:.0} s, {} reps interleaved after a discarded warm-up; {} on {} CPUs, {}; \
+         loadavg {} at the start, {} at the end\n",
         report.started_utc,
         report.wall_seconds,
         report.reps,
         report.machine.cpu,
         report.machine.cpus,
-        report.machine.filesystem
+        report.machine.filesystem,
+        report.machine.loadavg_start,
+        report.machine.loadavg_end
     );
     println!("{}", report::table(&report.rows));
     let goals: Vec<_> = report.rows.iter().filter_map(|r| r.goal.as_ref()).collect();
@@ -148,6 +153,10 @@ fn utc_now() -> String {
     format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
 }
 
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg").unwrap_or_default().trim().to_string()
+}
+
 fn machine(dir: &std::path::Path) -> Machine {
     let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
     let cpu = cpuinfo
@@ -167,5 +176,5 @@ fn machine(dir: &std::path::Path) -> Machine {
         })
         .max_by_key(|(n, _)| *n)
         .map_or_else(|| "unknown file system".to_string(), |(_, s)| s);
-    Machine { cpu, cpus, kernel, filesystem }
+    Machine { cpu, cpus, kernel, filesystem, loadavg_start: loadavg(), loadavg_end: String::new() }
 }

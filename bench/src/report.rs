@@ -157,6 +157,10 @@ pub struct Machine {
     pub kernel: String,
     /// Device and file system type holding the bench directory.
     pub filesystem: String,
+    /// `/proc/loadavg` when the run started: other work on a shared machine.
+    pub loadavg_start: String,
+    /// `/proc/loadavg` when the run ended.
+    pub loadavg_end: String,
 }
 
 /// Formats a value with a unit prefix that keeps 3–4 significant digits.
