@@ -8,9 +8,10 @@
 //! Hidden subcommands re-exec this binary as a child: `__catchup DIR GROUP N`
 //! (a reader whose memory the parent samples) and `__kill-writer DIR SIZE
 //! BYTES` (a writer the parent kills with SIGKILL). Two more exist for
-//! profilers (`perf record`, `valgrind --tool=callgrind`): `__burst DIR N
-//! SIZE` times one write burst into a fresh directory and removes it, and
-//! `__backlog DIR N SIZE` writes a backlog and keeps it for `__catchup`.
+//! profilers (`perf record`, `valgrind --tool=callgrind`): `__burst DIR N SIZE
+//! [TOPICS]` times one write burst into a fresh directory (round-robin over
+//! TOPICS topics, created first) and removes it, and `__backlog DIR N SIZE`
+//! writes a backlog and keeps it for `__catchup`.
 
 mod baseline;
 mod ctx;

@@ -362,13 +362,20 @@ pub fn topics(ctx: &mut Ctx) {
     }
 }
 
-/// The hidden `__burst DIR N SIZE` / `__backlog DIR N SIZE` subcommands: one
-/// `TopicWriter` burst of `N` records, nothing else, for profilers. `__burst`
-/// removes the directory afterwards, `__backlog` keeps it (topic `bench`).
+/// The hidden `__burst DIR N SIZE [TOPICS]` / `__backlog DIR N SIZE`
+/// subcommands, for profilers. `__burst` times one burst of `N` records into
+/// a fresh directory and removes it; with `TOPICS` > 1 it first creates the
+/// topics, prints `ready` and sleeps 2 s (attach `perf record -p` then), and
+/// writes round-robin with `Writer::write`. `__backlog` writes a backlog to
+/// topic `bench` and keeps it for `__catchup`.
 pub fn profile_main(args: &[String], keep: bool) -> i32 {
-    let [dir, n, size] = args else {
-        eprintln!("usage: __burst|__backlog DIR N SIZE");
-        return 2;
+    let (dir, n, size, topics) = match args {
+        [dir, n, size] => (dir, n, size, 1),
+        [dir, n, size, t] if !keep => (dir, n, size, t.parse().expect("TOPICS is a number")),
+        _ => {
+            eprintln!("usage: __burst DIR N SIZE [TOPICS] | __backlog DIR N SIZE");
+            return 2;
+        }
     };
     let n: u64 = n.parse().expect("N is a number");
     let data = payload(size.parse().expect("SIZE is a number"));
@@ -376,9 +383,27 @@ pub fn profile_main(args: &[String], keep: bool) -> i32 {
     if keep {
         crate::read::write_backlog(dir, &data, n);
         println!("wrote {n} records to topic bench in {}", dir.display());
-    } else {
+    } else if topics <= 1 {
         let r = logstream_burst(dir, &data, n, Api::TopicWriter, false);
         println!("{:.2} M records/s", r / 1e6);
+    } else {
+        remove(dir);
+        let w = logstream::Writer::open(&config(dir)).expect("open writer");
+        let names: Vec<String> = (0..topics).map(|i| format!("topic-{i:05}")).collect();
+        for name in &names {
+            w.write(name, &data).expect("create topic");
+        }
+        w.flush().expect("flush");
+        println!("ready");
+        let _ = std::io::Write::flush(&mut std::io::stdout());
+        std::thread::sleep(std::time::Duration::from_secs(2));
+        let t = Instant::now();
+        for i in 0..n as usize {
+            w.write(&names[i % topics], &data).expect("write");
+        }
+        println!("{:.2} M records/s over {topics} topics", rate(n, t.elapsed().as_secs_f64()) / 1e6);
+        w.close().expect("close writer");
+        remove(dir);
     }
     0
 }
