@@ -51,9 +51,9 @@ impl Doorbell {
         let file = open_rw(&path, true).ctx("open doorbell", &path)?;
         let len = file.metadata().ctx("stat doorbell", &path)?.len();
         if len < DOORBELL_LEN as u64 {
-            allocate(&file, 0, DOORBELL_LEN as u64).ctx("size doorbell", &path)?;
+            allocate(&file, &path, 0, DOORBELL_LEN as u64).ctx("size doorbell", &path)?;
         }
-        let map = Mapping::map(&file, DOORBELL_LEN as u64, true).ctx("map doorbell", &path)?;
+        let map = Mapping::map(&file, DOORBELL_LEN as u64, true, &path).ctx("map doorbell", &path)?;
         Ok(Doorbell { map, file, path })
     }
 

@@ -50,6 +50,8 @@ mod layout;
 mod reader;
 mod segment;
 mod storage;
+#[cfg(feature = "fault-injection")]
+pub mod testing;
 mod writer;
 
 pub use config::{CONFIG_ENV, Config, KEYS as CONFIG_KEYS, default_config_path, parse_size};

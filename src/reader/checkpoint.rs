@@ -18,7 +18,7 @@ use crate::format::checkpoint::{
     ENTRY_LEN, Entry, FILE_HEADER_LEN, JOURNAL_MAGIC, Kind, SNAP_MAGIC, check_file_header, decode_entries,
     encode_file_header,
 };
-use crate::storage::file::{now_ns, sync_dir, write_atomic};
+use crate::storage::file::{now_ns, sync_dir, sync_file, write_atomic};
 
 /// Name of the snapshot file in a group directory.
 pub(crate) const SNAP_FILE: &str = "checkpoints.snap";
@@ -105,7 +105,7 @@ impl CheckpointStore {
         }
         let jpath = self.dir.join(JOURNAL_FILE);
         self.journal.write_all(&buf).ctx("append to checkpoint journal", &jpath)?;
-        self.journal.sync_data().ctx("sync checkpoint journal", &jpath)?;
+        sync_file(&self.journal, &jpath).ctx("sync checkpoint journal", &jpath)?;
         self.journal_entries += updates.len() as u64;
         for (t, p) in staged {
             self.positions.insert(t, p);

@@ -168,9 +168,16 @@ impl Cursor {
                 // `Full` comes only after a record was added; both mean "nothing now".
                 Stop::Full | Stop::End => return Ok(Fill::CaughtUp(Some(seg))),
                 Stop::Seal(next) => {
-                    if !self.enter(next, events)? {
+                    // An empty segment's seal names the segment itself; the
+                    // next writer session replaces it with a new file.
+                    let moved = self.enter(next, events)?
+                        && self.seg.as_ref().is_some_and(|s| !Arc::ptr_eq(s, &seg) && s.header != seg.header);
+                    if !moved {
                         // The writer rings this sealed segment's waiters when
                         // it starts the next one.
+                        self.seg = Some(seg.clone());
+                        self.off = off;
+                        self.next_seq = seq;
                         return Ok(Fill::CaughtUp(Some(seg)));
                     }
                 }
@@ -178,7 +185,11 @@ impl Cursor {
                     if !self.is_finished(&seg, off) {
                         return Ok(Fill::CaughtUp(Some(seg)));
                     }
-                    skipped_before += self.skip_damage(&seg, off, events)?;
+                    match self.skip_damage(&seg, off, events)? {
+                        Some(n) => skipped_before += n,
+                        // Nothing readable after the damage yet.
+                        None => return Ok(Fill::CaughtUp(Some(seg))),
+                    }
                 }
             }
         }
@@ -194,8 +205,9 @@ impl Cursor {
         }
     }
 
-    /// Skips damage at `off` in `seg`; returns the records skipped.
-    fn skip_damage(&mut self, seg: &Arc<ReadSegment>, off: u64, events: &mut Vec<Corruption>) -> Result<u64> {
+    /// Skips damage at `off` in `seg`; returns the records skipped, or `None`
+    /// when there is nothing valid after the damage (yet).
+    fn skip_damage(&mut self, seg: &Arc<ReadSegment>, off: u64, events: &mut Vec<Corruption>) -> Result<Option<u64>> {
         let wm = seg.watermark();
         let (mut bound_off, mut bound_seq) = match wm {
             Some(w) if w.is_sealed() => (w.sealed_end, w.sealed_next),
@@ -212,9 +224,24 @@ impl Cursor {
         let found = resync(&seg.map, seg.refresh_len(), off, bound_off + 1, last_good, bound_seq.saturating_add(1));
         let (new_off, new_seq) = found.unwrap_or((bound_off, bound_seq));
         let first = self.next_seq;
-        let skipped = new_seq.saturating_sub(first);
+        if new_seq == u64::MAX || (new_off <= off && new_seq <= first) {
+            // Nothing to resume at in this segment: go to the next one.
+            let next = list_segments(&self.dir)?.into_iter().find(|&b| b > seg.base_seq());
+            match next {
+                Some(b) if self.enter(b, events)? => {}
+                _ => {
+                    self.seg = Some(seg.clone());
+                    self.off = off;
+                    return Ok(None);
+                }
+            }
+        } else {
+            self.off = new_off;
+            self.next_seq = new_seq;
+        }
+        let skipped = self.next_seq.saturating_sub(first);
         log::warn!(
-            "topic {:?}: damaged data in {} at byte {off}; skipping {skipped} record(s) from seq {first}",
+            "topic {:?}: damaged data in {} at byte {off}; skipped {skipped} record(s) from seq {first}",
             self.topic,
             seg.path.display()
         );
@@ -225,23 +252,7 @@ impl Cursor {
             first_seq: first,
             skipped,
         });
-        if new_seq == u64::MAX || (new_off <= off && new_seq <= first) {
-            // Nothing to resume at in this segment: go to the next one.
-            let next = list_segments(&self.dir)?.into_iter().find(|&b| b > seg.base_seq());
-            match next {
-                Some(b) => {
-                    self.enter(b, events)?;
-                }
-                None => {
-                    self.off = off;
-                    return Ok(0);
-                }
-            }
-            return Ok(self.next_seq.saturating_sub(first));
-        }
-        self.off = new_off;
-        self.next_seq = new_seq;
-        Ok(skipped)
+        Ok(Some(skipped))
     }
 
     /// Enters the segment starting at `seq` (named by a seal), or the first
@@ -250,6 +261,7 @@ impl Cursor {
         let path = self.dir.join(data_file_name(seq));
         match ReadSegment::open(&path) {
             Ok(s) => {
+                self.note_header(&s, events);
                 self.seg = Some(Arc::new(s));
                 self.off = DATA_START;
                 self.next_seq = seq;
@@ -261,6 +273,7 @@ impl Cursor {
                     return Ok(false);
                 };
                 let s = ReadSegment::open(&self.dir.join(data_file_name(b)))?;
+                self.note_header(&s, events);
                 if b > seq {
                     events.push(Corruption::Gap { topic: self.topic.to_string(), from_seq: seq, to_seq: b });
                 }
@@ -272,8 +285,25 @@ impl Cursor {
         }
     }
 
+    fn note_header(&self, seg: &ReadSegment, events: &mut Vec<Corruption>) {
+        if seg.header_damaged {
+            log::warn!("{}: damaged header; reading its frames anyway", seg.path.display());
+            events.push(Corruption::Damaged {
+                topic: self.topic.to_string(),
+                segment: seg.path.clone(),
+                offset: 0,
+                first_seq: seg.base_seq(),
+                skipped: 0,
+            });
+        }
+    }
+
     /// Finds `next_seq` on disk. False if the topic has no segment yet.
     fn seek(&mut self, events: &mut Vec<Corruption>) -> Result<bool> {
+        if !self.dir.is_dir() {
+            // The topic does not exist (yet).
+            return Ok(false);
+        }
         let segs = list_segments(&self.dir)?;
         let Some(&first) = segs.first() else { return Ok(false) };
         let target = self.next_seq;
@@ -286,6 +316,7 @@ impl Cursor {
         }
         let base = segs.iter().rev().find(|&&b| b <= target).copied().unwrap_or(first);
         let seg = Arc::new(ReadSegment::open(&self.dir.join(data_file_name(base)))?);
+        self.note_header(&seg, events);
         let (mut off, mut seq) = match seg.index_floor(target) {
             Some(e) if e.seq >= base => (e.offset, e.seq),
             _ => (DATA_START, base),
@@ -297,12 +328,15 @@ impl Cursor {
                     off = next;
                 }
                 Step::Seal { next_seq } if next_seq == seq => {
-                    // The target is in a later segment that the listing did not show yet.
-                    self.seg = Some(seg);
-                    self.off = off;
-                    self.next_seq = seq;
-                    self.positioned = true;
-                    return Ok(true);
+                    if segs.iter().any(|&b| b > base) {
+                        // The target is in a later segment (fill enters it).
+                        self.seg = Some(seg);
+                        self.off = off;
+                        self.next_seq = seq;
+                        self.positioned = true;
+                        return Ok(true);
+                    }
+                    break;
                 }
                 Step::Empty => break,
                 _ => {
@@ -310,7 +344,9 @@ impl Cursor {
                         self.seg = Some(seg.clone());
                         self.off = off;
                         self.next_seq = seq;
-                        self.skip_damage(&seg, off, events)?;
+                        if self.skip_damage(&seg, off, events)?.is_none() {
+                            break;
+                        }
                         if self.next_seq >= target {
                             self.positioned = true;
                             return Ok(true);

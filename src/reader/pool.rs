@@ -508,6 +508,7 @@ impl Core {
             None => match self.fill(&mut cursor, &mut events) {
                 Ok(Some(b)) => b,
                 Ok(None) => {
+                    self.adopt_clamps(&name, &events);
                     self.report(&mut events);
                     self.release(&name, Some(cursor), TState::Idle);
                     return;
@@ -520,6 +521,7 @@ impl Core {
                 }
             },
         };
+        self.adopt_clamps(&name, &events);
         self.report(&mut events);
 
         // Respect mem_max_size: wait for memory unless nothing is in flight.
@@ -596,6 +598,21 @@ impl Core {
         }
     }
 
+    /// A saved position found past the end of its topic was moved back to the
+    /// end by the cursor: the group's position follows (and is persisted), so
+    /// records written there later are not skipped.
+    fn adopt_clamps(&self, name: &Arc<str>, events: &[Corruption]) {
+        for e in events {
+            if let Corruption::PastEnd { end, .. } = e {
+                let mut s = self.sched.lock();
+                if let Some(t) = s.topics.get_mut(name) {
+                    t.confirmed = *end;
+                    t.spans.clear();
+                }
+            }
+        }
+    }
+
     fn release(&self, name: &Arc<str>, cursor: Option<Cursor>, state: TState) {
         let mut s = self.sched.lock();
         if let Some(t) = s.topics.get_mut(name) {
@@ -618,7 +635,8 @@ impl Core {
         s.in_flight -= 1;
         s.in_flight_bytes -= batch.bytes;
         let Some(t) = s.topics.get_mut(name) else { return };
-        if done > t.confirmed {
+        if done != t.confirmed {
+            // The topic is serial: `done` is where the group now stands.
             t.confirmed = done;
             t.spans.retain(|(seg, _, _)| !Arc::ptr_eq(seg, &batch.seg));
             t.spans.push((batch.seg.clone(), batch.offset_of(done), done));
@@ -684,11 +702,14 @@ impl Core {
         if todo.is_empty() {
             return Ok(());
         }
-        for (_, _, spans) in &todo {
+        for (name, _, spans) in &todo {
             for (seg, end_off, end_seq) in spans {
                 let durable = seg.watermark().is_some_and(|w| w.durable_next >= *end_seq && w.durable_end >= *end_off);
                 if !durable {
+                    // The writer has not synced these records yet: do it
+                    // (any process may), including the directory entries.
                     seg.sync(*end_off)?;
+                    seg.sync_entries(&self.layout.topic(name), &self.layout.topics())?;
                 }
             }
         }

@@ -22,6 +22,9 @@ pub(crate) struct ReadSegment {
     pub map: Mapping,
     file_len: AtomicU64,
     index: Mutex<Option<(Mapping, u64)>>,
+    entries_synced: std::sync::atomic::AtomicBool,
+    /// The header failed its check and was inferred from the file name.
+    pub header_damaged: bool,
 }
 
 impl std::fmt::Debug for ReadSegment {
@@ -33,20 +36,41 @@ impl std::fmt::Debug for ReadSegment {
 impl ReadSegment {
     /// Maps the data file at `path`.
     pub(crate) fn open(path: &Path) -> Result<ReadSegment> {
-        let (header, _, len) = read_header(path)?;
+        let (header, len, header_damaged) = match read_header(path) {
+            Ok((h, _, len)) => (h, len, false),
+            Err(e @ crate::error::Error::Corrupt { .. }) => {
+                // A damaged header does not make the frames unreadable.
+                let base = path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(crate::format::naming::parse_segment_file_name)
+                    .and_then(|f| match f {
+                        crate::format::naming::SegmentFile::Data(b) => Some(b),
+                        crate::format::naming::SegmentFile::Index(_) => None,
+                    });
+                let index = path.with_file_name(index_file_name(base.unwrap_or(0)));
+                match base.map(|b| crate::segment::guess_header(path, &index, b)).transpose()?.flatten() {
+                    Some(h) => (h, h.reserve, true),
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        };
         let (file, writable) = match open_rw(path, false) {
             Ok(f) => (f, true),
             Err(_) => (open_ro(path).ctx("open data file", path)?, false),
         };
         let len = file.metadata().map(|m| m.len()).unwrap_or(len);
         let reserve = header.reserve.max(len);
-        let map = Mapping::map(&file, reserve, writable).ctx("map data file", path)?;
+        let map = Mapping::map(&file, reserve, writable, path).ctx("map data file", path)?;
         Ok(ReadSegment {
             header,
             path: path.to_path_buf(),
             map,
             file_len: AtomicU64::new(len),
             index: Mutex::new(None),
+            entries_synced: std::sync::atomic::AtomicBool::new(false),
+            header_damaged,
         })
     }
 
@@ -95,6 +119,18 @@ impl ReadSegment {
     /// count records the writer has not synced yet).
     pub(crate) fn sync(&self, end: u64) -> Result<()> {
         self.map.sync(0, end as usize).ctx("sync data file before checkpointing", &self.path)
+    }
+
+    /// Makes the directory entries leading to this segment durable (once per
+    /// segment): the topic directory's, and the topics directory's.
+    pub(crate) fn sync_entries(&self, topic_dir: &Path, topics_dir: &Path) -> Result<()> {
+        if self.entries_synced.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        crate::storage::file::sync_dir(topic_dir).ctx("sync topic directory", topic_dir)?;
+        crate::storage::file::sync_dir(topics_dir).ctx("sync topics directory", topics_dir)?;
+        self.entries_synced.store(true, Ordering::Release);
+        Ok(())
     }
 
     /// The index entry with the largest seq `<= seq`, or `None`.
@@ -164,7 +200,7 @@ impl ReadSegment {
         let stale = g.as_ref().is_none_or(|(_, l)| *l < len);
         if stale {
             let file = open_ro(&path).ok()?;
-            let map = Mapping::map(&file, len.max(1), false).ok()?;
+            let map = Mapping::map(&file, len.max(1), false, &path).ok()?;
             *g = Some((map, len));
         }
         g.as_ref().map(|(m, l)| f(m, *l))

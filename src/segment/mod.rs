@@ -90,15 +90,15 @@ impl Segment {
 
         let index_file = open_rw(&tmp_index, true).ctx("create index file", &tmp_index)?;
         let index_len = round_up_page(INDEX_START + 64 * INDEX_ENTRY_LEN).min(index_reserve);
-        allocate(&index_file, 0, index_len).ctx("reserve space for index file", &tmp_index)?;
-        let index = Mapping::map(&index_file, index_reserve, true).ctx("map index file", &tmp_index)?;
+        allocate(&index_file, &tmp_index, 0, index_len).ctx("reserve space for index file", &tmp_index)?;
+        let index = Mapping::map(&index_file, index_reserve, true, &tmp_index).ctx("map index file", &tmp_index)?;
         let ih = IndexHeader { interval: limits.index_interval as u32, base_seq, epoch };
         index.write(0, &ih.encode());
 
         let data_file = open_rw(&tmp_data, true).ctx("create data file", &tmp_data)?;
         let data_len = DATA_START + window;
-        allocate(&data_file, 0, data_len).ctx("reserve space for data file", &tmp_data)?;
-        let data = Mapping::map(&data_file, limits.max_size, true).ctx("map data file", &tmp_data)?;
+        allocate(&data_file, &tmp_data, 0, data_len).ctx("reserve space for data file", &tmp_data)?;
+        let data = Mapping::map(&data_file, limits.max_size, true, &tmp_data).ctx("map data file", &tmp_data)?;
         let dh = DataHeader { base_seq, epoch, created: now_ns(), reserve: limits.max_size, log_id, flags: 0 };
         data.write(0, &dh.encode());
         write_watermark(&data, &Watermark::empty(base_seq));
@@ -129,11 +129,11 @@ impl Segment {
         let data_file = open_rw(data_path, false).ctx("open data file", data_path)?;
         let data_len = data_file.metadata().ctx("stat data file", data_path)?.len();
         let max_size = header.reserve.max(data_len);
-        let data = Mapping::map(&data_file, max_size, true).ctx("map data file", data_path)?;
+        let data = Mapping::map(&data_file, max_size, true, data_path).ctx("map data file", data_path)?;
         let index_file = open_rw(index_path, true).ctx("open index file", index_path)?;
         let index_len = index_file.metadata().ctx("stat index file", index_path)?.len();
         let index_reserve = Limits { max_size, ..limits }.index_reserve().max(round_up_page(index_len));
-        let index = Mapping::map(&index_file, index_reserve, true).ctx("map index file", index_path)?;
+        let index = Mapping::map(&index_file, index_reserve, true, index_path).ctx("map index file", index_path)?;
         Ok(Segment {
             base_seq: header.base_seq,
             epoch: header.epoch,
@@ -195,7 +195,7 @@ impl Segment {
         let target = have.saturating_add(window).max(need_end).min(self.max_size);
         let target = round_up_page(target).min(self.max_size);
         let file = open_rw(&self.data_path, false).ctx("open data file to grow it", &self.data_path)?;
-        allocate(&file, have, target - have).map_err(|e| {
+        allocate(&file, &self.data_path, have, target - have).map_err(|e| {
             if e.raw_os_error() == Some(libc::ENOSPC) {
                 Error::NoSpace { path: self.data_path.clone(), needed: target - have }
             } else {
@@ -227,7 +227,7 @@ impl Segment {
             });
         }
         let file = open_rw(&self.index_path, false).ctx("open index file to grow it", &self.index_path)?;
-        allocate(&file, have, target - have).ctx("reserve space in index file", &self.index_path)?;
+        allocate(&file, &self.index_path, have, target - have).ctx("reserve space in index file", &self.index_path)?;
         self.index_allocated.store(target, Ordering::Release);
         Ok(())
     }
@@ -260,7 +260,7 @@ impl Segment {
 /// hold mapped (a segment sealed by an earlier session or by `stop`).
 pub(crate) fn take_waiting(path: &Path) -> Result<u64> {
     let f = open_rw(path, false).ctx("open data file", path)?;
-    let map = Mapping::map(&f, DATA_START, true).ctx("map data file header", path)?;
+    let map = Mapping::map(&f, DATA_START, true, path).ctx("map data file header", path)?;
     Ok(map.atomic_u64(WAITING_AT).swap(0, Ordering::SeqCst))
 }
 
@@ -290,6 +290,32 @@ pub(crate) fn write_watermark(data: &Mapping, w: &Watermark) {
         a.copy_from_slice(&b[i * 8..i * 8 + 8]);
         data.atomic_u64(WATERMARK_AT + i * 8).store(u64::from_le_bytes(a), Ordering::Release);
     }
+}
+
+/// The header a data file with a damaged header must have had, when its first
+/// frame confirms the sequence number its name gives (`None` otherwise):
+/// base from the name, epoch from the index header when readable, reserve
+/// from the file size.
+pub(crate) fn guess_header(data: &Path, index: &Path, base: u64) -> Result<Option<DataHeader>> {
+    use std::os::unix::fs::FileExt;
+    let f = open_ro(data).ctx("open data file", data)?;
+    let len = f.metadata().ctx("stat data file", data)?.len();
+    let mut buf = vec![0u8; (64 * 1024).min(len.saturating_sub(DATA_START)) as usize];
+    let n = f.read_at(&mut buf, DATA_START).ctx("read data file", data)?;
+    let confirmed = match crate::format::frame::decode_bytes(&buf[..n]) {
+        Ok(crate::format::frame::Frame::Record { seq, .. }) => seq == base,
+        Ok(crate::format::frame::Frame::Seal { next_seq, .. }) => next_seq == base,
+        Err(_) => false,
+    };
+    if !confirmed {
+        return Ok(None);
+    }
+    let epoch = std::fs::read(index)
+        .ok()
+        .and_then(|b| IndexHeader::decode(&b).ok())
+        .filter(|h| h.base_seq == base)
+        .map_or(0, |h| h.epoch);
+    Ok(Some(DataHeader { base_seq: base, epoch, created: now_ns(), reserve: len, log_id: 0, flags: 0 }))
 }
 
 /// Reads the static header and the watermark of a data file with plain reads

@@ -25,7 +25,7 @@ use super::{Limits, Segment, read_header, read_watermark, write_watermark};
 use crate::error::{Error, IoContext, Result};
 use crate::format::frame::SEAL_LEN;
 use crate::format::naming::{SegmentFile, data_file_name, index_file_name, parse_segment_file_name};
-use crate::format::segment::{DATA_START, INDEX_ENTRY_LEN, INDEX_START, IndexEntry, IndexSlot, Watermark};
+use crate::format::segment::{DATA_START, DataHeader, INDEX_ENTRY_LEN, INDEX_START, IndexEntry, IndexSlot, Watermark};
 use crate::storage::file::{allocate, now_ns, open_rw, punch_hole, sync_dir};
 
 /// What recovery found and did in one topic.
@@ -43,6 +43,10 @@ pub struct TopicRecovery {
     pub quarantined: Vec<PathBuf>,
     /// Index entries rewritten from the data file.
     pub index_entries_rebuilt: u64,
+    /// Seal frames restored where a segment's records ran up to the next segment.
+    pub seals_restored: u64,
+    /// Data file headers rewritten after damage (from the file name and index).
+    pub headers_rebuilt: u64,
     /// Leftover temporary or orphaned files removed.
     pub removed: Vec<PathBuf>,
     /// Sequence number the next record will get.
@@ -54,7 +58,12 @@ pub struct TopicRecovery {
 impl TopicRecovery {
     /// True when recovery changed nothing on disk.
     pub fn is_clean(&self) -> bool {
-        self.cut.is_none() && self.quarantined.is_empty() && self.removed.is_empty() && self.index_entries_rebuilt == 0
+        self.cut.is_none()
+            && self.quarantined.is_empty()
+            && self.removed.is_empty()
+            && self.index_entries_rebuilt == 0
+            && self.seals_restored == 0
+            && self.headers_rebuilt == 0
     }
 }
 
@@ -112,7 +121,18 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
         let data_path = dir.join(data_file_name(base));
         let index_path = dir.join(index_file_name(base));
         let exp = expected.unwrap_or(base);
-        let header = match read_header(&data_path) {
+        let read = match read_header(&data_path) {
+            Err(Error::Corrupt { reason, .. }) => match rebuild_header(&data_path, &index_path, base, limits)? {
+                Some(h) => {
+                    log::warn!("{}: header damaged ({reason}); rebuilt from the file name", data_path.display());
+                    rep.headers_rebuilt += 1;
+                    Ok((h, None, 0))
+                }
+                None => Err(Error::Corrupt { path: data_path.clone(), offset: 0, reason }),
+            },
+            other => other,
+        };
+        let header = match read {
             Ok((h, _, _)) if h.base_seq == base && h.base_seq == exp => h,
             Ok((h, _, _)) => {
                 let reason = format!(
@@ -121,12 +141,16 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
                 );
                 quarantine_from(dir, &segs[i..], &reason, &mut rep)?;
                 changed_dir = true;
+                expected.get_or_insert(base);
                 break;
             }
             Err(e @ Error::UnsupportedVersion { .. }) => return Err(e),
             Err(e) => {
+                // Nothing readable: a segment created but never synced (or
+                // destroyed). Nothing after it can follow the log either.
                 quarantine_from(dir, &segs[i..], &format!("unreadable header: {e}"), &mut rep)?;
                 changed_dir = true;
+                expected.get_or_insert(base);
                 break;
             }
         };
@@ -179,7 +203,12 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
                 expected = Some(seq);
             }
             Some(reason) => {
-                if !reason.is_empty() || has_bytes_after(&seg, off, file_len) {
+                // The next segment starts exactly here: only the seal frame
+                // was lost (or torn); the records are contiguous.
+                let continues = segs.get(i + 1) == Some(&seq);
+                if continues {
+                    log::warn!("{}: seal frame at byte {off} lost; restoring it", data_path.display());
+                } else if !reason.is_empty() || has_bytes_after(&seg, off, file_len) {
                     let reason =
                         if reason.is_empty() { "bytes after the last whole record".to_owned() } else { reason };
                     log::warn!("{}: cutting the log at byte {off} (seq {seq}): {reason}", data_path.display());
@@ -187,7 +216,7 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
                 }
                 if off + SEAL_LEN as u64 > file_len {
                     let f = open_rw(&data_path, false).ctx("open data file", &data_path)?;
-                    allocate(&f, file_len, off + SEAL_LEN as u64 - file_len)
+                    allocate(&f, &data_path, file_len, off + SEAL_LEN as u64 - file_len)
                         .ctx("reserve space for seal", &data_path)?;
                 }
                 let (st, word) = crate::format::frame::seal_parts(seq, now_ns());
@@ -212,6 +241,10 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
                     punch_hole(&f, keep, file_len - keep);
                 }
                 expected = Some(seq);
+                if continues {
+                    rep.seals_restored += 1;
+                    continue;
+                }
                 if i + 1 < segs.len() {
                     let reason = format!("the log before it ends at seq {seq}");
                     quarantine_from(dir, &segs[i + 1..], &reason, &mut rep)?;
@@ -230,6 +263,18 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
         None => read_header(&dir.join(data_file_name(segs[0])))?.0.base_seq,
     };
     Ok((rep, max_epoch))
+}
+
+/// Rewrites a damaged data file header when the file holds frames of the
+/// segment its name says. `None` when nothing confirms it is that segment.
+fn rebuild_header(data: &Path, index: &Path, base: u64, limits: Limits) -> Result<Option<DataHeader>> {
+    use std::os::unix::fs::FileExt;
+    let Some(mut h) = super::guess_header(data, index, base)? else { return Ok(None) };
+    h.reserve = h.reserve.max(limits.max_size);
+    let f = open_rw(data, false).ctx("open data file", data)?;
+    f.write_all_at(&h.encode(), 0).ctx("rewrite data file header", data)?;
+    crate::storage::file::sync_file(&f, data).ctx("sync data file header", data)?;
+    Ok(Some(h))
 }
 
 fn finish(seg: &Segment, end: u64, w: &Watermark) -> Result<()> {

@@ -20,10 +20,11 @@ pub(crate) fn open_ro(path: &Path) -> io::Result<File> {
 /// later stores through a mapping cannot fail for lack of space (`SIGBUS`).
 /// Fails with `ENOSPC` when the disk is full. File systems without
 /// `fallocate` fall back to writing zeros, which reserves the blocks too.
-pub(crate) fn allocate(file: &File, off: u64, len: u64) -> io::Result<()> {
+pub(crate) fn allocate(file: &File, path: &Path, off: u64, len: u64) -> io::Result<()> {
     if len == 0 {
         return Ok(());
     }
+    super::hook::each(path, |h| h.before_allocate(path, off, len))?;
     match rustix::fs::fallocate(file, rustix::fs::FallocateFlags::empty(), off, len) {
         Ok(()) => Ok(()),
         Err(e) if e == rustix::io::Errno::OPNOTSUPP || e == rustix::io::Errno::NOSYS => write_zeros(file, off, len),
@@ -58,12 +59,30 @@ pub(crate) fn punch_hole(file: &File, off: u64, len: u64) {
 /// `fsync` of a directory, making the creation, rename or removal of its
 /// entries durable.
 pub(crate) fn sync_dir(dir: &Path) -> io::Result<()> {
+    super::hook::each(dir, |h| h.before_dir_sync(dir))?;
     File::open(dir)?.sync_all()
 }
 
-/// `syncfs`: flushes every dirty page of the file system holding `file`.
-pub(crate) fn sync_fs(file: &File) -> io::Result<()> {
+/// `syncfs`: flushes every dirty page of the file system holding `file`
+/// (found at `path`).
+pub(crate) fn sync_fs(file: &File, path: &Path) -> io::Result<()> {
+    super::hook::each(path, |h| h.before_fs_sync(path))?;
     rustix::fs::syncfs(file).map_err(Into::into)
+}
+
+/// `fdatasync` of a whole file opened at `path`.
+pub(crate) fn sync_file(file: &File, path: &Path) -> io::Result<()> {
+    if super::hook::enabled() {
+        use std::os::unix::fs::FileExt;
+        let m = file.metadata()?;
+        let mut content = vec![0u8; m.len() as usize];
+        // Read through a second handle: `file` may be append-only.
+        let n = File::open(path).and_then(|f| f.read_at(&mut content, 0)).unwrap_or(0);
+        content.truncate(n);
+        let range = super::hook::SyncedRange { path, id: super::hook::file_id(file)?, offset: 0, content: &content };
+        super::hook::each(path, |h| h.before_sync(&range))?;
+    }
+    file.sync_data()
 }
 
 /// Takes an exclusive advisory lock without waiting; `Ok(false)` if another
@@ -90,7 +109,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let result = (|| {
         let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
         f.write_all(bytes)?;
-        f.sync_data()?;
+        sync_file(&f, &tmp)?;
         std::fs::rename(&tmp, path)?;
         sync_dir(dir)
     })();

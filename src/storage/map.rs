@@ -23,6 +23,7 @@
 
 use std::fs::File;
 use std::io;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use memmap2::{Advice, MmapOptions, MmapRaw};
@@ -31,6 +32,10 @@ use memmap2::{Advice, MmapOptions, MmapRaw};
 pub(crate) struct Mapping {
     raw: MmapRaw,
     writable: bool,
+    /// Path the file had when mapped (for errors and fault-injection hooks).
+    path: PathBuf,
+    /// The file's identity, when hooks are compiled in.
+    id: super::hook::FileId,
 }
 
 impl std::fmt::Debug for Mapping {
@@ -40,13 +45,15 @@ impl std::fmt::Debug for Mapping {
 }
 
 impl Mapping {
-    /// Maps `reserve` bytes of `file`, read-write (`file` opened read-write) or read-only.
-    pub(crate) fn map(file: &File, reserve: u64, writable: bool) -> io::Result<Mapping> {
+    /// Maps `reserve` bytes of `file` (found at `path`), read-write (`file`
+    /// opened read-write) or read-only.
+    pub(crate) fn map(file: &File, reserve: u64, writable: bool, path: &Path) -> io::Result<Mapping> {
         let len = usize::try_from(reserve).map_err(|_| io::Error::other("mapping larger than the address space"))?;
         let mut opts = MmapOptions::new();
         opts.len(len);
         let raw = if writable { opts.map_raw(file)? } else { opts.map_raw_read_only(file)? };
-        Ok(Mapping { raw, writable })
+        let id = if super::hook::enabled() { super::hook::file_id(file)? } else { (0, 0, 0) };
+        Ok(Mapping { raw, writable, path: path.to_path_buf(), id })
     }
 
     /// Length of the mapping (the reserve, not the file size).
@@ -118,15 +125,25 @@ impl Mapping {
         unsafe { std::ptr::write_bytes(self.raw.as_mut_ptr().add(off), 0, len) }
     }
 
-    /// `msync(MS_SYNC)` of `off..off+len`: on Linux this is `fdatasync` of that
-    /// range of the file, whichever process dirtied the pages.
+    /// `msync(MS_SYNC)` of the pages holding `off..off+len`: on Linux this is
+    /// `fdatasync` of that range of the file, whichever process dirtied the
+    /// pages. Mapped files always have whole pages, so the range is rounded
+    /// out to pages (which is what the kernel writes anyway).
     pub(crate) fn sync(&self, off: usize, len: usize) -> io::Result<()> {
         let page = page_size();
         let start = off / page * page;
-        let end = (off + len).min(self.raw.len());
+        let end = (off + len).div_ceil(page).saturating_mul(page).min(self.raw.len());
         if end <= start {
             return Ok(());
         }
+        super::hook::each(&self.path, |h| {
+            h.before_sync(&super::hook::SyncedRange {
+                path: &self.path,
+                id: self.id,
+                offset: start as u64,
+                content: self.bytes(start, end - start),
+            })
+        })?;
         self.raw.flush_range(start, end - start)
     }
 

@@ -3,6 +3,7 @@
 //! reservation, syncs, locks and futex wake-ups.
 
 pub(crate) mod file;
+pub mod hook;
 #[expect(unsafe_code, reason = "shared file mappings and the fork hook need raw pointers; the rules are in map.rs")]
 mod map;
 pub(crate) mod wake;

@@ -199,7 +199,7 @@ fn sync_pass(shared: &Shared) -> Result<bool> {
     }
     let files: usize = work.iter().map(|w| w.sealed.len() + usize::from(w.active.is_some())).sum();
     if files > SYNCFS_THRESHOLD {
-        sync_fs(&shared.lock_file).ctx("sync file system", shared.layout.base.clone())?;
+        sync_fs(&shared.lock_file, &shared.layout.base).ctx("sync file system", shared.layout.base.clone())?;
     } else {
         for w in &work {
             if w.dir {

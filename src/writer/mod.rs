@@ -401,17 +401,21 @@ impl Shared {
     fn start_segment<'a>(&self, t: &Topic, st: &'a mut TopicState) -> Result<&'a mut Appender> {
         let base = st.next_seq;
         let seg = if st.dir_exists {
+            // Readers that reached the previous segment's seal wait on it;
+            // take their marks before an empty one is replaced.
+            let mut waiting = 0;
+            if let Some(prev) = st.last_segment {
+                let path = t.dir.join(crate::format::naming::data_file_name(prev));
+                match crate::segment::take_waiting(&path) {
+                    Ok(mask) => waiting = mask,
+                    Err(e) => log::debug!("cannot wake readers of {}: {e}", path.display()),
+                }
+            }
             self.replace_empty_segment(t, base)?;
             st.dir_needs_sync = true;
             let seg = Segment::create(&t.dir, base, self.session, self.log_id, self.limits)?;
-            // Readers that reached the previous segment's seal wait on it.
-            if let Some(prev) = st.last_segment.filter(|&p| p != base) {
-                let path = t.dir.join(crate::format::naming::data_file_name(prev));
-                match crate::segment::take_waiting(&path) {
-                    Ok(mask) if mask != 0 => self.bell.ring(mask, t.bucket),
-                    Ok(_) => {}
-                    Err(e) => log::debug!("cannot wake readers of {}: {e}", path.display()),
-                }
+            if waiting != 0 {
+                self.bell.ring(waiting, t.bucket);
             }
             seg
         } else {
