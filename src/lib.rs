@@ -50,6 +50,7 @@ mod layout;
 mod reader;
 mod segment;
 mod storage;
+mod verify;
 #[cfg(feature = "fault-injection")]
 pub mod testing;
 mod writer;
@@ -58,6 +59,7 @@ pub use config::{CONFIG_ENV, Config, KEYS as CONFIG_KEYS, default_config_path, p
 pub use error::{Error, Result};
 pub use reader::{Batch, Corruption, Reader, ReaderBuilder, ReaderHandle, ReaderStats, Record, Records, TopicReader};
 pub use segment::recovery::{Cut, TopicRecovery};
+pub use verify::{Damage, GroupReport, SegmentReport, TopicReport, VerifyReport, verify, verify_with_progress};
 pub use writer::{RecoveryReport, TopicWriter, Writer};
 
 /// The README's code blocks compile and run as doctests.

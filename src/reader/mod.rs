@@ -25,6 +25,18 @@ pub use cursor::Corruption;
 use pool::{BoxError, Core, Wake};
 pub use pull::TopicReader;
 
+/// Every registered group's saved positions, with what loading them found.
+pub(crate) fn group_positions(layout: &Layout) -> Result<Vec<(String, Vec<(String, u64)>, checkpoint::LoadReport)>> {
+    let mut out = Vec::new();
+    for g in group::list_groups(layout)? {
+        let (pos, rep) = checkpoint::load(&layout.group(&g))?;
+        let mut v: Vec<(String, u64)> = pos.into_iter().map(|(t, p)| (t, p.next_seq)).collect();
+        v.sort();
+        out.push((g, v, rep));
+    }
+    Ok(out)
+}
+
 /// Entry point for consuming a log: see [`Reader::builder`].
 #[derive(Debug)]
 pub struct Reader {
