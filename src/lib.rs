@@ -50,9 +50,9 @@ mod layout;
 mod reader;
 mod segment;
 mod storage;
-mod verify;
 #[cfg(feature = "fault-injection")]
 pub mod testing;
+mod verify;
 mod writer;
 
 pub use config::{CONFIG_ENV, Config, KEYS as CONFIG_KEYS, default_config_path, parse_size};

@@ -371,9 +371,10 @@ fn remove_leftovers(dir: &Path, rep: &mut TopicRecovery) -> Result<bool> {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         if name.starts_with(".ls-new-") || name.starts_with(".ls-tmp-") {
-            std::fs::remove_file(entry.path()).ctx("remove leftover temporary file", entry.path())?;
-            rep.removed.push(entry.path());
-            changed = true;
+            if remove_if_present(&entry.path(), "remove leftover temporary file")? {
+                rep.removed.push(entry.path());
+                changed = true;
+            }
             continue;
         }
         match parse_segment_file_name(name) {
@@ -386,11 +387,22 @@ fn remove_leftovers(dir: &Path, rep: &mut TopicRecovery) -> Result<bool> {
     }
     for s in index {
         if !data.contains(&s) {
+            // A reader's retention may be deleting this segment right now
+            // (data file first, then index): then it is already gone.
             let p = dir.join(index_file_name(s));
-            std::fs::remove_file(&p).ctx("remove index file without data file", &p)?;
-            rep.removed.push(p);
-            changed = true;
+            if remove_if_present(&p, "remove index file without data file")? {
+                rep.removed.push(p);
+                changed = true;
+            }
         }
     }
     Ok(changed)
+}
+
+fn remove_if_present(p: &Path, op: &'static str) -> Result<bool> {
+    match std::fs::remove_file(p) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(op, p, e)),
+    }
 }
