@@ -194,6 +194,12 @@ impl Error {
     pub fn is_no_space(&self) -> bool {
         matches!(self, Error::NoSpace { .. })
     }
+
+    /// True when a file or directory was not found (e.g. a segment deleted
+    /// by retention between listing and opening).
+    pub(crate) fn is_not_found(&self) -> bool {
+        matches!(self, Error::Io { source, .. } if source.kind() == io::ErrorKind::NotFound)
+    }
 }
 
 /// Attaches an operation and a path to an `io::Result`.

@@ -272,7 +272,12 @@ impl Cursor {
                 let Some(&b) = segs.iter().find(|&&b| b >= seq) else {
                     return Ok(false);
                 };
-                let s = ReadSegment::open(&self.dir.join(data_file_name(b)))?;
+                let s = match ReadSegment::open(&self.dir.join(data_file_name(b))) {
+                    Ok(s) => s,
+                    // Deleted meanwhile: the next fill looks again.
+                    Err(e) if e.is_not_found() => return Ok(false),
+                    Err(e) => return Err(e),
+                };
                 self.note_header(&s, events);
                 if b > seq {
                     events.push(Corruption::Gap { topic: self.topic.to_string(), from_seq: seq, to_seq: b });
@@ -299,7 +304,18 @@ impl Cursor {
     }
 
     /// Finds `next_seq` on disk. False if the topic has no segment yet.
+    /// Segments may be deleted by retention while we look: then look again.
     fn seek(&mut self, events: &mut Vec<Corruption>) -> Result<bool> {
+        let mut tries = 0;
+        loop {
+            match self.seek_once(events) {
+                Err(e) if e.is_not_found() && tries < 16 => tries += 1,
+                other => return other,
+            }
+        }
+    }
+
+    fn seek_once(&mut self, events: &mut Vec<Corruption>) -> Result<bool> {
         if !self.dir.is_dir() {
             // The topic does not exist (yet).
             return Ok(false);

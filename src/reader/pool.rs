@@ -756,6 +756,8 @@ impl Core {
     }
 
     /// Deletes sealed segments that every registered group has consumed.
+    /// `done` remembers, per topic, the lowest position last acted on, so a
+    /// topic is only looked at again when some group moved.
     fn retention(&self, done: &mut HashMap<Arc<str>, u64>) {
         if self.cfg.retain_consumed() {
             return;
@@ -764,9 +766,6 @@ impl Core {
             let s = self.sched.lock();
             s.topics.values().map(|t| (t.name.clone(), t.persisted)).collect()
         };
-        if topics.iter().all(|(n, p)| done.get(n) == Some(p)) {
-            return;
-        }
         let others = match super::group::other_positions(&self.layout, &self.group) {
             Ok(o) => o,
             Err(e) => {
@@ -775,13 +774,13 @@ impl Core {
             }
         };
         for (name, mine) in topics {
-            if done.get(&name) == Some(&mine) {
+            let min = others.iter().map(|g| g.get(&*name).map_or(0, |p| p.next_seq)).fold(mine, u64::min);
+            if done.get(&name) == Some(&min) {
                 continue;
             }
-            done.insert(name.clone(), mine);
-            let min = others.iter().map(|g| g.get(&*name).map_or(0, |p| p.next_seq)).fold(mine, u64::min);
             match super::group::delete_consumed(&self.layout.topic(&name), min) {
                 Ok(n) => {
+                    done.insert(name, min);
                     self.counters.segments_deleted.fetch_add(n, Ordering::Relaxed);
                 }
                 Err(e) => log::warn!("deleting consumed segments of {name:?} failed: {e}"),
