@@ -267,15 +267,24 @@ impl Core {
         Ok(())
     }
 
-    /// Adds topics that appeared on disk.
+    /// Adds every topic on disk not known yet.
     fn rescan_topics(&self) -> Result<()> {
         let names = list_topics(&self.layout)?;
+        self.add_topics(names);
+        Ok(())
+    }
+
+    /// Adds the named topics (those whose directory exists and is new).
+    fn add_topics(&self, names: Vec<String>) {
         let mut s = self.sched.lock();
         let store = self.store.lock();
         let filter = self.filter.read();
         let mut added = 0;
         for name in names {
-            if s.topics.contains_key(name.as_str()) {
+            if s.topics.contains_key(name.as_str())
+                || crate::format::naming::name_problem(&name).is_some()
+                || !self.layout.topic(&name).is_dir()
+            {
                 continue;
             }
             let saved = store.get(&name);
@@ -307,7 +316,6 @@ impl Core {
         if added > 0 {
             self.cv.notify_all();
         }
-        Ok(())
     }
 
     /// Re-reads the black and white lists from the config file.
@@ -428,6 +436,7 @@ impl Core {
                     }
                     if self.flags.rescan_topics.load(Ordering::Acquire)
                         || self.flags.reload_config.load(Ordering::Acquire)
+                        || !self.flags.new_topics.lock().is_empty()
                     {
                         drop(s);
                         self.handle_flags();
@@ -476,6 +485,10 @@ impl Core {
     fn handle_flags(&self) {
         if self.flags.reload_config.swap(false, Ordering::AcqRel) {
             self.reload_filter();
+        }
+        let new = std::mem::take(&mut *self.flags.new_topics.lock());
+        if !new.is_empty() {
+            self.add_topics(new);
         }
         if self.flags.rescan_topics.swap(false, Ordering::AcqRel)
             && let Err(e) = self.rescan_topics()

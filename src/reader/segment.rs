@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::Mutex;
-
 use crate::error::{IoContext, Result};
 use crate::format::naming::index_file_name;
 use crate::format::segment::{DataHeader, IndexSlot, WAITING_AT, Watermark};
@@ -21,7 +19,6 @@ pub(crate) struct ReadSegment {
     pub path: PathBuf,
     pub map: Mapping,
     file_len: AtomicU64,
-    index: Mutex<Option<(Mapping, u64)>>,
     entries_synced: std::sync::atomic::AtomicBool,
     /// The header failed its check and was inferred from the file name.
     pub header_damaged: bool,
@@ -68,7 +65,6 @@ impl ReadSegment {
             path: path.to_path_buf(),
             map,
             file_len: AtomicU64::new(len),
-            index: Mutex::new(None),
             entries_synced: std::sync::atomic::AtomicBool::new(false),
             header_damaged,
         })
@@ -193,17 +189,15 @@ impl ReadSegment {
         .flatten()
     }
 
+    /// Maps the index for one lookup. Lookups are rare (seeks, skipping
+    /// damage), so the mapping is not kept: with thousands of topics, every
+    /// kept mapping counts against `vm.max_map_count`.
     fn with_index<T>(&self, f: impl FnOnce(&Mapping, u64) -> T) -> Option<T> {
-        let mut g = self.index.lock();
         let path = self.path.with_file_name(index_file_name(self.header.base_seq));
-        let len = std::fs::metadata(&path).map(|m| m.len()).ok()?;
-        let stale = g.as_ref().is_none_or(|(_, l)| *l < len);
-        if stale {
-            let file = open_ro(&path).ok()?;
-            let map = Mapping::map(&file, len.max(1), false, &path).ok()?;
-            *g = Some((map, len));
-        }
-        g.as_ref().map(|(m, l)| f(m, *l))
+        let file = open_ro(&path).ok()?;
+        let len = file.metadata().map(|m| m.len()).ok()?;
+        let map = Mapping::map(&file, len.max(1), false, &path).ok()?;
+        Some(f(&map, len))
     }
 }
 

@@ -11,7 +11,10 @@ use notify::{EventKind, RecursiveMode, Watcher};
 /// What an event asked for; the reader acts on it when it next wakes.
 #[derive(Debug, Default)]
 pub(crate) struct Flags {
+    /// List the whole topics directory (poll, or an event we cannot place).
     pub rescan_topics: AtomicBool,
+    /// Names that appeared in the topics directory since the last look.
+    pub new_topics: parking_lot::Mutex<Vec<String>>,
     pub reload_config: AtomicBool,
 }
 
@@ -35,6 +38,13 @@ pub(crate) fn start(
         let mut hit = false;
         for p in &ev.paths {
             if p.parent() == Some(t2.as_path()) {
+                // Adding one topic must not cost a listing of all of them.
+                match p.file_name().and_then(|n| n.to_str()) {
+                    Some(name) => flags.new_topics.lock().push(name.to_owned()),
+                    None => flags.rescan_topics.store(true, Ordering::Release),
+                }
+                hit = true;
+            } else if p == &t2 {
                 flags.rescan_topics.store(true, Ordering::Release);
                 hit = true;
             }

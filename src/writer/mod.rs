@@ -24,7 +24,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::layout::{Layout, check_topic};
 use crate::segment::appender::Appender;
 use crate::segment::{Limits, Segment, read_header};
-use crate::storage::file::{now_ns, sync_dir};
+use crate::storage::file::now_ns;
 use crate::storage::fork_generation;
 use flusher::FlushCtl;
 pub use open::RecoveryReport;
@@ -435,7 +435,9 @@ impl Shared {
                 let _ = std::fs::remove_dir_all(&tmp);
                 return Err(Error::io("create topic directory", &t.dir, e));
             }
-            sync_dir(&t.dir).ctx("sync topic directory", &t.dir)?;
+            // The flush thread syncs both directories before it counts any
+            // record of this segment as durable.
+            st.dir_needs_sync = true;
             self.topics_dir_dirty.store(true, Ordering::Release);
             st.dir_exists = true;
             seg.relocate(&t.dir)
