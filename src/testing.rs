@@ -75,6 +75,37 @@ impl CrashRecorder {
         r
     }
 
+    /// A recorder for a directory that is already durable as a whole: the
+    /// disk image a power loss left (after a reboot, what is on disk is all
+    /// there is).
+    ///
+    /// # Errors
+    /// I/O errors reading the directory.
+    pub fn install_durable(base: &Path) -> io::Result<Arc<CrashRecorder>> {
+        let r = Arc::new(CrashRecorder { base: base.to_path_buf(), state: Mutex::new(State::default()) });
+        Self::record_all(&mut r.state.lock(), base)?;
+        add_hook(base, r.clone());
+        Ok(r)
+    }
+
+    /// A recorder for `image`, a [`Crash::ProcessKill`] image of this
+    /// recorder's directory: after `kill -9` the disk holds what was synced
+    /// here, so that is what is durable there (files and directories matched
+    /// by relative path).
+    ///
+    /// # Errors
+    /// I/O errors reading either directory.
+    pub fn continue_on(&self, image: &Path) -> io::Result<Arc<CrashRecorder>> {
+        let r = Arc::new(CrashRecorder { base: image.to_path_buf(), state: Mutex::new(State::default()) });
+        {
+            let old = self.state.lock();
+            let mut new = r.state.lock();
+            translate(&old, &mut new, &self.base, image)?;
+        }
+        add_hook(image, r.clone());
+        Ok(r)
+    }
+
     /// Stops recording.
     pub fn uninstall(&self) {
         remove_hook(&self.base);
@@ -138,6 +169,35 @@ impl CrashRecorder {
         }
         Ok(())
     }
+}
+
+/// Copies what is durable under `from` (in `old`) to the same relative paths under `to`.
+fn translate(old: &State, new: &mut State, from: &Path, to: &Path) -> io::Result<()> {
+    let mut durable_names = HashMap::new();
+    if let Some(listing) = old.dirs.get(from) {
+        for (name, old_id) in listing {
+            let p = to.join(name);
+            if let Ok(id) = id_of(&p) {
+                durable_names.insert(name.clone(), id);
+                if let Some(pages) = old.files.get(old_id) {
+                    new.files.insert(id, pages.clone());
+                }
+            }
+        }
+        new.dirs.insert(to.to_path_buf(), durable_names);
+    }
+    for e in std::fs::read_dir(from)? {
+        let e = e?;
+        let (src, dst) = (e.path(), to.join(e.file_name()));
+        if e.file_type()?.is_dir() && dst.is_dir() {
+            translate(old, new, &src, &dst)?;
+        } else if let (Ok(old_id), Ok(id)) = (id_of(&src), id_of(&dst)) {
+            if let Some(pages) = old.files.get(&old_id) {
+                new.files.insert(id, pages.clone());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn record_pages(pages: &mut BTreeMap<u64, Vec<u8>>, offset: u64, content: &[u8]) {

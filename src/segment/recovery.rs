@@ -254,7 +254,9 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
             }
         }
     }
-    if changed_dir {
+    // Entries of segments a crashed writer created may not be durable yet:
+    // once recovered, they must be (the records in them now count).
+    if changed_dir || rep.segments_checked > 0 {
         sync_dir(dir).ctx("sync topic directory", dir)?;
     }
     rep.last_segment = list_segments(dir)?.last().copied();

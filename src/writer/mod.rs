@@ -125,7 +125,7 @@ impl Writer {
         let bell = Doorbell::open(&layout.base)?;
         let mut topics = HashMap::new();
         for t in &opened.report.topics {
-            let topic = Topic::new(&t.topic, layout.topic(&t.topic), t.next_seq, t.last_segment);
+            let topic = Topic::new(&t.topic, layout.topic(&t.topic), t.next_seq, true, t.last_segment);
             topics.insert(t.topic.clone().into_boxed_str(), Arc::new(topic));
         }
         if !opened.report.is_clean() {
@@ -327,7 +327,9 @@ impl Shared {
         }
         check_topic(name)?;
         let mut map = self.topics.write();
-        let t = map.entry(name.into()).or_insert_with(|| Arc::new(Topic::new(name, self.layout.topic(name), 0, None)));
+        let t = map
+            .entry(name.into())
+            .or_insert_with(|| Arc::new(Topic::new(name, self.layout.topic(name), 0, false, None)));
         Ok(t.clone())
     }
 

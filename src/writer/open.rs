@@ -73,6 +73,12 @@ pub(crate) fn open_dir(layout: &Layout, limits: Limits) -> Result<Opened> {
         max_epoch = max_epoch.max(epoch);
         report.topics.push(rep);
     }
+    // Directory entries a crashed writer created (topic directories) become
+    // durable before this session counts their records.
+    if report.topics.iter().any(|t| t.segments_checked > 0) {
+        let topics = layout.topics();
+        crate::storage::file::sync_dir(&topics).ctx("sync topics directory", &topics)?;
+    }
     let (log_id, created, last_session) = match &meta {
         Some(m) => (m.log_id_u64().unwrap_or_else(random_u64), m.created, m.session),
         None => (random_u64(), now_ns(), 0),

@@ -37,7 +37,7 @@ pub(crate) struct TopicState {
 }
 
 impl Topic {
-    pub(crate) fn new(name: &str, dir: PathBuf, next_seq: u64, last_segment: Option<u64>) -> Topic {
+    pub(crate) fn new(name: &str, dir: PathBuf, next_seq: u64, dir_exists: bool, last_segment: Option<u64>) -> Topic {
         Topic {
             name: name.into(),
             dir,
@@ -46,7 +46,7 @@ impl Topic {
                 next_seq,
                 appender: None,
                 sealed: Vec::new(),
-                dir_exists: last_segment.is_some(),
+                dir_exists,
                 dir_needs_sync: false,
                 synced_next: next_seq,
                 last_segment,
