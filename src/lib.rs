@@ -48,6 +48,7 @@ mod error;
 pub mod format;
 mod layout;
 mod reader;
+mod repair;
 mod segment;
 mod storage;
 #[cfg(feature = "fault-injection")]
@@ -58,6 +59,7 @@ mod writer;
 pub use config::{CONFIG_ENV, Config, KEYS as CONFIG_KEYS, default_config_path, parse_size};
 pub use error::{Error, Result};
 pub use reader::{Batch, Corruption, Reader, ReaderBuilder, ReaderHandle, ReaderStats, Record, Records, TopicReader};
+pub use repair::{RepairReport, repair};
 pub use segment::recovery::{Cut, TopicRecovery};
 pub use verify::{Damage, GroupReport, SegmentReport, TopicReport, VerifyReport, verify, verify_with_progress};
 pub use writer::{RecoveryReport, TopicWriter, Writer};

@@ -191,10 +191,10 @@ fn translate(old: &State, new: &mut State, from: &Path, to: &Path) -> io::Result
         let (src, dst) = (e.path(), to.join(e.file_name()));
         if e.file_type()?.is_dir() && dst.is_dir() {
             translate(old, new, &src, &dst)?;
-        } else if let (Ok(old_id), Ok(id)) = (id_of(&src), id_of(&dst)) {
-            if let Some(pages) = old.files.get(&old_id) {
-                new.files.insert(id, pages.clone());
-            }
+        } else if let (Ok(old_id), Ok(id)) = (id_of(&src), id_of(&dst))
+            && let Some(pages) = old.files.get(&old_id)
+        {
+            new.files.insert(id, pages.clone());
         }
     }
     Ok(())

@@ -182,10 +182,10 @@ pub fn verify_with_progress(cfg: &Config, mut progress: impl FnMut(usize, usize)
         let mut expected: Option<u64> = None;
         for base in segs {
             let s = check_segment(&dir, base)?;
-            if let Some(e) = expected {
-                if s.base_seq != e {
-                    tr.gaps.push((e, s.base_seq));
-                }
+            if let Some(e) = expected
+                && s.base_seq != e
+            {
+                tr.gaps.push((e, s.base_seq));
             }
             expected = Some(s.next_seq);
             tr.segments.push(s);
@@ -202,10 +202,10 @@ pub fn verify_with_progress(cfg: &Config, mut progress: impl FnMut(usize, usize)
             ..GroupReport::default()
         };
         for (topic, next) in positions {
-            if let Some(t) = report.topics.iter().find(|t| t.topic == topic) {
-                if next > t.next_seq() {
-                    gr.past_end.push((topic.clone(), next, t.next_seq()));
-                }
+            if let Some(t) = report.topics.iter().find(|t| t.topic == topic)
+                && next > t.next_seq()
+            {
+                gr.past_end.push((topic.clone(), next, t.next_seq()));
             }
             gr.positions.push((topic, next));
         }

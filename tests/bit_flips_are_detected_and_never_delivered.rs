@@ -74,7 +74,11 @@ fn flip(path: &Path, byte: usize, bit: u8) {
 
 fn ranges(path: &Path) -> Vec<std::ops::Range<usize>> {
     let len = meaningful_len(path);
-    if path.extension().is_some_and(|e| e == "dat") { vec![0..192, 4096..len] } else { vec![0..len] }
+    if path.extension().is_some_and(|e| e == "dat") {
+        vec![0..192, 4096..len]
+    } else {
+        std::iter::once(0..len).collect()
+    }
 }
 
 fn read_from(cfg: &logstream::Config, seq: u64) -> (Vec<(u64, Vec<u8>)>, Vec<logstream::Corruption>) {

@@ -13,10 +13,10 @@ fn open_fds() -> (usize, usize) {
     let mut inotify = 0;
     for e in std::fs::read_dir("/proc/self/fd").unwrap() {
         total += 1;
-        if let Ok(target) = std::fs::read_link(e.unwrap().path()) {
-            if target.to_string_lossy().contains("inotify") {
-                inotify += 1;
-            }
+        if let Ok(target) = std::fs::read_link(e.unwrap().path())
+            && target.to_string_lossy().contains("inotify")
+        {
+            inotify += 1;
         }
     }
     (total, inotify)

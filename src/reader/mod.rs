@@ -25,8 +25,11 @@ pub use cursor::Corruption;
 use pool::{BoxError, Core, Wake};
 pub use pull::TopicReader;
 
+/// A group, its saved positions (topic, next seq), and what loading them found.
+pub(crate) type GroupPositions = (String, Vec<(String, u64)>, checkpoint::LoadReport);
+
 /// Every registered group's saved positions, with what loading them found.
-pub(crate) fn group_positions(layout: &Layout) -> Result<Vec<(String, Vec<(String, u64)>, checkpoint::LoadReport)>> {
+pub(crate) fn group_positions(layout: &Layout) -> Result<Vec<GroupPositions>> {
     let mut out = Vec::new();
     for g in group::list_groups(layout)? {
         let (pos, rep) = checkpoint::load(&layout.group(&g))?;
@@ -35,6 +38,15 @@ pub(crate) fn group_positions(layout: &Layout) -> Result<Vec<(String, Vec<(Strin
         out.push((g, v, rep));
     }
     Ok(out)
+}
+
+/// Rewrites a group's checkpoint files with only their valid entries (the
+/// newest valid position per topic). Refused while a reader holds the group.
+pub(crate) fn rewrite_checkpoints(layout: &Layout, group: &str) -> Result<()> {
+    let dir = layout.group(group);
+    let _lock = group::lock_group(&dir, group)?;
+    let (mut store, _) = checkpoint::CheckpointStore::open(&dir)?;
+    store.compact()
 }
 
 /// Entry point for consuming a log: see [`Reader::builder`].
