@@ -26,11 +26,10 @@ fn killed_log(dir: &Path, n: u64) -> (logstream::Config, std::path::PathBuf, u64
     // Offset just past the last record.
     let b = std::fs::read(&seg).unwrap();
     let mut off = 4096usize;
-    loop {
-        match logstream::format::frame::decode_bytes(&b[off..]) {
-            Ok(logstream::format::frame::Frame::Record { len, .. }) => off += len,
-            _ => break,
-        }
+    while let Ok(logstream::format::frame::Frame::Record { len, .. }) =
+        logstream::format::frame::decode_bytes(&b[off..])
+    {
+        off += len;
     }
     (config(&img), seg, off as u64)
 }
