@@ -160,6 +160,9 @@ impl Entry {
         if n == 0 || n > MAX_NAME_BYTES {
             return None;
         }
+        if b[42 + n..252].iter().any(|&x| x != 0) {
+            return None;
+        }
         let topic = std::str::from_utf8(&b[42..42 + n]).ok()?.to_owned();
         Some(Entry { kind, generation: u64_at(8), next_seq: u64_at(16), time: u64_at(24), epoch: u64_at(32), topic })
     }

@@ -151,6 +151,9 @@ impl DataHeader {
         if version > VERSION || version == 0 {
             return Err(HeaderProblem::Version(version));
         }
+        if b[56..60] != [0; 4] {
+            return Err(HeaderProblem::Crc);
+        }
         Ok(DataHeader {
             flags: le32(b, 12),
             base_seq: le64(b, 16),
@@ -217,7 +220,7 @@ impl Watermark {
     /// Decodes a watermark block; `None` if its CRC fails (torn or damaged),
     /// in which case nothing in the segment may be assumed durable.
     pub fn decode(b: &[u8]) -> Option<Watermark> {
-        if b.len() < 64 || crc32fast::hash(&b[..60]) != le32(b, 60) {
+        if b.len() < 64 || crc32fast::hash(&b[..60]) != le32(b, 60) || b[56..60] != [0; 4] {
             return None;
         }
         let w = Watermark {
@@ -272,6 +275,9 @@ impl IndexHeader {
         let version = le32(b, 8);
         if version > VERSION || version == 0 {
             return Err(HeaderProblem::Version(version));
+        }
+        if b[32..60].iter().any(|&x| x != 0) {
+            return Err(HeaderProblem::Crc);
         }
         Ok(IndexHeader { interval: le32(b, 12), base_seq: le64(b, 16), epoch: le64(b, 24) })
     }
