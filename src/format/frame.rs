@@ -7,7 +7,9 @@
 //!  +--------+--------+----------------+----------------+-------------------+-----+
 //!  '-- commit word --'                                                  to 8 bytes
 //!  tag = PRESENT (bit 31) | SEAL (bit 30) | len (bits 0..30)
-//!  crc = CRC-32 (IEEE) of tag ++ seq ++ timestamp ++ payload
+//!  crc = CRC-32 (IEEE) of seq ++ timestamp ++ payload, started from `tag`
+//!        as the initial CRC value (one pass over contiguous bytes; a frame
+//!        whose tag changed, e.g. an empty record turned into a seal, fails)
 //! ```
 //!
 //! The first 8 bytes are the *commit word*. The writer stores seq, timestamp
@@ -45,13 +47,12 @@ pub const fn frame_len(payload_len: usize) -> usize {
     HEADER_LEN + align(payload_len)
 }
 
-/// The CRC stored in a frame.
+/// The CRC stored in a frame whose bytes 8.. are `body` (seq, timestamp,
+/// payload; exactly `HEADER_LEN - 8 + len` bytes).
 #[inline]
-pub fn checksum(tag: u32, seq_and_time: &[u8; 16], payload: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&tag.to_le_bytes());
-    h.update(seq_and_time);
-    h.update(payload);
+pub fn checksum(tag: u32, body: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new_with_initial(tag);
+    h.update(body);
     h.finalize()
 }
 
@@ -169,11 +170,11 @@ pub fn decode(word: u64, rest: &[u8]) -> Result<Frame<'_>, Bad> {
     if rest.len() < body + len {
         return Err(Bad::Truncated);
     }
-    let st: &[u8; 16] = rest[..body].try_into().map_err(|_| Bad::Truncated)?;
-    let payload = &rest[body..body + len];
-    if checksum(tag, st, payload) != crc {
+    if checksum(tag, &rest[..body + len]) != crc {
         return Err(Bad::BadCrc);
     }
+    let st = &rest[..body];
+    let payload = &rest[body..body + len];
     let seq = u64::from_le_bytes(st[..8].try_into().map_err(|_| Bad::Truncated)?);
     let timestamp = u64::from_le_bytes(st[8..].try_into().map_err(|_| Bad::Truncated)?);
     if tag == SEAL_TAG {
@@ -197,20 +198,19 @@ pub fn decode_bytes(bytes: &[u8]) -> Result<Frame<'_>, Bad> {
 /// (tests, rebuilt files); the live writer publishes the commit word separately.
 pub fn encode_record(out: &mut [u8], seq: u64, timestamp: u64, payload: &[u8]) -> usize {
     let n = frame_len(payload.len());
-    let st = seq_and_time(seq, timestamp);
     let tag = record_tag(payload.len());
-    let crc = checksum(tag, &st, payload);
-    out[..8].copy_from_slice(&commit_word(tag, crc).to_le_bytes());
-    out[8..HEADER_LEN].copy_from_slice(&st);
+    out[8..HEADER_LEN].copy_from_slice(&seq_and_time(seq, timestamp));
     out[HEADER_LEN..HEADER_LEN + payload.len()].copy_from_slice(payload);
     out[HEADER_LEN + payload.len()..n].fill(0);
+    let crc = checksum(tag, &out[8..HEADER_LEN + payload.len()]);
+    out[..8].copy_from_slice(&commit_word(tag, crc).to_le_bytes());
     n
 }
 
 /// The body (bytes 8..24) and commit word of a seal frame.
 pub fn seal_parts(next_seq: u64, timestamp: u64) -> ([u8; 16], u64) {
     let st = seq_and_time(next_seq, timestamp);
-    (st, commit_word(SEAL_TAG, checksum(SEAL_TAG, &st, &[])))
+    (st, commit_word(SEAL_TAG, checksum(SEAL_TAG, &st)))
 }
 
 /// Encodes a seal frame into `out` (at least [`SEAL_LEN`] bytes).
@@ -257,6 +257,14 @@ mod tests {
             }
             assert!(got.is_err(), "bit {bit} flipped yet decoded as {got:?}");
         }
+    }
+
+    #[test]
+    fn an_empty_record_with_its_seal_bit_flipped_is_not_a_valid_seal() {
+        let mut buf = vec![0u8; 64];
+        encode_record(&mut buf, 9, 1, b"");
+        buf[3] ^= 0x40; // the SEAL bit of the tag
+        assert_eq!(decode_bytes(&buf), Err(Bad::BadCrc));
     }
 
     #[test]

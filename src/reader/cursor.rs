@@ -112,6 +112,14 @@ impl Cursor {
         self.seg = Some(batch.seg.clone());
     }
 
+    /// Whether a frame has been published at the cursor (cheap: one load).
+    pub(crate) fn peek(&self) -> bool {
+        self.seg.as_ref().is_some_and(|s| {
+            self.off + 8 <= s.file_len()
+                && s.map.atomic_u64(self.off as usize).load(std::sync::atomic::Ordering::Acquire) != 0
+        })
+    }
+
     /// Cuts the next batch of at most `max_bytes` of data (a larger record
     /// comes alone), without moving the cursor.
     pub(crate) fn fill(&mut self, max_bytes: u64, events: &mut Vec<Corruption>) -> Result<Fill> {

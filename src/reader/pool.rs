@@ -602,10 +602,21 @@ impl Core {
                 if !seg.arm(slot) {
                     return Ok(None);
                 }
-                // The writer may have published between our look and the arming.
-                match cursor.fill(max, events)? {
-                    Fill::Batch(b) => Ok(Some(b)),
-                    Fill::CaughtUp(_) => Ok(None),
+                // The writer may have published between our look and the
+                // arming, and its check of `waiting` has no full fence: a
+                // store still in its store buffer becomes visible within
+                // microseconds, so look again for that long before sleeping.
+                let deadline = Instant::now() + Duration::from_micros(20);
+                loop {
+                    if let Fill::Batch(b) = cursor.fill(max, events)? {
+                        return Ok(Some(b));
+                    }
+                    if Instant::now() >= deadline {
+                        return Ok(None);
+                    }
+                    while !cursor.peek() && Instant::now() < deadline {
+                        std::hint::spin_loop();
+                    }
                 }
             }
         }

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{Limits, Segment};
+use super::{Limits, PREFAULT_STEP, Segment};
 use crate::error::Result;
 use crate::format::frame::{self, SEAL_LEN};
 use crate::format::segment::{DATA_START, INDEX_ENTRY_LEN, INDEX_START, IndexEntry};
@@ -83,27 +83,33 @@ impl Appender {
     }
 
     /// Appends one record. `Ok(None)`: the segment is full, roll first.
-    /// `ask_growth` wakes the flush thread to grow the file ahead of us.
+    /// `ask_growth` asks the prefault thread to grow the file ahead of us.
     #[inline]
-    pub(crate) fn append(&mut self, payload: &[u8], timestamp: u64, ask_growth: &dyn Fn()) -> Result<Option<u64>> {
+    pub(crate) fn append(
+        &mut self,
+        payload: &[u8],
+        timestamp: u64,
+        ask_growth: &dyn Fn(&Arc<Segment>),
+    ) -> Result<Option<u64>> {
         let need = frame::frame_len(payload.len()) as u64;
         let end = self.offset + need;
-        if self.count >= self.limits.max_items || end + SEAL_LEN as u64 > self.seg.max_size {
-            return Ok(None);
-        }
-        if end + SEAL_LEN as u64 > self.allocated {
-            self.make_room(end + SEAL_LEN as u64)?;
+        if end + SEAL_LEN as u64 > self.allocated || self.count >= self.limits.max_items {
+            if !self.make_room(end)? {
+                return Ok(None);
+            }
         }
         let off = self.offset as usize;
         let seq = self.next_seq;
-        let st = frame::seq_and_time(seq, timestamp);
-        let map = &self.seg.data;
-        map.write(off + 8, &st);
-        map.write(off + frame::HEADER_LEN, payload);
         let tag = frame::record_tag(payload.len());
-        let crc = frame::checksum(tag, &st, payload);
-        // Publish: a reader that sees this word sees the body stored above.
-        map.atomic_u64(off).store(frame::commit_word(tag, crc), Ordering::SeqCst);
+        let map = &self.seg.data;
+        let body = map.write_body(off + 8, &frame::seq_and_time(seq, timestamp), payload);
+        let crc = frame::checksum(tag, body);
+        // Publish: a reader that loads this word (acquire) sees the body.
+        // Release, not SeqCst: the wake-up check below may then read a stale
+        // `waiting`; readers close that window by looking again for a few
+        // microseconds after they arm, and the flush thread rings any waiter
+        // of a topic that moved (see doorbell.rs).
+        map.atomic_u64(off).store(frame::commit_word(tag, crc), Ordering::Release);
 
         if self.offset >= self.next_index_at {
             self.index(seq, timestamp);
@@ -122,7 +128,7 @@ impl Appender {
     }
 
     #[cold]
-    fn near_the_end(&mut self, ask_growth: &dyn Fn()) {
+    fn near_the_end(&mut self, ask_growth: &dyn Fn(&Arc<Segment>)) {
         let a = self.seg.data_allocated.load(Ordering::Acquire);
         if a > self.allocated {
             self.allocated = a;
@@ -130,20 +136,27 @@ impl Appender {
         } else if !self.grow_asked && self.allocated < self.seg.max_size {
             self.grow_asked = true;
             self.seg.grow_requested.store(true, Ordering::Release);
-            ask_growth();
+            ask_growth(&self.seg);
         }
     }
 
+    /// Slow path of `append`: false if the segment is full (roll), true once
+    /// a frame ending at `end` and a seal after it fit in reserved space.
     #[cold]
-    fn make_room(&mut self, need_end: u64) -> Result<()> {
-        let a = self.seg.data_allocated.load(Ordering::Acquire);
-        if a < need_end {
-            // The flush thread did not keep up: take the slow path ourselves.
-            self.seg.grow_data(need_end)?;
+    fn make_room(&mut self, end: u64) -> Result<bool> {
+        let need_end = end + SEAL_LEN as u64;
+        if self.count >= self.limits.max_items || need_end > self.seg.max_size {
+            return Ok(false);
+        }
+        if self.seg.data_allocated.load(Ordering::Acquire) < need_end {
+            // The flush thread did not keep up: reserve ourselves, and fault
+            // in only what the next records need.
+            self.seg.reserve(need_end)?;
+            self.seg.prefault(self.offset + PREFAULT_STEP.min(1 << 20));
         }
         self.allocated = self.seg.data_allocated.load(Ordering::Acquire);
         self.set_low_water();
-        Ok(())
+        Ok(need_end <= self.allocated)
     }
 
     #[cold]

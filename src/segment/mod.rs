@@ -24,6 +24,8 @@ use crate::storage::{Mapping, page_size};
 pub(crate) const MIN_WINDOW: u64 = 64 * 1024;
 /// Largest growth step of a data file.
 pub(crate) const MAX_WINDOW: u64 = 64 * 1024 * 1024;
+/// Pre-faulting proceeds (and is published) in steps of this size.
+pub(crate) const PREFAULT_STEP: u64 = 2 * 1024 * 1024;
 
 /// Sizing of new segments.
 #[derive(Debug, Clone, Copy)]
@@ -65,9 +67,14 @@ pub(crate) struct Segment {
     pub index_allocated: AtomicU64,
     /// Set by the writer when it wants the flush thread to grow the data file.
     pub grow_requested: AtomicBool,
+    /// Bytes of the data file pre-faulted in this process.
+    pub populated: AtomicU64,
+    /// Data pages below this offset were released from the writer's mapping.
+    released: AtomicU64,
     /// Last growth step, doubled each time.
     window: AtomicU64,
     grow_lock: Mutex<()>,
+    prefault_lock: Mutex<()>,
 }
 
 impl std::fmt::Debug for Segment {
@@ -118,8 +125,11 @@ impl Segment {
             data_allocated: AtomicU64::new(data_len),
             index_allocated: AtomicU64::new(index_len),
             grow_requested: AtomicBool::new(false),
+            populated: AtomicU64::new(data_len),
+            released: AtomicU64::new(DATA_START),
             window: AtomicU64::new(window),
             grow_lock: Mutex::new(()),
+            prefault_lock: Mutex::new(()),
         })
     }
 
@@ -146,8 +156,11 @@ impl Segment {
             data_allocated: AtomicU64::new(data_len),
             index_allocated: AtomicU64::new(index_len),
             grow_requested: AtomicBool::new(false),
+            populated: AtomicU64::new(data_len),
+            released: AtomicU64::new(DATA_START),
             window: AtomicU64::new(MIN_WINDOW),
             grow_lock: Mutex::new(()),
+            prefault_lock: Mutex::new(()),
         })
     }
 
@@ -178,17 +191,15 @@ impl Segment {
         self.data.atomic_u64(WAITING_AT)
     }
 
-    /// Grows the data file so that at least `need_end` bytes are allocated
-    /// (one window more when `need_end` is 0), pre-faulting the new part.
-    /// Runs on the flush thread ahead of the writer, or on the writer's thread
-    /// when it outran the flush thread. Disk full is [`Error::NoSpace`].
-    pub(crate) fn grow_data(&self, need_end: u64) -> Result<()> {
+    /// Reserves space so that at least `need_end` bytes of the data file are
+    /// allocated (one window more when `need_end` is 0; windows double up to
+    /// [`MAX_WINDOW`]), and publishes it at once: pre-faulting is separate
+    /// ([`Segment::prefault`]), so the writer never waits for it. Disk full
+    /// is [`Error::NoSpace`] and nothing is published.
+    pub(crate) fn reserve(&self, need_end: u64) -> Result<()> {
         let _g = self.grow_lock.lock();
         let have = self.data_allocated.load(Ordering::Acquire);
-        if need_end != 0 && have >= need_end {
-            return Ok(());
-        }
-        if have >= self.max_size {
+        if (need_end != 0 && have >= need_end) || have >= self.max_size {
             return Ok(());
         }
         let window = (self.window.load(Ordering::Relaxed) * 2).min(MAX_WINDOW);
@@ -202,13 +213,27 @@ impl Segment {
                 Error::io("reserve space in data file", &self.data_path, e)
             }
         })?;
-        if let Err(e) = self.data.populate_write(have as usize, (target - have) as usize) {
-            // Pre-faulting is an optimisation; the space is reserved either way.
-            log::debug!("pre-faulting {} failed: {e}", self.data_path.display());
-        }
         self.window.store(window, Ordering::Relaxed);
         self.data_allocated.store(target, Ordering::Release);
         Ok(())
+    }
+
+    /// Pre-faults the reserved data pages up to `upto` (`MADV_POPULATE_WRITE`,
+    /// in steps of [`PREFAULT_STEP`]) so the writer's thread takes no page
+    /// fault there. An optimisation only: failures are logged, not returned.
+    pub(crate) fn prefault(&self, upto: u64) {
+        let _g = self.prefault_lock.lock();
+        let upto = upto.min(self.data_allocated.load(Ordering::Acquire));
+        let mut at = self.populated.load(Ordering::Acquire);
+        while at < upto {
+            let step = (upto - at).min(PREFAULT_STEP);
+            if let Err(e) = self.data.populate_write(at as usize, step as usize) {
+                log::debug!("pre-faulting {} failed: {e}", self.data_path.display());
+                return;
+            }
+            at += step;
+            self.populated.store(at, Ordering::Release);
+        }
     }
 
     /// Grows the index file to cover at least `need_end` bytes.
@@ -246,6 +271,22 @@ impl Segment {
             self.index.atomic_u64(at as usize + w * 8).store(u64::from_le_bytes(a), Ordering::Release);
         }
         Ok(())
+    }
+
+    /// Releases the writer mapping's pages of finished frames below `end`
+    /// (see [`Mapping::release_pages`]); only the flush thread calls this,
+    /// with `end` at or below the writer's position.
+    pub(crate) fn release_written(&self, end: u64) {
+        let from = self.released.load(Ordering::Acquire);
+        let page = page_size() as u64;
+        let to = end / page * page;
+        if to <= from {
+            return;
+        }
+        match self.data.release_pages(from as usize, (to - from) as usize) {
+            Ok(()) => self.released.store(to, Ordering::Release),
+            Err(e) => log::debug!("releasing written pages of {} failed: {e}", self.data_path.display()),
+        }
     }
 
     /// Makes `0..end` of the data file and the whole index durable.

@@ -66,13 +66,18 @@ impl Mapping {
         self.writable
     }
 
+    #[inline(always)]
     fn check(&self, off: usize, len: usize, align: usize) {
-        let end = off.checked_add(len);
-        assert!(
-            end.is_some_and(|e| e <= self.raw.len()) && off.is_multiple_of(align),
-            "mapping access {off}+{len} (align {align}) outside 0..{}",
-            self.raw.len()
-        );
+        let ok = off.checked_add(len).is_some_and(|e| e <= self.raw.len()) && off & (align - 1) == 0;
+        if !ok {
+            self.out_of_bounds(off, len, align);
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn out_of_bounds(&self, off: usize, len: usize, align: usize) -> ! {
+        panic!("logstream internal error: mapping access {off}+{len} (align {align}) outside 0..{}", self.raw.len())
     }
 
     /// The 8-byte word at `off` (8-aligned) as an atomic.
@@ -115,6 +120,26 @@ impl Mapping {
         // cannot overlap the destination (it is never borrowed from an
         // unpublished region of this mapping).
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), self.raw.as_mut_ptr().add(off), data.len()) }
+    }
+
+    /// Stores a frame body (`head`, then `payload`) at `off` in one bounds
+    /// check, under the rule of [`Mapping::write`], and returns the bytes just
+    /// stored (for the checksum).
+    #[inline]
+    pub(crate) fn write_body(&self, off: usize, head: &[u8; 16], payload: &[u8]) -> &[u8] {
+        assert!(self.writable, "write through a read-only mapping");
+        let len = 16 + payload.len();
+        self.check(off, len, 1);
+        // SAFETY: in bounds (checked), writable mapping, and by rule 2 no one
+        // else touches these bytes until the frame is published; the sources
+        // are caller memory outside unpublished regions of this mapping. The
+        // returned borrow covers bytes only this thread writes (rule 2).
+        unsafe {
+            let dst = self.raw.as_mut_ptr().add(off);
+            std::ptr::copy_nonoverlapping(head.as_ptr(), dst, 16);
+            std::ptr::copy_nonoverlapping(payload.as_ptr(), dst.add(16), payload.len());
+            std::slice::from_raw_parts(dst, len)
+        }
     }
 
     /// Zeroes `off..off+len` under the same rule as [`Mapping::write`].
@@ -173,6 +198,30 @@ impl Mapping {
             }
             Ok(())
         }
+    }
+}
+
+impl Mapping {
+    /// Drops this mapping's page-table entries for `off..off+len` (whole
+    /// pages inside the range), keeping the data: it stays in the page cache
+    /// and is read back from there on the next access. The writer calls this
+    /// on pages it has finished, before they are synced, so that writeback
+    /// does not have to write-protect them one by one (each a TLB shootdown
+    /// interrupting the writer's core).
+    pub(crate) fn release_pages(&self, off: usize, len: usize) -> io::Result<()> {
+        let page = page_size();
+        let start = off.div_ceil(page) * page;
+        let end = ((off + len) / page * page).min(self.raw.len());
+        if end <= start {
+            return Ok(());
+        }
+        // SAFETY: this is a MAP_SHARED file mapping, for which MADV_DONTNEED
+        // only unmaps pages: dirty state moves to the page cache and later
+        // accesses see the file's current contents, so no data is lost or
+        // changed. Callers release only pages no thread of this process holds
+        // references into through this mapping (finished frames are read
+        // through readers' own mappings).
+        unsafe { self.raw.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, start, end - start) }
     }
 }
 

@@ -22,6 +22,7 @@ use super::topic::Topic;
 use crate::error::{IoContext, Result};
 use crate::format::frame::SEAL_LEN;
 use crate::format::segment::{DATA_START, Watermark};
+
 use crate::segment::appender::Progress;
 use crate::segment::{read_watermark, write_watermark};
 use crate::storage::file::{open_rw, punch_hole, sync_dir, sync_fs};
@@ -104,7 +105,6 @@ pub(crate) fn run(shared: Arc<Shared>) {
             let due = Instant::now() >= next_tick;
             (s.requested, s.shutdown, due || s.requested > s.completed || s.shutdown)
         };
-        grow_pass(&shared);
         if sync_now {
             next_tick = Instant::now() + interval;
             match sync_pass(&shared) {
@@ -131,31 +131,6 @@ pub(crate) fn run(shared: Arc<Shared>) {
             s.exited = true;
             shared.flush.cv.notify_all();
             return;
-        }
-    }
-}
-
-/// Grows every active segment whose writer asked for room.
-fn grow_pass(shared: &Shared) {
-    let topics: Vec<Arc<Topic>> = shared.topics.read().values().cloned().collect();
-    for t in topics {
-        let seg = {
-            let st = t.state.lock();
-            match &st.appender {
-                Some(a) if a.seg.grow_requested.load(Ordering::Acquire) => a.seg.clone(),
-                _ => continue,
-            }
-        };
-        seg.grow_requested.store(false, Ordering::Release);
-        if let Err(e) = seg.grow_data(0) {
-            // The writer will retry synchronously and report NoSpace itself.
-            log::warn!("growing {} ahead of the writer failed: {e}", seg.data_path.display());
-        }
-        let need_index = crate::format::segment::index_entry_at(
-            (seg.data_allocated.load(Ordering::Acquire) - DATA_START) / shared.limits.index_interval + 2,
-        );
-        if let Err(e) = seg.grow_index(need_index.min(seg.index_reserve)) {
-            log::warn!("growing {} ahead of the writer failed: {e}", seg.index_path.display());
         }
     }
 }
@@ -199,6 +174,11 @@ fn sync_pass(shared: &Shared) -> Result<bool> {
     }
     let files: usize = work.iter().map(|w| w.sealed.len() + usize::from(w.active.is_some())).sum();
     if files > SYNCFS_THRESHOLD {
+        for w in &work {
+            for p in w.sealed.iter().chain(w.active.iter()) {
+                p.seg.release_written(p.end);
+            }
+        }
         sync_fs(&shared.lock_file, &shared.layout.base).ctx("sync file system", shared.layout.base.clone())?;
     } else {
         for w in &work {
@@ -206,6 +186,7 @@ fn sync_pass(shared: &Shared) -> Result<bool> {
                 sync_dir(&w.topic.dir).ctx("sync topic directory", &w.topic.dir)?;
             }
             for p in w.sealed.iter().chain(w.active.iter()) {
+                p.seg.release_written(p.end);
                 p.seg.sync(p.end, p.index_end)?;
             }
         }
@@ -220,6 +201,14 @@ fn sync_pass(shared: &Shared) -> Result<bool> {
             let prev = read_watermark(&p.seg.data);
             write_watermark(&p.seg.data, &watermark(p, prev));
             published = true;
+            // Rescue a wake-up the write path may have missed (it checks
+            // `waiting` without a full fence): ring waiters of a topic that moved.
+            if p.seg.waiting().load(Ordering::Relaxed) != 0 {
+                let mask = p.seg.waiting().swap(0, Ordering::SeqCst);
+                if mask != 0 {
+                    shared.bell.ring(mask, w.topic.bucket);
+                }
+            }
             let mut st = w.topic.state.lock();
             st.synced_next = st.synced_next.max(p.next_seq);
         }

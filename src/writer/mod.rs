@@ -7,6 +7,7 @@
 
 mod flusher;
 pub(crate) mod open;
+mod prefault;
 pub(crate) mod topic;
 
 use std::collections::HashMap;
@@ -29,6 +30,15 @@ use crate::storage::fork_generation;
 use flusher::FlushCtl;
 pub use open::RecoveryReport;
 use topic::{Topic, TopicState};
+
+thread_local! {
+    /// The topic this thread last wrote through `Writer::write`, with the id
+    /// of the writer it belongs to.
+    static LAST_TOPIC: std::cell::RefCell<Option<(u64, Arc<Topic>)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Ids of writers, never reused (a cached topic must belong to this writer).
+static NEXT_WRITER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 const RUNNING: u8 = 0;
 const STOPPED: u8 = 1;
@@ -63,6 +73,7 @@ impl std::fmt::Debug for Writer {
 struct Handle {
     shared: Arc<Shared>,
     flusher: Mutex<Option<JoinHandle<()>>>,
+    prefaulter: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// A writer bound to one topic: skips the topic lookup of [`Writer::write`]
@@ -87,6 +98,8 @@ struct Poison {
 
 /// State shared by the clones, the topic writers and the flush thread.
 pub(crate) struct Shared {
+    id: u64,
+    max_record: u64,
     pub(crate) cfg: Config,
     pub(crate) layout: Layout,
     pub(crate) limits: Limits,
@@ -97,6 +110,7 @@ pub(crate) struct Shared {
     state_lock: Mutex<Option<Poison>>,
     state_cv: Condvar,
     pub(crate) flush: FlushCtl,
+    grow: Arc<prefault::GrowQueue>,
     pub(crate) bell: Doorbell,
     pub(crate) lock_file: File,
     pub(crate) topics_dir_dirty: AtomicBool,
@@ -132,6 +146,8 @@ impl Writer {
             log::warn!("opened {} after recovery: {:?}", layout.base.display(), opened.report);
         }
         let shared = Arc::new(Shared {
+            id: NEXT_WRITER_ID.fetch_add(1, Ordering::Relaxed),
+            max_record: cfg.max_record_bytes(),
             cfg: cfg.clone(),
             layout,
             limits,
@@ -142,6 +158,7 @@ impl Writer {
             state_lock: Mutex::new(None),
             state_cv: Condvar::new(),
             flush: FlushCtl::default(),
+            grow: Arc::default(),
             bell,
             lock_file: opened.lock_file,
             topics_dir_dirty: AtomicBool::new(false),
@@ -149,12 +166,28 @@ impl Writer {
             pid: std::process::id(),
             recovery: opened.report,
         });
+        let queue = shared.grow.clone();
+        let interval = shared.limits.index_interval;
+        let prefaulter = std::thread::Builder::new()
+            .name("logstream-prefault".into())
+            .spawn(move || prefault::run(queue, interval))
+            .map_err(|source| Error::Thread { name: "logstream-prefault".into(), source })?;
         let s2 = shared.clone();
-        let flusher = std::thread::Builder::new()
-            .name("logstream-flush".into())
-            .spawn(move || flusher::run(s2))
-            .map_err(|source| Error::Thread { name: "logstream-flush".into(), source })?;
-        Ok(Writer { inner: Arc::new(Handle { shared, flusher: Mutex::new(Some(flusher)) }) })
+        let flusher = match std::thread::Builder::new().name("logstream-flush".into()).spawn(move || flusher::run(s2)) {
+            Ok(h) => h,
+            Err(source) => {
+                shared.grow.shutdown();
+                let _ = prefaulter.join();
+                return Err(Error::Thread { name: "logstream-flush".into(), source });
+            }
+        };
+        Ok(Writer {
+            inner: Arc::new(Handle {
+                shared,
+                flusher: Mutex::new(Some(flusher)),
+                prefaulter: Mutex::new(Some(prefaulter)),
+            }),
+        })
     }
 
     /// Appends `data` to `topic` and returns its sequence number (per topic,
@@ -167,8 +200,22 @@ impl Writer {
     /// sync, [`Error::Forked`] in a forked child.
     #[inline]
     pub fn write(&self, topic: &str, data: &[u8]) -> Result<u64> {
-        let t = self.inner.shared.topic(topic)?;
-        self.inner.shared.append(&t, data)
+        let s = &self.inner.shared;
+        // Hot loops write the same topic again and again: remember this
+        // thread's last topic, so that a write costs a string compare instead
+        // of a hash, a map lookup and a reference count.
+        LAST_TOPIC.with(|cache| {
+            if let Some((id, t)) = &*cache.borrow()
+                && *id == s.id
+                && *t.name == *topic
+            {
+                return s.append(t, data);
+            }
+            let t = s.topic(topic)?;
+            let r = s.append(&t, data);
+            *cache.borrow_mut() = Some((s.id, t));
+            r
+        })
     }
 
     /// A handle that writes to one topic without looking it up each time.
@@ -297,6 +344,12 @@ impl Handle {
         if thread.join().is_err() {
             log::error!("the logstream-flush thread panicked");
         }
+        s.grow.shutdown();
+        if let Some(p) = self.prefaulter.lock().take()
+            && p.join().is_err()
+        {
+            log::error!("the logstream-prefault thread panicked");
+        }
         // Another writer may open the directory now, even while clones of
         // this one still exist (they only answer `Closed`).
         if let Err(e) = crate::storage::file::unlock(&s.lock_file) {
@@ -335,12 +388,8 @@ impl Shared {
 
     #[inline]
     fn append(&self, t: &Topic, data: &[u8]) -> Result<u64> {
-        if data.len() as u64 > self.cfg.max_record_bytes() {
-            return Err(Error::RecordTooLarge {
-                topic: t.name.to_string(),
-                len: data.len(),
-                max: self.cfg.max_record_bytes(),
-            });
+        if data.len() as u64 > self.max_record {
+            return Err(Error::RecordTooLarge { topic: t.name.to_string(), len: data.len(), max: self.max_record });
         }
         if fork_generation() != self.fork_gen {
             return Err(Error::Forked { opened_by: self.pid, used_in: std::process::id() });
@@ -357,7 +406,7 @@ impl Shared {
                 Some(ref mut a) => a,
                 None => self.start_segment(t, &mut st)?,
             };
-            match app.append(data, ts, &|| self.flush.nudge())? {
+            match app.append(data, ts, &|seg| self.grow.ask(seg))? {
                 Some(seq) => {
                     let waiting = app.seg.waiting().load(Ordering::SeqCst);
                     if waiting != 0 {

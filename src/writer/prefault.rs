@@ -1,0 +1,66 @@
+//! The `logstream-prefault` thread: reserves and pre-faults space ahead of
+//! writers, so that `write()` neither waits for `fallocate` nor takes page
+//! faults. Separate from the flush thread because a long sync must not delay
+//! it: a writer that outruns it faults pages in itself, which costs it far
+//! more than the work costs here.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use parking_lot::{Condvar, Mutex};
+
+use crate::format::segment::{DATA_START, index_entry_at};
+use crate::segment::Segment;
+
+/// Segments whose writers asked for room.
+#[derive(Default)]
+pub(crate) struct GrowQueue {
+    state: Mutex<(VecDeque<Arc<Segment>>, bool)>,
+    cv: Condvar,
+}
+
+impl GrowQueue {
+    /// Asks for more room in `seg` (called once per window by its writer).
+    pub(crate) fn ask(&self, seg: &Arc<Segment>) {
+        let mut s = self.state.lock();
+        s.0.push_back(seg.clone());
+        self.cv.notify_one();
+    }
+
+    /// Tells the thread to exit.
+    pub(crate) fn shutdown(&self) {
+        self.state.lock().1 = true;
+        self.cv.notify_all();
+    }
+}
+
+/// Body of the `logstream-prefault` thread.
+pub(crate) fn run(queue: Arc<GrowQueue>, index_interval: u64) {
+    loop {
+        let seg = {
+            let mut s = queue.state.lock();
+            loop {
+                if s.1 {
+                    return;
+                }
+                if let Some(seg) = s.0.pop_front() {
+                    break seg;
+                }
+                queue.cv.wait(&mut s);
+            }
+        };
+        seg.grow_requested.store(false, Ordering::Release);
+        if let Err(e) = seg.reserve(0) {
+            // The writer reserves synchronously when it needs to, and reports
+            // NoSpace itself.
+            log::warn!("growing {} ahead of the writer failed: {e}", seg.data_path.display());
+        }
+        let allocated = seg.data_allocated.load(Ordering::Acquire);
+        let need_index = index_entry_at((allocated - DATA_START) / index_interval + 2);
+        if let Err(e) = seg.grow_index(need_index.min(seg.index_reserve)) {
+            log::warn!("growing {} ahead of the writer failed: {e}", seg.index_path.display());
+        }
+        seg.prefault(allocated);
+    }
+}
