@@ -93,10 +93,8 @@ impl Appender {
     ) -> Result<Option<u64>> {
         let need = frame::frame_len(payload.len()) as u64;
         let end = self.offset + need;
-        if end + SEAL_LEN as u64 > self.allocated || self.count >= self.limits.max_items {
-            if !self.make_room(end)? {
-                return Ok(None);
-            }
+        if (end + SEAL_LEN as u64 > self.allocated || self.count >= self.limits.max_items) && !self.make_room(end)? {
+            return Ok(None);
         }
         let off = self.offset as usize;
         let seq = self.next_seq;
