@@ -127,7 +127,19 @@ impl CrashRecorder {
             Crash::PowerLoss { seed } => seed | 1,
             _ => 1,
         });
-        copy_dir(&st, &self.base, to, crash, &mut rng)
+        copy_dir(&st, &self.base, to, crash, &mut rng)?;
+        if crash != Crash::ProcessKill {
+            // A power loss means a reboot: the machine that reads the image
+            // has a new boot id (recovery must not trust the page cache).
+            let meta = to.join("logstream.meta");
+            if let Ok(text) = std::fs::read_to_string(&meta)
+                && let Ok(mut v) = serde_json::from_str::<serde_json::Value>(&text)
+            {
+                v["boot_id"] = serde_json::Value::String("a boot after a simulated power loss".into());
+                std::fs::write(&meta, v.to_string())?;
+            }
+        }
+        Ok(())
     }
 
     fn record_dir(st: &mut State, dir: &Path) -> io::Result<()> {

@@ -76,12 +76,28 @@ fn reopen(dir: &Path, model: &mut Model, lossy: bool) -> logstream::Writer {
             assert_eq!(got.len(), want.len(), "{t}: records lost or invented");
         }
         for (i, (s, d)) in got.iter().enumerate() {
-            assert_eq!(*s, i as u64);
+            assert_eq!(
+                *s,
+                i as u64,
+                "{t}: the log does not start at 0; recovery {:?}; files {:?}",
+                w.recovery_report().topics.iter().find(|r| r.topic == *t),
+                std::fs::read_dir(dir.join("topics").join(t))
+                    .map(|d| d.map(|e| e.unwrap().file_name()).collect::<Vec<_>>())
+                    .unwrap_or_default()
+            );
             assert_eq!(d, &want[i], "{t} #{i}");
         }
         model.records[k].truncate(got.len());
         model.flushed[k] = model.flushed[k].min(got.len());
-        assert_eq!(w.next_seq(t).unwrap(), got.len() as u64);
+        assert_eq!(
+            w.next_seq(t).unwrap(),
+            got.len() as u64,
+            "{t}: next_seq vs readable; recovery {:?}; files {:?}",
+            w.recovery_report().topics.iter().find(|r| r.topic == *t),
+            std::fs::read_dir(dir.join("topics").join(t))
+                .map(|d| d.map(|e| e.unwrap().file_name()).collect::<Vec<_>>())
+                .unwrap_or_default()
+        );
     }
     w
 }

@@ -34,6 +34,10 @@ pub struct DirMeta {
     pub session: u64,
     /// When the directory was created (ns since the Unix epoch).
     pub created: u64,
+    /// Kernel boot id when the last writer opened the directory: unchanged
+    /// means no reboot (hence no power loss) since.
+    #[serde(default)]
+    pub boot_id: String,
 }
 
 impl DirMeta {
@@ -74,7 +78,7 @@ mod tests {
 
     #[test]
     fn meta_round_trips_through_json() {
-        let m = DirMeta { format: 1, log_id: "00ff00ff00ff00ff".into(), session: 3, created: 9 };
+        let m = DirMeta { format: 1, log_id: "00ff00ff00ff00ff".into(), session: 3, created: 9, boot_id: "b".into() };
         let s = serde_json::to_string(&m).unwrap();
         assert_eq!(serde_json::from_str::<DirMeta>(&s).unwrap(), m);
         assert_eq!(m.log_id_u64(), Some(0x00ff_00ff_00ff_00ff));

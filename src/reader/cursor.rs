@@ -129,6 +129,7 @@ impl Cursor {
                 return Ok(Fill::CaughtUp(None));
             }
             let Some(seg) = self.seg.clone() else { return Ok(Fill::CaughtUp(None)) };
+            seg.read_ahead(self.off);
             let (start, first) = (self.off, self.next_seq);
             let (mut off, mut seq, mut bytes, mut count) = (start, first, 0u64, 0u64);
             enum Stop {
@@ -150,6 +151,9 @@ impl Cursor {
                         off = next;
                         if bytes >= max_bytes {
                             break Stop::Full;
+                        }
+                        if count & 4095 == 0 {
+                            seg.read_ahead(off);
                         }
                     }
                     Step::Seal { next_seq } if next_seq == seq => break Stop::Seal(next_seq),

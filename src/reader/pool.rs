@@ -604,9 +604,9 @@ impl Core {
                 }
                 // The writer may have published between our look and the
                 // arming, and its check of `waiting` has no full fence: a
-                // store still in its store buffer becomes visible within
-                // microseconds, so look again for that long before sleeping.
-                let deadline = Instant::now() + Duration::from_micros(20);
+                // store still in its store buffer becomes visible well within
+                // a microsecond, so look again for a few before sleeping.
+                let deadline = Instant::now() + Duration::from_micros(3);
                 loop {
                     if let Fill::Batch(b) = cursor.fill(max, events)? {
                         return Ok(Some(b));

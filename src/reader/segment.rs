@@ -20,6 +20,8 @@ pub(crate) struct ReadSegment {
     pub map: Mapping,
     file_len: AtomicU64,
     entries_synced: std::sync::atomic::AtomicBool,
+    /// Bytes mapped ahead of the reader so far.
+    mapped_ahead: AtomicU64,
     /// The header failed its check and was inferred from the file name.
     pub header_damaged: bool,
 }
@@ -66,6 +68,7 @@ impl ReadSegment {
             map,
             file_len: AtomicU64::new(len),
             entries_synced: std::sync::atomic::AtomicBool::new(false),
+            mapped_ahead: AtomicU64::new(0),
             header_damaged,
         })
     }
@@ -85,6 +88,23 @@ impl ReadSegment {
             self.file_len.fetch_max(m.len(), Ordering::AcqRel);
         }
         self.file_len()
+    }
+
+    /// Maps the pages a reader at `off` is about to read (a few MiB ahead, in
+    /// one call), so catching up takes no page fault per page.
+    #[inline]
+    pub(crate) fn read_ahead(&self, off: u64) {
+        const AHEAD: u64 = 4 << 20;
+        let done = self.mapped_ahead.load(Ordering::Relaxed);
+        if off + AHEAD / 2 <= done {
+            return;
+        }
+        let end = (off + AHEAD).min(self.file_len());
+        let start = done.max(off);
+        if end > start {
+            self.map.populate_read(start as usize, (end - start) as usize);
+            self.mapped_ahead.store(end, Ordering::Relaxed);
+        }
     }
 
     /// The frame at `off`; a frame that seems to run past the known file size

@@ -19,13 +19,15 @@
 //!   segment durably sealed and changes nothing.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use super::appender::Progress;
 use super::scan::{Step, index_entry, step};
-use super::{Limits, Segment, read_header, read_watermark, write_watermark};
+use super::{Limits, Segment, read_header, read_watermark};
 use crate::error::{Error, IoContext, Result};
 use crate::format::frame::SEAL_LEN;
 use crate::format::naming::{SegmentFile, data_file_name, index_file_name, parse_segment_file_name};
-use crate::format::segment::{DATA_START, DataHeader, INDEX_ENTRY_LEN, INDEX_START, IndexEntry, IndexSlot, Watermark};
+use crate::format::segment::{DATA_START, DataHeader, INDEX_ENTRY_LEN, INDEX_START, IndexEntry, IndexSlot};
 use crate::storage::file::{allocate, now_ns, open_rw, punch_hole, sync_dir};
 
 /// What recovery found and did in one topic.
@@ -92,8 +94,22 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<u64>> {
 }
 
 /// Recovers one topic directory; returns the report and the highest epoch seen.
-pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(TopicRecovery, u64)> {
+/// `same_boot`: the machine has not restarted since the last writer ran, so
+/// the page cache survived whatever happened to it (a process crash, not a
+/// power loss): every frame it published is intact, and the scan may start
+/// at the last index entry instead of the durable watermark.
+pub(crate) fn recover_topic(
+    dir: &Path,
+    topic: &str,
+    limits: Limits,
+    same_boot: bool,
+) -> Result<(TopicRecovery, u64, Vec<Progress>)> {
     let mut rep = TopicRecovery { topic: topic.to_owned(), ..TopicRecovery::default() };
+    // Segments recovery sealed: the new session's flush thread makes them
+    // durable (data, then the sealed watermark) before it counts anything
+    // of its own as durable, so opening does not wait for the dead writer's
+    // unsynced tail to reach the disk.
+    let mut pending: Vec<Progress> = Vec::new();
     let mut changed_dir = remove_leftovers(dir, &mut rep)?;
     let segs = list_segments(dir)?;
     let mut max_epoch = 0;
@@ -101,7 +117,7 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
         if changed_dir {
             sync_dir(dir).ctx("sync topic directory", dir)?;
         }
-        return Ok((rep, 0));
+        return Ok((rep, 0, pending));
     }
     // Walk back to the last durably sealed segment; check everything after it.
     let mut first_to_check = 0;
@@ -156,7 +172,7 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
         };
         max_epoch = max_epoch.max(header.epoch);
         rep.segments_checked += 1;
-        let seg = Segment::open(&data_path, &index_path, &header, limits)?;
+        let seg = Arc::new(Segment::open(&data_path, &index_path, &header, limits)?);
         if seg.ensure_index_header(limits.index_interval)? {
             log::warn!("{}: index header missing or damaged; rebuilding the index", index_path.display());
         }
@@ -166,6 +182,11 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
             Some(w) => (w.durable_end, w.durable_next),
             None => (DATA_START, base),
         };
+        if same_boot && let Some(e) = last_index_entry(&seg, off, seq, file_len) {
+            // Frames before the writer's last index entry were published in
+            // this boot's page cache: only the tail after it needs a scan.
+            (off, seq) = e;
+        }
         let mut last_time = wm.map_or(0, |w| w.last_time);
         let mut first_time = wm.map_or(0, |w| w.first_time);
         let end_reason = loop {
@@ -186,20 +207,21 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
                 Step::Bad(b) => break Some(format!("{b:?}")),
             }
         };
-        rep.index_entries_rebuilt += rebuild_index_tail(&seg, off, limits.index_interval)?;
+        let (rebuilt, index_entries) = rebuild_index_tail(&seg, off, limits.index_interval)?;
+        rep.index_entries_rebuilt += rebuilt;
+        let sealed = |seg: &Arc<Segment>| Progress {
+            seg: seg.clone(),
+            end: off + SEAL_LEN as u64,
+            next_seq: seq,
+            first_time,
+            last_time,
+            index_end: INDEX_START + index_entries * INDEX_ENTRY_LEN,
+            sealed_at: Some(off),
+        };
         match end_reason {
             None => {
-                // Sealed properly; make the watermark say so durably.
-                let w = Watermark {
-                    durable_end: off + SEAL_LEN as u64,
-                    durable_next: seq,
-                    sealed_end: off,
-                    sealed_next: seq,
-                    first_time,
-                    last_time,
-                    generation: wm.map_or(0, |w| w.generation) + 1,
-                };
-                finish(&seg, off + SEAL_LEN as u64, &w)?;
+                // Sealed properly; the flush thread makes the watermark say so.
+                pending.push(sealed(&seg));
                 expected = Some(seq);
             }
             Some(reason) => {
@@ -222,16 +244,7 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
                 let (st, word) = crate::format::frame::seal_parts(seq, now_ns());
                 seg.data.write(off as usize + 8, &st);
                 seg.data.atomic_u64(off as usize).store(word, std::sync::atomic::Ordering::SeqCst);
-                let w = Watermark {
-                    durable_end: off + SEAL_LEN as u64,
-                    durable_next: seq,
-                    sealed_end: off,
-                    sealed_next: seq,
-                    first_time,
-                    last_time,
-                    generation: wm.map_or(0, |w| w.generation) + 1,
-                };
-                finish(&seg, off + SEAL_LEN as u64, &w)?;
+                pending.push(sealed(&seg));
                 // Give back preallocated space past the end.
                 let page = crate::storage::page_size() as u64;
                 let keep = (off + SEAL_LEN as u64).div_ceil(page) * page;
@@ -254,9 +267,9 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
             }
         }
     }
-    // Entries of segments a crashed writer created may not be durable yet:
-    // once recovered, they must be (the records in them now count).
-    if changed_dir || rep.segments_checked > 0 {
+    // Entries of segments a crashed writer created may not be durable yet;
+    // the flush thread syncs the directory with the pending segments.
+    if changed_dir && pending.is_empty() {
         sync_dir(dir).ctx("sync topic directory", dir)?;
     }
     rep.last_segment = list_segments(dir)?.last().copied();
@@ -264,7 +277,7 @@ pub(crate) fn recover_topic(dir: &Path, topic: &str, limits: Limits) -> Result<(
         Some(s) => s,
         None => read_header(&dir.join(data_file_name(segs[0])))?.0.base_seq,
     };
-    Ok((rep, max_epoch))
+    Ok((rep, max_epoch, pending))
 }
 
 /// Rewrites a damaged data file header when the file holds frames of the
@@ -279,12 +292,27 @@ fn rebuild_header(data: &Path, index: &Path, base: u64, limits: Limits) -> Resul
     Ok(Some(h))
 }
 
-fn finish(seg: &Segment, end: u64, w: &Watermark) -> Result<()> {
-    seg.data.sync(0, end as usize).ctx("sync data file", &seg.data_path)?;
-    write_watermark(&seg.data, w);
-    seg.data.sync(0, DATA_START as usize).ctx("sync data file header", &seg.data_path)?;
+/// The last index entry past `(off, seq)` whose frame checks out.
+fn last_index_entry(seg: &Segment, off: u64, seq: u64, file_len: u64) -> Option<(u64, u64)> {
     let idx_len = seg.index_allocated.load(std::sync::atomic::Ordering::Acquire);
-    seg.index.sync(0, idx_len as usize).ctx("sync index file", &seg.index_path)
+    let count = idx_len.saturating_sub(INDEX_START) / INDEX_ENTRY_LEN;
+    // Entries are written in order; find the last non-empty one by bisection.
+    let (mut lo, mut hi) = (0u64, count);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        if matches!(index_entry(&seg.index, idx_len, mid), IndexSlot::Empty) {
+            hi = mid;
+        } else {
+            lo = mid + 1;
+        }
+    }
+    (0..lo).rev().take(16).find_map(|i| match index_entry(&seg.index, idx_len, i) {
+        IndexSlot::Entry(e) if e.offset > off && e.seq > seq => match step(&seg.data, e.offset, file_len) {
+            Step::Record { seq: s, .. } if s == e.seq => Some((e.offset, e.seq)),
+            _ => None,
+        },
+        _ => None,
+    })
 }
 
 fn has_bytes_after(seg: &Segment, off: u64, file_len: u64) -> bool {
@@ -294,8 +322,9 @@ fn has_bytes_after(seg: &Segment, off: u64, file_len: u64) -> bool {
 }
 
 /// Cuts the index at the first entry that is damaged or points at or past
-/// `end`, then re-creates entries from the data up to `end`. Returns entries written.
-pub(crate) fn rebuild_index_tail(seg: &Segment, end: u64, interval: u64) -> Result<u64> {
+/// `end`, then re-creates entries from the data up to `end`. Returns the
+/// entries written and the entries the index now holds.
+pub(crate) fn rebuild_index_tail(seg: &Segment, end: u64, interval: u64) -> Result<(u64, u64)> {
     let idx_len = seg.index_allocated.load(std::sync::atomic::Ordering::Acquire);
     let mut i = 0u64;
     let mut last: Option<IndexEntry> = None;
@@ -324,7 +353,7 @@ pub(crate) fn rebuild_index_tail(seg: &Segment, end: u64, interval: u64) -> Resu
         // Skip the frame the last entry points at.
         match step(&seg.data, e.offset, file_len) {
             Step::Record { next, .. } => off = next,
-            _ => return Ok(0),
+            _ => return Ok((0, i)),
         }
     }
     let mut written = 0;
@@ -342,7 +371,7 @@ pub(crate) fn rebuild_index_tail(seg: &Segment, end: u64, interval: u64) -> Resu
             _ => break,
         }
     }
-    Ok(written)
+    Ok((written, i))
 }
 
 fn quarantine_from(dir: &Path, bases: &[u64], reason: &str, rep: &mut TopicRecovery) -> Result<()> {

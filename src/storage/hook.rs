@@ -13,6 +13,10 @@ use std::path::Path;
 
 /// Identity and bytes of a file range about to be synced.
 #[derive(Debug)]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    expect(dead_code, reason = "read only by hooks, which exist with the fault-injection feature")
+)]
 pub struct SyncedRange<'a> {
     /// A path the file had when it was opened (it may have been renamed since).
     pub path: &'a Path,

@@ -69,7 +69,15 @@ impl FlushCtl {
         }
     }
 
-    /// Wakes the thread (growth request) without asking for a sync.
+    /// Asks for a sync pass soon, without waiting for it.
+    pub(crate) fn request(&self) {
+        let mut s = self.state.lock();
+        s.requested += 1;
+        s.wake = true;
+        self.cv.notify_all();
+    }
+
+    /// Wakes the thread without asking for a sync.
     pub(crate) fn nudge(&self) {
         let mut s = self.state.lock();
         s.wake = true;
@@ -137,7 +145,8 @@ pub(crate) fn run(shared: Arc<Shared>) {
 
 struct Work {
     topic: Arc<Topic>,
-    dir: bool,
+    /// `dir_changes` to record as synced once the directory sync is done.
+    dir: Option<u64>,
     sealed: Vec<Progress>,
     active: Option<Progress>,
 }
@@ -157,12 +166,12 @@ fn sync_pass(shared: &Shared) -> Result<bool> {
     for t in topics {
         let mut st = t.state.lock();
         let active = st.appender.as_ref().map(|a| a.progress()).filter(|p| p.next_seq > st.synced_next);
-        if active.is_none() && st.sealed.is_empty() && !st.dir_needs_sync {
+        if active.is_none() && st.sealed.is_empty() && !st.dir_dirty() {
             continue;
         }
         let w = Work {
             topic: t.clone(),
-            dir: std::mem::take(&mut st.dir_needs_sync),
+            dir: st.dir_dirty().then_some(st.dir_changes),
             sealed: std::mem::take(&mut st.sealed),
             active,
         };
@@ -180,10 +189,18 @@ fn sync_pass(shared: &Shared) -> Result<bool> {
             }
         }
         sync_fs(&shared.lock_file, &shared.layout.base).ctx("sync file system", shared.layout.base.clone())?;
+        for w in &work {
+            if let Some(seen) = w.dir {
+                let mut st = w.topic.state.lock();
+                st.dir_synced = st.dir_synced.max(seen);
+            }
+        }
     } else {
         for w in &work {
-            if w.dir {
+            if let Some(seen) = w.dir {
                 sync_dir(&w.topic.dir).ctx("sync topic directory", &w.topic.dir)?;
+                let mut st = w.topic.state.lock();
+                st.dir_synced = st.dir_synced.max(seen);
             }
             for p in w.sealed.iter().chain(w.active.iter()) {
                 p.seg.release_written(p.end);

@@ -138,8 +138,18 @@ impl Writer {
         let opened = open::open_dir(&layout, limits)?;
         let bell = Doorbell::open(&layout.base)?;
         let mut topics = HashMap::new();
-        for t in &opened.report.topics {
+        let mut recovered_any = false;
+        for (t, pending) in opened.report.topics.iter().zip(opened.pending) {
             let topic = Topic::new(&t.topic, layout.topic(&t.topic), t.next_seq, true, t.last_segment);
+            if t.segments_checked > 0 || !t.quarantined.is_empty() {
+                // What recovery sealed, and the directory entries of segments
+                // a crashed writer created, are made durable by the first
+                // sync pass, before anything of this session counts.
+                let mut st = topic.state.lock();
+                st.sealed = pending;
+                st.dir_changed();
+                recovered_any = true;
+            }
             topics.insert(t.topic.clone().into_boxed_str(), Arc::new(topic));
         }
         if !opened.report.is_clean() {
@@ -161,11 +171,14 @@ impl Writer {
             grow: Arc::default(),
             bell,
             lock_file: opened.lock_file,
-            topics_dir_dirty: AtomicBool::new(false),
+            topics_dir_dirty: AtomicBool::new(recovered_any),
             fork_gen: fork_generation(),
             pid: std::process::id(),
             recovery: opened.report,
         });
+        if recovered_any {
+            shared.flush.request();
+        }
         let queue = shared.grow.clone();
         let interval = shared.limits.index_interval;
         let prefaulter = std::thread::Builder::new()
@@ -463,7 +476,8 @@ impl Shared {
                 }
             }
             self.replace_empty_segment(t, base)?;
-            st.dir_needs_sync = true;
+            self.sync_topic_dir(t, st)?;
+            st.dir_changed();
             let seg = Segment::create(&t.dir, base, self.session, self.log_id, self.limits)?;
             if waiting != 0 {
                 self.bell.ring(waiting, t.bucket);
@@ -488,7 +502,7 @@ impl Shared {
             }
             // The flush thread syncs both directories before it counts any
             // record of this segment as durable.
-            st.dir_needs_sync = true;
+            st.dir_changed();
             self.topics_dir_dirty.store(true, Ordering::Release);
             st.dir_exists = true;
             seg.relocate(&t.dir)
@@ -505,17 +519,33 @@ impl Shared {
             return Ok(());
         }
         let (_, wm, _) = read_header(&data)?;
-        match wm {
-            Some(w) if w.is_sealed() && w.sealed_next == base => {
+        // Empty: sealed at its own start (by the watermark, or by its first
+        // frame when recovery sealed it and the watermark is not synced yet).
+        let empty = wm.is_some_and(|w| w.is_sealed() && w.sealed_next == base) || {
+            use std::os::unix::fs::FileExt;
+            let mut b = [0u8; crate::format::frame::SEAL_LEN];
+            std::fs::File::open(&data)
+                .and_then(|f| f.read_exact_at(&mut b, crate::format::segment::DATA_START))
+                .is_ok_and(|()| {
+                    matches!(
+                        crate::format::frame::decode_bytes(&b),
+                        Ok(crate::format::frame::Frame::Seal { next_seq, .. }) if next_seq == base
+                    )
+                })
+        };
+        match empty {
+            true => {
                 std::fs::remove_file(&data).ctx("remove empty segment", &data)?;
                 let idx = t.dir.join(crate::format::naming::index_file_name(base));
                 let _ = std::fs::remove_file(&idx);
                 Ok(())
             }
-            _ => Err(Error::Corrupt {
+            false => Err(Error::Corrupt {
                 path: data,
                 offset: 0,
-                reason: format!("a segment starting at seq {base} exists but the topic's next record is {base}"),
+                reason: format!(
+                    "a segment starting at seq {base} holds records, but the topic's next record is {base}"
+                ),
             }),
         }
     }
@@ -523,6 +553,10 @@ impl Shared {
     /// Seals the full active segment and starts the next one.
     #[cold]
     fn roll(&self, t: &Topic, st: &mut TopicState) -> Result<()> {
+        if st.appender.is_none() {
+            return Ok(());
+        }
+        self.sync_topic_dir(t, st)?;
         let Some(app) = st.appender.as_mut() else { return Ok(()) };
         let next = app.next_seq;
         // Create the next segment before the seal names it.
@@ -535,9 +569,25 @@ impl Shared {
         st.sealed.push(p);
         st.next_seq = next;
         st.last_segment = Some(next);
-        st.dir_needs_sync = true;
+        st.dir_changed();
         st.appender = Some(Appender::new(Arc::new(seg), self.limits));
         self.flush.nudge();
+        Ok(())
+    }
+
+    /// Makes the topic directory's entries durable before another segment is
+    /// created in it, so that a later segment never outlives an earlier one
+    /// in a crash (a hole at the start of the log). Rolls are rare; this is
+    /// one directory sync at most per segment.
+    fn sync_topic_dir(&self, t: &Topic, st: &mut TopicState) -> Result<()> {
+        if !st.dir_dirty() {
+            return Ok(());
+        }
+        let seen = st.dir_changes;
+        crate::storage::file::sync_dir(&t.dir)
+            .ctx("sync topic directory", &t.dir)
+            .inspect_err(|e| self.poison_with(e))?;
+        st.dir_synced = st.dir_synced.max(seen);
         Ok(())
     }
 

@@ -40,6 +40,9 @@ pub(crate) struct Opened {
     pub log_id: u64,
     pub session: u64,
     pub report: RecoveryReport,
+    /// Per topic (same order as `report.topics`): segments recovery sealed,
+    /// for the flush thread to make durable.
+    pub pending: Vec<Vec<crate::segment::appender::Progress>>,
 }
 
 /// Takes the writer lock of `layout.base`, reads or creates its identity,
@@ -63,32 +66,35 @@ pub(crate) fn open_dir(layout: &Layout, limits: Limits) -> Result<Opened> {
     clean_tmp(&layout.tmp())?;
 
     let meta = read_meta(&layout.meta());
+    let boot_id = current_boot_id();
+    let same_boot = !boot_id.is_empty() && meta.as_ref().is_some_and(|m| m.boot_id == boot_id);
     let mut report = RecoveryReport::default();
+    let mut pending = Vec::new();
     let mut max_epoch = 0;
     for name in list_topics(layout)? {
-        let (rep, epoch) = recover_topic(&layout.topic(&name), &name, limits)?;
+        let (rep, epoch, sealed) = recover_topic(&layout.topic(&name), &name, limits, same_boot)?;
         if !rep.is_clean() {
             log::info!("recovered topic {name:?}: {rep:?}");
         }
         max_epoch = max_epoch.max(epoch);
         report.topics.push(rep);
-    }
-    // Directory entries a crashed writer created (topic directories) become
-    // durable before this session counts their records.
-    if report.topics.iter().any(|t| t.segments_checked > 0) {
-        let topics = layout.topics();
-        crate::storage::file::sync_dir(&topics).ctx("sync topics directory", &topics)?;
+        pending.push(sealed);
     }
     let (log_id, created, last_session) = match &meta {
         Some(m) => (m.log_id_u64().unwrap_or_else(random_u64), m.created, m.session),
         None => (random_u64(), now_ns(), 0),
     };
     let session = last_session.max(max_epoch) + 1;
-    let new_meta = DirMeta { format: 1, log_id: format!("{log_id:016x}"), session, created };
+    let new_meta = DirMeta { format: 1, log_id: format!("{log_id:016x}"), session, created, boot_id };
     let bytes = serde_json::to_vec_pretty(&new_meta).map_err(|e| Error::io("encode", layout.meta(), e.into()))?;
     write_atomic(&layout.meta(), &bytes).ctx("write", layout.meta())?;
     report.session = session;
-    Ok(Opened { lock_file, log_id, session, report })
+    Ok(Opened { lock_file, log_id, session, report, pending })
+}
+
+/// The kernel's id of this boot (empty where there is none).
+fn current_boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id").map(|s| s.trim().to_owned()).unwrap_or_default()
 }
 
 /// Reads `logstream.meta`; a missing or damaged file is `None` (the session

@@ -27,8 +27,10 @@ pub(crate) struct TopicState {
     pub sealed: Vec<Progress>,
     /// Whether the topic directory exists on disk.
     pub dir_exists: bool,
-    /// New entries in the topic directory need a directory sync.
-    pub dir_needs_sync: bool,
+    /// Changes made to the topic directory's entries (segments created).
+    pub dir_changes: u64,
+    /// `dir_changes` as of the start of the last completed directory sync.
+    pub dir_synced: u64,
     /// `next_seq` as of the last completed sync.
     pub synced_next: u64,
     /// First sequence number of the newest segment on disk (readers that
@@ -47,7 +49,8 @@ impl Topic {
                 appender: None,
                 sealed: Vec::new(),
                 dir_exists,
-                dir_needs_sync: false,
+                dir_changes: 0,
+                dir_synced: 0,
                 synced_next: next_seq,
                 last_segment,
             }),
@@ -56,6 +59,16 @@ impl Topic {
 }
 
 impl TopicState {
+    /// Notes a change to the topic directory's entries.
+    pub(crate) fn dir_changed(&mut self) {
+        self.dir_changes += 1;
+    }
+
+    /// Whether the directory has changes no completed sync covers.
+    pub(crate) fn dir_dirty(&self) -> bool {
+        self.dir_changes > self.dir_synced
+    }
+
     /// Sequence number the next record will get.
     pub(crate) fn next_seq(&self) -> u64 {
         self.appender.as_ref().map_or(self.next_seq, |a| a.next_seq)
