@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{Limits, PREFAULT_STEP, Segment};
+use super::{Limits, Segment};
 use crate::error::Result;
 use crate::format::frame::{self, SEAL_LEN};
 use crate::format::segment::{DATA_START, INDEX_ENTRY_LEN, INDEX_START, IndexEntry};
@@ -99,9 +99,10 @@ impl Appender {
         let off = self.offset as usize;
         let seq = self.next_seq;
         let tag = frame::record_tag(payload.len());
+        let st = frame::seq_and_time(seq, timestamp);
+        let crc = frame::checksum_parts(tag, &st, payload);
         let map = &self.seg.data;
-        let body = map.write_body(off + 8, &frame::seq_and_time(seq, timestamp), payload);
-        let crc = frame::checksum(tag, body);
+        map.write_body(off + 8, &st, payload);
         // Publish: a reader that loads this word (acquire) sees the body.
         // Release, not SeqCst: the wake-up check below may then read a stale
         // `waiting`; readers close that window by looking again for a few
@@ -119,6 +120,8 @@ impl Appender {
         self.offset = end;
         self.next_seq = seq + 1;
         self.count += 1;
+        // Ready the lines the next record of this topic will go to.
+        self.seg.data.prefetch_write(end as usize, 2 * 64);
         if end > self.low_water {
             self.near_the_end(ask_growth);
         }
@@ -147,10 +150,10 @@ impl Appender {
             return Ok(false);
         }
         if self.seg.data_allocated.load(Ordering::Acquire) < need_end {
-            // The flush thread did not keep up: reserve ourselves, and fault
-            // in only what the next records need.
+            // The prefault thread did not keep up: reserve ourselves (quick),
+            // and leave pre-faulting to it; this thread faults in only what
+            // it touches.
             self.seg.reserve(need_end)?;
-            self.seg.prefault(self.offset + PREFAULT_STEP.min(1 << 20));
         }
         self.allocated = self.seg.data_allocated.load(Ordering::Acquire);
         self.set_low_water();

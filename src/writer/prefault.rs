@@ -38,29 +38,35 @@ impl GrowQueue {
 /// Body of the `logstream-prefault` thread.
 pub(crate) fn run(queue: Arc<GrowQueue>, index_interval: u64) {
     loop {
-        let seg = {
+        let batch: Vec<Arc<Segment>> = {
             let mut s = queue.state.lock();
             loop {
                 if s.1 {
                     return;
                 }
-                if let Some(seg) = s.0.pop_front() {
-                    break seg;
+                if !s.0.is_empty() {
+                    break s.0.drain(..).collect();
                 }
                 queue.cv.wait(&mut s);
             }
         };
-        seg.grow_requested.store(false, Ordering::Release);
-        if let Err(e) = seg.reserve(0) {
-            // The writer reserves synchronously when it needs to, and reports
-            // NoSpace itself.
-            log::warn!("growing {} ahead of the writer failed: {e}", seg.data_path.display());
+        // Reserving is quick and is what a writer waits for: do it for every
+        // waiting segment first, then pre-fault them one after the other.
+        for seg in &batch {
+            seg.grow_requested.store(false, Ordering::Release);
+            if let Err(e) = seg.reserve(0) {
+                // The writer reserves synchronously when it needs to, and
+                // reports NoSpace itself.
+                log::warn!("growing {} ahead of the writer failed: {e}", seg.data_path.display());
+            }
+            let allocated = seg.data_allocated.load(Ordering::Acquire);
+            let need_index = index_entry_at((allocated - DATA_START) / index_interval + 2);
+            if let Err(e) = seg.grow_index(need_index.min(seg.index_reserve)) {
+                log::warn!("growing {} ahead of the writer failed: {e}", seg.index_path.display());
+            }
         }
-        let allocated = seg.data_allocated.load(Ordering::Acquire);
-        let need_index = index_entry_at((allocated - DATA_START) / index_interval + 2);
-        if let Err(e) = seg.grow_index(need_index.min(seg.index_reserve)) {
-            log::warn!("growing {} ahead of the writer failed: {e}", seg.index_path.display());
+        for seg in &batch {
+            seg.prefault(seg.data_allocated.load(Ordering::Acquire));
         }
-        seg.prefault(allocated);
     }
 }
