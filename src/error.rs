@@ -169,6 +169,17 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// `write_at` was given a sequence number that would leave a hole.
+    #[error("cannot write seq {got} to topic {topic:?}: the next record there is {expected}")]
+    SeqGap {
+        /// The topic.
+        topic: String,
+        /// Its next sequence number.
+        expected: u64,
+        /// The sequence number given (or obtained).
+        got: u64,
+    },
+
     /// A background thread could not be started.
     #[error("cannot start thread {name}: {source}")]
     Thread {

@@ -62,7 +62,7 @@ pub use reader::{Batch, Corruption, Reader, ReaderBuilder, ReaderHandle, ReaderS
 pub use repair::{RepairReport, repair};
 pub use segment::recovery::{Cut, TopicRecovery};
 pub use verify::{Damage, GroupReport, SegmentReport, TopicReport, VerifyReport, verify, verify_with_progress};
-pub use writer::{RecoveryReport, TopicWriter, Writer};
+pub use writer::{Placed, RecoveryReport, TopicWriter, Writer};
 
 /// The README's code blocks compile and run as doctests.
 #[cfg(doctest)]

@@ -76,6 +76,15 @@ struct Handle {
     prefaulter: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// What [`Writer::write_at`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Placed {
+    /// The record was written with the requested sequence number.
+    Written,
+    /// A record with that sequence number is already in the log; nothing was written.
+    AlreadyPresent,
+}
+
 /// A writer bound to one topic: skips the topic lookup of [`Writer::write`]
 /// on hot paths. Keeps the writer open while it lives.
 #[derive(Clone)]
@@ -229,6 +238,30 @@ impl Writer {
             *cache.borrow_mut() = Some((s.id, t));
             r
         })
+    }
+
+    /// Writes `data` as record `seq` of `topic`, for mirrors and replays that
+    /// keep the sequence numbers of another log: `seq` below the topic's next
+    /// sequence number is already there ([`Placed::AlreadyPresent`], nothing
+    /// written, so replaying is idempotent); equal is written; above is
+    /// accepted only while the topic holds no record at all (a mirror that
+    /// starts in the middle of its source), and is otherwise a gap.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let w = logstream::Writer::open(&logstream::Config::new(dir.path()))?;
+    /// assert_eq!(w.write_at("m", 1000, b"a")?, logstream::Placed::Written);
+    /// assert_eq!(w.write_at("m", 1000, b"a")?, logstream::Placed::AlreadyPresent);
+    /// assert_eq!(w.write("m", b"b")?, 1001);
+    /// assert!(w.write_at("m", 1005, b"c").is_err()); // would leave a hole
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::SeqGap`] for a hole; otherwise as [`Writer::write`].
+    pub fn write_at(&self, topic: &str, seq: u64, data: &[u8]) -> Result<Placed> {
+        let t = self.inner.shared.topic(topic)?;
+        self.inner.shared.append_at(&t, seq, data)
     }
 
     /// A handle that writes to one topic without looking it up each time.
@@ -430,6 +463,34 @@ impl Shared {
                 None => self.roll(t, &mut st)?,
             }
         }
+    }
+
+    fn append_at(&self, t: &Topic, seq: u64, data: &[u8]) -> Result<Placed> {
+        {
+            let mut st = t.state.lock();
+            let next = st.next_seq();
+            if seq < next {
+                return Ok(Placed::AlreadyPresent);
+            }
+            if seq > next {
+                let empty = st.appender.as_ref().is_none_or(|a| a.count == 0) && st.last_segment.is_none();
+                if !empty {
+                    return Err(Error::SeqGap { topic: t.name.to_string(), expected: next, got: seq });
+                }
+                st.next_seq = seq;
+                if let Some(a) = st.appender.take() {
+                    // An empty segment started at the old position: drop it.
+                    drop(a);
+                }
+            }
+        }
+        // The topic lock is released in between; a concurrent writer of the
+        // same topic can take `seq` first, which the check below reports.
+        let got = self.append(t, data)?;
+        if got != seq {
+            return Err(Error::SeqGap { topic: t.name.to_string(), expected: seq, got });
+        }
+        Ok(Placed::Written)
     }
 
     #[cold]
