@@ -53,6 +53,48 @@ pub struct Config {
     retain_consumed: bool,
     poll_interval_ms: u64,
     index_interval_bytes: u64,
+    durability: Durability,
+    max_disk_bytes: Option<u64>,
+    max_topic_bytes: Option<u64>,
+    full_policy: FullPolicy,
+    segment_max_age_ms: u64,
+}
+
+/// When a write returns, relative to stable storage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// Return once the record is in the shared mapping: it survives `kill -9`
+    /// at once and power loss after the next background sync (within
+    /// `flush_interval_ms`). The fastest; the default.
+    #[default]
+    Async,
+    /// Return once the record is on stable storage: after an `fdatasync`
+    /// that started after its bytes were written. Concurrent callers share
+    /// one sync (group commit).
+    Sync,
+}
+
+/// What a write does when `max_disk_bytes` (or `max_topic_bytes`) is reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FullPolicy {
+    /// Wait for consumers to free space (their consumed segments are deleted)
+    /// for up to `max_wait`, then fail with [`crate::Error::Full`] (the Aliyun
+    /// producer's `MaxBlockSec`).
+    Block {
+        /// Longest wait.
+        max_wait: Duration,
+    },
+    /// Fail at once with [`crate::Error::Full`].
+    Error,
+    /// Delete the oldest sealed segments, even unconsumed ones; readers of
+    /// groups that had not consumed them are told of the gap (never silently).
+    DropOldest,
+}
+
+impl Default for FullPolicy {
+    fn default() -> FullPolicy {
+        FullPolicy::Block { max_wait: Duration::from_secs(60) }
+    }
 }
 
 /// The keys a config file may contain, with a one-line description (used by
@@ -75,6 +117,15 @@ pub const KEYS: &[(&str, &str)] = &[
     ("retain_consumed", "keep segments every group has consumed instead of deleting them (default false)"),
     ("poll_interval_ms", "fallback poll of the directory when no file event arrives (default 1000)"),
     ("index_interval_bytes", "data bytes between sparse index entries (default 4096)"),
+    ("durability", "\"async\" (default: durable within flush_interval_ms) or \"sync\" (write() returns once on disk)"),
+    ("max_disk_bytes", "cap on the log's disk use, all topics (default: none)"),
+    ("max_topic_bytes", "cap on one topic's disk use (default: none)"),
+    ("full_policy", "at a cap: \"block\" (default), \"error\" or \"drop_oldest\""),
+    ("full_max_wait_ms", "with full_policy \"block\": longest wait before Error::Full (default 60000)"),
+    (
+        "segment_max_age_ms",
+        "roll a segment once it is this old, so age retention works on quiet topics (default 0: never)",
+    ),
 ];
 
 impl Config {
@@ -106,6 +157,11 @@ impl Config {
             retain_consumed: false,
             poll_interval_ms: 1000,
             index_interval_bytes: 4096,
+            durability: Durability::Async,
+            max_disk_bytes: None,
+            max_topic_bytes: None,
+            full_policy: FullPolicy::default(),
+            segment_max_age_ms: 0,
         }
     }
 
@@ -170,6 +226,7 @@ impl Config {
         };
         let mut cfg = Config::new(base);
         cfg.source = source.clone();
+        let mut full_wait: Option<u64> = None;
         for (key, v) in &map {
             let k = key.as_str();
             match k {
@@ -192,6 +249,31 @@ impl Config {
                 "retry_max_ms" => cfg.retry_max_ms = count(v).map_err(|r| bad(k, r))?,
                 "poll_interval_ms" => cfg.poll_interval_ms = count(v).map_err(|r| bad(k, r))?,
                 "index_interval_bytes" => cfg.index_interval_bytes = size(v).map_err(|r| bad(k, r))?,
+                "durability" => {
+                    cfg.durability = match v.as_str() {
+                        Some("async") => Durability::Async,
+                        Some("sync") => Durability::Sync,
+                        _ => return Err(bad(k, format!("expected \"async\" or \"sync\", found {v}"))),
+                    }
+                }
+                "max_disk_bytes" => cfg.max_disk_bytes = Some(size(v).map_err(|r| bad(k, r))?),
+                "max_topic_bytes" => cfg.max_topic_bytes = Some(size(v).map_err(|r| bad(k, r))?),
+                "full_policy" => {
+                    let wait = match cfg.full_policy {
+                        FullPolicy::Block { max_wait } => max_wait,
+                        _ => Duration::from_secs(60),
+                    };
+                    cfg.full_policy = match v.as_str() {
+                        Some("block") => FullPolicy::Block { max_wait: wait },
+                        Some("error") => FullPolicy::Error,
+                        Some("drop_oldest") => FullPolicy::DropOldest,
+                        _ => {
+                            return Err(bad(k, format!("expected \"block\", \"error\" or \"drop_oldest\", found {v}")));
+                        }
+                    }
+                }
+                "full_max_wait_ms" => full_wait = Some(count(v).map_err(|r| bad(k, r))?),
+                "segment_max_age_ms" => cfg.segment_max_age_ms = count(v).map_err(|r| bad(k, r))?,
                 "retain_consumed" => {
                     cfg.retain_consumed =
                         v.as_bool().ok_or_else(|| bad(k, format!("expected true or false, found {v}")))?
@@ -200,6 +282,17 @@ impl Config {
                     let known: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
                     let hint = closest(k, &known).map(|s| format!(" (did you mean {s:?}?)")).unwrap_or_default();
                     return Err(bad(k, format!("unknown key{hint}; known keys: {}", known.join(", "))));
+                }
+            }
+        }
+        if let Some(ms) = full_wait {
+            match &mut cfg.full_policy {
+                FullPolicy::Block { max_wait } => *max_wait = Duration::from_millis(ms),
+                _ => {
+                    return Err(bad(
+                        "full_max_wait_ms",
+                        "only applies to full_policy \"block\"; remove it or set full_policy to \"block\"".into(),
+                    ));
                 }
             }
         }
@@ -231,6 +324,16 @@ impl Config {
         range("retry_max_ms", self.retry_max_ms, 1, 86_400_000)?;
         range("poll_interval_ms", self.poll_interval_ms, 10, 3_600_000)?;
         range("index_interval_bytes", self.index_interval_bytes, 64, GIB)?;
+        if let Some(b) = self.max_disk_bytes {
+            range("max_disk_bytes", b, MIB, 1 << 50)?;
+        }
+        if let Some(b) = self.max_topic_bytes {
+            range("max_topic_bytes", b, MIB, 1 << 50)?;
+        }
+        if let FullPolicy::Block { max_wait } = self.full_policy {
+            range("full_max_wait_ms", max_wait.as_millis().min(u128::from(u64::MAX)) as u64, 0, 86_400_000)?;
+        }
+        range("segment_max_age_ms", self.segment_max_age_ms, 0, 365 * 86_400_000)?;
         if self.max_batch_bytes > self.mem_max_size {
             return bad(
                 "max_batch_bytes",
@@ -353,6 +456,36 @@ impl Config {
     pub fn index_interval_bytes(&self) -> u64 {
         self.index_interval_bytes
     }
+    /// When `write()` returns, relative to stable storage.
+    pub fn durability(&self) -> Durability {
+        self.durability
+    }
+    /// Cap on the log's disk use, all topics.
+    pub fn max_disk_bytes(&self) -> Option<u64> {
+        self.max_disk_bytes
+    }
+    /// Cap on one topic's disk use.
+    pub fn max_topic_bytes(&self) -> Option<u64> {
+        self.max_topic_bytes
+    }
+    /// What a write does at a cap.
+    pub fn full_policy(&self) -> FullPolicy {
+        self.full_policy
+    }
+    /// Age after which a segment rolls (`None`: never).
+    pub fn segment_max_age(&self) -> Option<Duration> {
+        (self.segment_max_age_ms > 0).then(|| Duration::from_millis(self.segment_max_age_ms))
+    }
+    /// Sets `max_disk_bytes` (`None`: no cap).
+    pub fn set_max_disk_bytes(&mut self, value: Option<u64>) -> &mut Config {
+        self.max_disk_bytes = value;
+        self
+    }
+    /// Sets `max_topic_bytes` (`None`: no cap).
+    pub fn set_max_topic_bytes(&mut self, value: Option<u64>) -> &mut Config {
+        self.max_topic_bytes = value;
+        self
+    }
 }
 
 macro_rules! setters {
@@ -402,6 +535,12 @@ setters! {
     set_poll_interval_ms: poll_interval_ms: u64;
     /// Sets `index_interval_bytes`.
     set_index_interval_bytes: index_interval_bytes: u64;
+    /// Sets `durability`.
+    set_durability: durability: Durability;
+    /// Sets `full_policy`.
+    set_full_policy: full_policy: FullPolicy;
+    /// Sets `segment_max_age_ms` (0: never).
+    set_segment_max_age_ms: segment_max_age_ms: u64;
 }
 
 fn absolute(p: &Path) -> PathBuf {

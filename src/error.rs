@@ -180,6 +180,57 @@ pub enum Error {
         got: u64,
     },
 
+    /// A batch stopped part way: its first `written` records were written
+    /// (sequence numbers `first_seq..first_seq + written`), the rest were not.
+    #[error("batch for topic {topic:?} stopped after {written} record(s) (seq {first_seq}..): {cause}")]
+    PartialBatch {
+        /// The topic.
+        topic: String,
+        /// Sequence number of the first record of the batch.
+        first_seq: u64,
+        /// Records written before the failure.
+        written: usize,
+        /// Why the rest failed.
+        #[source]
+        cause: Box<Error>,
+    },
+
+    /// A disk cap (`max_disk_bytes` or `max_topic_bytes`) is reached and the
+    /// policy gave up; nothing was written.
+    #[error("{what} of {cap} bytes is reached ({used} bytes used) writing topic {topic:?}; nothing was written")]
+    Full {
+        /// Which cap.
+        what: &'static str,
+        /// The topic written to.
+        topic: String,
+        /// Bytes in use.
+        used: u64,
+        /// The cap.
+        cap: u64,
+    },
+
+    /// `delete_topic` was refused: a registered group has not consumed the topic.
+    #[error(
+        "topic {topic:?} is not deleted: group {group:?} has consumed {confirmed} of {next} record(s); delete with DeleteMode::Force to drop them anyway"
+    )]
+    TopicInUse {
+        /// The topic.
+        topic: String,
+        /// A group that has not consumed it all.
+        group: String,
+        /// Where that group stands.
+        confirmed: u64,
+        /// The topic's next sequence number.
+        next: u64,
+    },
+
+    /// A topic does not exist (or was deleted while a handle to it was held).
+    #[error("topic {topic:?} does not exist (was it deleted?)")]
+    NoSuchTopic {
+        /// The topic.
+        topic: String,
+    },
+
     /// A background thread could not be started.
     #[error("cannot start thread {name}: {source}")]
     Thread {

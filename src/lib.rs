@@ -42,6 +42,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod admin;
 mod config;
 mod doorbell;
 mod error;
@@ -56,13 +57,14 @@ pub mod testing;
 mod verify;
 mod writer;
 
-pub use config::{CONFIG_ENV, Config, KEYS as CONFIG_KEYS, default_config_path, parse_size};
+pub use admin::{TopicInfo, topics};
+pub use config::{CONFIG_ENV, Config, Durability, FullPolicy, KEYS as CONFIG_KEYS, default_config_path, parse_size};
 pub use error::{Error, Result};
 pub use reader::{Batch, Corruption, Reader, ReaderBuilder, ReaderHandle, ReaderStats, Record, Records, TopicReader};
 pub use repair::{RepairReport, repair};
 pub use segment::recovery::{Cut, TopicRecovery};
 pub use verify::{Damage, GroupReport, SegmentReport, TopicReport, VerifyReport, verify, verify_with_progress};
-pub use writer::{Placed, RecoveryReport, TopicWriter, Writer};
+pub use writer::{CloseReport, DeleteMode, LatencySummary, Placed, RecoveryReport, TopicWriter, Writer, WriterStats};
 
 /// The README's code blocks compile and run as doctests.
 #[cfg(doctest)]

@@ -65,6 +65,7 @@
 //!   (§1, §8 wake-up latency.)
 
 pub mod checkpoint;
+pub mod dropped;
 pub mod frame;
 pub mod meta;
 pub mod naming;

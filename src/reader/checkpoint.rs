@@ -191,15 +191,29 @@ pub(crate) fn load(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)
 }
 
 /// Makes a group directory (and its parent) exist durably.
-pub(crate) fn ensure_group_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
+/// Returns the time the group was registered (ns since the Unix epoch).
+pub(crate) fn ensure_group_dir(dir: &Path) -> Result<u64> {
+    let meta = dir.join(GROUP_META);
+    if let Some(t) = registered_at(dir) {
+        return Ok(t);
     }
     crate::storage::file::create_dir_durable(dir).ctx("create group directory", dir)?;
     if let Some(p) = dir.parent() {
         sync_dir(p).ctx("sync groups directory", p)?;
     }
-    Ok(())
+    let now = now_ns();
+    let text = serde_json::json!({ "registered": now }).to_string();
+    write_atomic(&meta, text.as_bytes()).ctx("write", &meta)?;
+    Ok(now)
+}
+
+/// Name of the file holding a group's registration time.
+pub(crate) const GROUP_META: &str = "group.json";
+
+/// When the group was registered, if recorded.
+pub(crate) fn registered_at(dir: &Path) -> Option<u64> {
+    let text = std::fs::read_to_string(dir.join(GROUP_META)).ok()?;
+    serde_json::from_str::<serde_json::Value>(&text).ok()?.get("registered")?.as_u64()
 }
 
 #[cfg(test)]

@@ -336,7 +336,7 @@ impl Cursor {
         let Some(&first) = segs.first() else { return Ok(false) };
         let target = self.next_seq;
         if target < first {
-            if self.report_gaps && target > 0 {
+            if self.report_gaps {
                 events.push(Corruption::Gap { topic: self.topic.to_string(), from_seq: target, to_seq: first });
             }
             self.positioned = self.enter(first, events)?;

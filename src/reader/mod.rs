@@ -110,7 +110,7 @@ impl ReaderBuilder {
             create_dir_durable(&d).ctx("create directory", &d)?;
         }
         let gdir = layout.group(&self.group);
-        checkpoint::ensure_group_dir(&gdir)?;
+        let registered = checkpoint::ensure_group_dir(&gdir)?;
         let lock = group::lock_group(&gdir, &self.group)?;
         let (store, report) = checkpoint::CheckpointStore::open(&gdir)?;
         if report != checkpoint::LoadReport::default() {
@@ -129,7 +129,7 @@ impl ReaderBuilder {
         let core = Arc::new(Core::new(
             self.cfg.clone(),
             layout.clone(),
-            self.group.clone(),
+            pool::GroupInfo { name: self.group.clone(), registered },
             log_id,
             forward,
             self.on_corruption,

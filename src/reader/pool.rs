@@ -171,11 +171,19 @@ impl Wake {
     }
 }
 
+/// Who the reader consumes as.
+pub(crate) struct GroupInfo {
+    pub name: String,
+    /// When the group was registered (ns since the Unix epoch).
+    pub registered: u64,
+}
+
 /// Everything the reader's threads share.
 pub(crate) struct Core {
     pub cfg: Config,
     pub layout: Layout,
     pub group: String,
+    pub registered: u64,
     pub log_id: u64,
     forward: Forward,
     on_corruption: Option<OnCorruption>,
@@ -198,7 +206,7 @@ impl Core {
     pub(crate) fn new(
         cfg: Config,
         layout: Layout,
-        group: String,
+        group: GroupInfo,
         log_id: u64,
         forward: Forward,
         on_corruption: Option<OnCorruption>,
@@ -209,7 +217,8 @@ impl Core {
         Core {
             cfg,
             layout,
-            group,
+            group: group.name,
+            registered: group.registered,
             log_id,
             forward,
             on_corruption,
@@ -288,9 +297,14 @@ impl Core {
                 continue;
             }
             let saved = store.get(&name);
-            let next = saved.map_or(0, |p| p.next_seq);
+            // Without a saved position the group starts at the earliest
+            // retained record; records deleted unconsumed after the group was
+            // registered are reported as a gap, not skipped silently.
+            let dropped = if saved.is_none() { self.dropped_since_registered(&name) } else { None };
+            let next = saved.map_or(dropped.unwrap_or(0), |p| p.next_seq);
             let key: Arc<str> = name.as_str().into();
-            let cursor = Cursor::new(&self.layout.topic(&name), &name, next, saved.is_some(), self.log_id);
+            let report_gaps = saved.is_some() || dropped.is_some();
+            let cursor = Cursor::new(&self.layout.topic(&name), &name, next, report_gaps, self.log_id);
             let allowed = filter.allows(&name);
             s.buckets.entry(topic_bucket(&name)).or_default().push(key.clone());
             s.topics.insert(
@@ -316,6 +330,14 @@ impl Core {
         if added > 0 {
             self.cv.notify_all();
         }
+    }
+
+    /// The first sequence number of records of `topic` deleted unconsumed
+    /// after this group was registered, if any.
+    fn dropped_since_registered(&self, topic: &str) -> Option<u64> {
+        let path = self.layout.topic(topic).join(crate::format::dropped::FILE);
+        let text = std::fs::read_to_string(path).ok()?;
+        crate::format::dropped::parse(&text).iter().filter(|d| d.time >= self.registered).map(|d| d.from).min()
     }
 
     /// Re-reads the black and white lists from the config file.

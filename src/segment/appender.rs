@@ -37,6 +37,8 @@ pub(crate) struct Progress {
 /// Appends frames to one segment.
 pub(crate) struct Appender {
     pub seg: Arc<Segment>,
+    /// When this appender started the segment (for `segment_max_age`).
+    pub started: std::time::Instant,
     pub offset: u64,
     pub next_seq: u64,
     pub count: u64,
@@ -58,6 +60,7 @@ impl Appender {
         let next_seq = seg.base_seq;
         let mut a = Appender {
             seg,
+            started: std::time::Instant::now(),
             offset: DATA_START,
             next_seq,
             count: 0,

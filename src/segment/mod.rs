@@ -3,6 +3,7 @@
 //! sync) lives in `writer/`; byte layouts live in `format/`.
 
 pub(crate) mod appender;
+pub(crate) mod budget;
 pub(crate) mod recovery;
 pub(crate) mod scan;
 
@@ -75,6 +76,8 @@ pub(crate) struct Segment {
     window: AtomicU64,
     grow_lock: Mutex<()>,
     prefault_lock: Mutex<()>,
+    /// Where reserved space is charged (disk caps); `None` in recovery.
+    account: Option<budget::Account>,
 }
 
 impl std::fmt::Debug for Segment {
@@ -87,16 +90,66 @@ impl Segment {
     /// Creates the files of a new segment in `dir` under temporary names, writes
     /// their headers, reserves and pre-faults the first window, then renames
     /// them into place (index first: a data file's presence defines a segment).
-    pub(crate) fn create(dir: &Path, base_seq: u64, epoch: u64, log_id: u64, limits: Limits) -> Result<Segment> {
+    pub(crate) fn create(
+        dir: &Path,
+        base_seq: u64,
+        epoch: u64,
+        log_id: u64,
+        limits: Limits,
+        account: Option<budget::Account>,
+    ) -> Result<Segment> {
+        let index_reserve = limits.index_reserve();
+        let window = MIN_WINDOW.min(limits.max_size - DATA_START);
+        let index_len = round_up_page(INDEX_START + 64 * INDEX_ENTRY_LEN).min(index_reserve);
+        if let Some(a) = &account {
+            a.charge(DATA_START + window + index_len)?;
+        }
+        let uncharge = |e: Error| {
+            if let Some(a) = &account {
+                a.credit(DATA_START + window + index_len);
+            }
+            e
+        };
+        let built = Self::create_files(dir, base_seq, epoch, log_id, limits, window, index_len);
+        let (data, index) = built.map_err(uncharge)?;
+        Ok(Segment {
+            base_seq,
+            epoch,
+            data_path: dir.join(data_file_name(base_seq)),
+            index_path: dir.join(index_file_name(base_seq)),
+            data,
+            index,
+            max_size: limits.max_size,
+            index_reserve,
+            data_allocated: AtomicU64::new(DATA_START + window),
+            index_allocated: AtomicU64::new(index_len),
+            grow_requested: AtomicBool::new(false),
+            populated: AtomicU64::new(DATA_START + window),
+            released: AtomicU64::new(DATA_START),
+            window: AtomicU64::new(window),
+            grow_lock: Mutex::new(()),
+            prefault_lock: Mutex::new(()),
+            account,
+        })
+    }
+
+    /// The files of a new segment, built aside and renamed into place.
+    fn create_files(
+        dir: &Path,
+        base_seq: u64,
+        epoch: u64,
+        log_id: u64,
+        limits: Limits,
+        window: u64,
+        index_len: u64,
+    ) -> Result<(Mapping, Mapping)> {
         let data_path = dir.join(data_file_name(base_seq));
         let index_path = dir.join(index_file_name(base_seq));
         let tmp_data = dir.join(format!(".ls-new-{}", data_file_name(base_seq)));
         let tmp_index = dir.join(format!(".ls-new-{}", index_file_name(base_seq)));
         let index_reserve = limits.index_reserve();
-        let window = MIN_WINDOW.min(limits.max_size - DATA_START);
 
         let index_file = open_rw(&tmp_index, true).ctx("create index file", &tmp_index)?;
-        let index_len = round_up_page(INDEX_START + 64 * INDEX_ENTRY_LEN).min(index_reserve);
         allocate(&index_file, &tmp_index, 0, index_len).ctx("reserve space for index file", &tmp_index)?;
         let index = Mapping::map(&index_file, index_reserve, true, &tmp_index).ctx("map index file", &tmp_index)?;
         let ih = IndexHeader { interval: limits.index_interval as u32, base_seq, epoch };
@@ -113,24 +166,7 @@ impl Segment {
 
         std::fs::rename(&tmp_index, &index_path).ctx("rename new index file into place", &index_path)?;
         std::fs::rename(&tmp_data, &data_path).ctx("rename new data file into place", &data_path)?;
-        Ok(Segment {
-            base_seq,
-            epoch,
-            data_path,
-            index_path,
-            data,
-            index,
-            max_size: limits.max_size,
-            index_reserve,
-            data_allocated: AtomicU64::new(data_len),
-            index_allocated: AtomicU64::new(index_len),
-            grow_requested: AtomicBool::new(false),
-            populated: AtomicU64::new(data_len),
-            released: AtomicU64::new(DATA_START),
-            window: AtomicU64::new(window),
-            grow_lock: Mutex::new(()),
-            prefault_lock: Mutex::new(()),
-        })
+        Ok((data, index))
     }
 
     /// Opens an existing segment read-write (recovery and repair). A missing
@@ -161,6 +197,7 @@ impl Segment {
             window: AtomicU64::new(MIN_WINDOW),
             grow_lock: Mutex::new(()),
             prefault_lock: Mutex::new(()),
+            account: None,
         })
     }
 
@@ -205,8 +242,14 @@ impl Segment {
         let window = (self.window.load(Ordering::Relaxed) * 2).min(MAX_WINDOW);
         let target = have.saturating_add(window).max(need_end).min(self.max_size);
         let target = round_up_page(target).min(self.max_size);
-        let file = open_rw(&self.data_path, false).ctx("open data file to grow it", &self.data_path)?;
+        if let Some(a) = &self.account {
+            a.charge(target - have)?;
+        }
+        let file = open_rw(&self.data_path, false)
+            .ctx("open data file to grow it", &self.data_path)
+            .inspect_err(|_| self.credit(target - have))?;
         allocate(&file, &self.data_path, have, target - have).map_err(|e| {
+            self.credit(target - have);
             if e.raw_os_error() == Some(libc::ENOSPC) {
                 Error::NoSpace { path: self.data_path.clone(), needed: target - have }
             } else {
@@ -216,6 +259,13 @@ impl Segment {
         self.window.store(window, Ordering::Relaxed);
         self.data_allocated.store(target, Ordering::Release);
         Ok(())
+    }
+
+    /// Gives `bytes` back to the disk budget.
+    pub(crate) fn credit(&self, bytes: u64) {
+        if let Some(a) = &self.account {
+            a.credit(bytes);
+        }
     }
 
     /// Pre-faults the reserved data pages up to `upto` (`MADV_POPULATE_WRITE`,

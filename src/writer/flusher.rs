@@ -50,6 +50,12 @@ struct FlushState {
 impl FlushCtl {
     /// Asks for a sync pass and waits until one that started after this call finished.
     pub(crate) fn flush_and_wait(&self) -> std::result::Result<(), String> {
+        self.flush_until(None).map(|_| ())
+    }
+
+    /// As `flush_and_wait`, giving up at `deadline`: `Ok(false)` if the pass
+    /// had not completed by then.
+    pub(crate) fn flush_until(&self, deadline: Option<Instant>) -> std::result::Result<bool, String> {
         let mut s = self.state.lock();
         s.requested += 1;
         let mine = s.requested;
@@ -60,12 +66,19 @@ impl FlushCtl {
                 return Err(why.clone());
             }
             if s.completed >= mine {
-                return Ok(());
+                return Ok(true);
             }
             if s.exited {
                 return Err("the writer is closed".into());
             }
-            self.cv.wait(&mut s);
+            match deadline {
+                Some(d) => {
+                    if self.cv.wait_until(&mut s, d).timed_out() && s.completed < mine {
+                        return Ok(false);
+                    }
+                }
+                None => self.cv.wait(&mut s),
+            }
         }
     }
 
@@ -103,6 +116,8 @@ impl FlushCtl {
 pub(crate) fn run(shared: Arc<Shared>) {
     let interval = shared.cfg.flush_interval();
     let mut next_tick = Instant::now() + interval;
+    let caps = shared.cfg.max_disk_bytes().is_some() || shared.cfg.max_topic_bytes().is_some();
+    let mut last_housekeeping = Instant::now();
     loop {
         let (generation, shutdown, sync_now) = {
             let mut s = shared.flush.state.lock();
@@ -113,9 +128,22 @@ pub(crate) fn run(shared: Arc<Shared>) {
             let due = Instant::now() >= next_tick;
             (s.requested, s.shutdown, due || s.requested > s.completed || s.shutdown)
         };
+        if last_housekeeping.elapsed() >= std::time::Duration::from_secs(1) {
+            last_housekeeping = Instant::now();
+            roll_old_segments(&shared);
+            if caps && let Err(e) = super::caps::remeasure(&shared) {
+                log::warn!("measuring the log's disk use failed: {e}");
+            }
+        }
         if sync_now {
             next_tick = Instant::now() + interval;
-            match sync_pass(&shared) {
+            let started = Instant::now();
+            let pass = sync_pass(&shared);
+            if matches!(pass, Ok(true)) {
+                shared.stats.sync_latency.record(started.elapsed());
+                shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
+            }
+            match pass {
                 Ok(published) => {
                     let mut s = shared.flush.state.lock();
                     s.completed = s.completed.max(generation);
@@ -138,7 +166,27 @@ pub(crate) fn run(shared: Arc<Shared>) {
             let mut s = shared.flush.state.lock();
             s.exited = true;
             shared.flush.cv.notify_all();
+            drop(s);
+            // Closed: another writer may take the directory now (after
+            // `close_timeout` gave up, this is the last thing that ran).
+            if let Err(e) = crate::storage::file::unlock(&shared.lock_file) {
+                log::warn!("releasing {} failed: {e}", shared.layout.lock().display());
+            }
             return;
+        }
+    }
+}
+
+/// Rolls active segments older than `segment_max_age`, so that age-based
+/// retention also works on quiet topics.
+fn roll_old_segments(shared: &Shared) {
+    let Some(max_age) = shared.cfg.segment_max_age() else { return };
+    let topics: Vec<Arc<Topic>> = shared.topics.read().values().cloned().collect();
+    for t in topics {
+        let mut st = t.state.lock();
+        let old = st.appender.as_ref().is_some_and(|a| a.count > 0 && a.started.elapsed() >= max_age);
+        if old && let Err(e) = shared.roll(&t, &mut st) {
+            log::warn!("rolling the old segment of topic {:?} failed: {e}", t.name);
         }
     }
 }
@@ -265,6 +313,7 @@ fn finish_sealed(p: &Progress) -> Result<()> {
         && let Ok(f) = open_rw(&p.seg.data_path, false)
     {
         punch_hole(&f, keep, allocated - keep);
+        p.seg.credit(allocated - keep);
     }
     Ok(())
 }

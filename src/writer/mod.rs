@@ -5,45 +5,32 @@
 //! allocation in the steady state. The `logstream-flush` thread grows segments
 //! ahead of the writers and makes records durable every `flush_interval`.
 
+mod caps;
 mod flusher;
 pub(crate) mod open;
 mod prefault;
+mod shared;
+mod stats;
 pub(crate) mod topic;
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::thread::JoinHandle;
 
 use parking_lot::{Condvar, Mutex, RwLock};
 
-use crate::config::Config;
+use crate::config::{Config, Durability};
 use crate::doorbell::Doorbell;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::layout::{Layout, check_topic};
-use crate::segment::appender::Appender;
-use crate::segment::{Limits, Segment, read_header};
-use crate::storage::file::now_ns;
+use crate::segment::Limits;
 use crate::storage::fork_generation;
 use flusher::FlushCtl;
 pub use open::RecoveryReport;
-use topic::{Topic, TopicState};
-
-thread_local! {
-    /// The topic this thread last wrote through `Writer::write`, with the id
-    /// of the writer it belongs to.
-    static LAST_TOPIC: std::cell::RefCell<Option<(u64, Arc<Topic>)>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Ids of writers, never reused (a cached topic must belong to this writer).
-static NEXT_WRITER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-const RUNNING: u8 = 0;
-const STOPPED: u8 = 1;
-const CLOSED: u8 = 2;
-const POISONED: u8 = 3;
+use shared::{CLOSED, LAST_TOPIC, NEXT_WRITER_ID, POISONED, RUNNING, STOPPED, Shared};
+pub use stats::{LatencySummary, WriterStats};
+use topic::Topic;
 
 /// Appends records to a log directory. Cheap to clone; every clone writes to
 /// the same log, and dropping the last one closes it.
@@ -76,6 +63,15 @@ struct Handle {
     prefaulter: Mutex<Option<JoinHandle<()>>>,
 }
 
+/// How [`Writer::delete_topic`] treats consumer groups.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeleteMode {
+    /// Refuse while any registered group has not consumed every record.
+    IfConsumed,
+    /// Delete anyway; groups lose what they had not consumed.
+    Force,
+}
+
 /// What [`Writer::write_at`] did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Placed {
@@ -97,35 +93,6 @@ impl std::fmt::Debug for TopicWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TopicWriter").field("topic", &self.topic.name).finish()
     }
-}
-
-struct Poison {
-    op: &'static str,
-    path: PathBuf,
-    cause: String,
-}
-
-/// State shared by the clones, the topic writers and the flush thread.
-pub(crate) struct Shared {
-    id: u64,
-    max_record: u64,
-    pub(crate) cfg: Config,
-    pub(crate) layout: Layout,
-    pub(crate) limits: Limits,
-    log_id: u64,
-    session: u64,
-    pub(crate) topics: RwLock<HashMap<Box<str>, Arc<Topic>>>,
-    state: AtomicU8,
-    state_lock: Mutex<Option<Poison>>,
-    state_cv: Condvar,
-    pub(crate) flush: FlushCtl,
-    grow: Arc<prefault::GrowQueue>,
-    pub(crate) bell: Doorbell,
-    pub(crate) lock_file: File,
-    pub(crate) topics_dir_dirty: AtomicBool,
-    fork_gen: u64,
-    pid: u32,
-    recovery: RecoveryReport,
 }
 
 impl Writer {
@@ -164,8 +131,23 @@ impl Writer {
         if !opened.report.is_clean() {
             log::warn!("opened {} after recovery: {:?}", layout.base.display(), opened.report);
         }
+        let budget = crate::segment::budget::Budget {
+            used: Default::default(),
+            max_total: cfg.max_disk_bytes(),
+            max_topic: cfg.max_topic_bytes(),
+        };
+        let mut used = 0;
+        for t in topics.values() {
+            let u = caps::topic_disk_bytes(&t.dir);
+            t.usage.store(u, Ordering::Relaxed);
+            used += u;
+        }
+        budget.used.store(used, Ordering::Relaxed);
         let shared = Arc::new(Shared {
             id: NEXT_WRITER_ID.fetch_add(1, Ordering::Relaxed),
+            budget: Arc::new(budget),
+            sync_writes: cfg.durability() == crate::config::Durability::Sync,
+            stats: stats::Counters::default(),
             max_record: cfg.max_record_bytes(),
             cfg: cfg.clone(),
             layout,
@@ -231,7 +213,11 @@ impl Writer {
                 && *id == s.id
                 && *t.name == *topic
             {
-                return s.append(t, data);
+                match s.append(t, data) {
+                    // Deleted since: look the name up again (a new topic).
+                    Err(Error::NoSuchTopic { .. }) => {}
+                    r => return r,
+                }
             }
             let t = s.topic(topic)?;
             let r = s.append(&t, data);
@@ -262,6 +248,88 @@ impl Writer {
     pub fn write_at(&self, topic: &str, seq: u64, data: &[u8]) -> Result<Placed> {
         let t = self.inner.shared.topic(topic)?;
         self.inner.shared.append_at(&t, seq, data)
+    }
+
+    /// Appends `data` with the durability given (overriding the config's):
+    /// with [`Durability::Sync`] it returns once the record is on stable
+    /// storage; writers waiting at the same time share one sync.
+    ///
+    /// # Errors
+    /// As [`Writer::write`].
+    pub fn write_with(&self, topic: &str, data: &[u8], durability: Durability) -> Result<u64> {
+        let s = &self.inner.shared;
+        let t = s.topic(topic)?;
+        let seq = s.append(&t, data)?;
+        if durability == Durability::Sync && !s.sync_writes {
+            s.wait_durable()?;
+        }
+        Ok(seq)
+    }
+
+    /// [`Writer::write_with`] `Durability::Sync`: returns once `data` is on
+    /// stable storage (group commit with concurrent callers).
+    ///
+    /// # Errors
+    /// As [`Writer::write`].
+    pub fn write_durable(&self, topic: &str, data: &[u8]) -> Result<u64> {
+        self.write_with(topic, data, Durability::Sync)
+    }
+
+    /// Appends many records to one topic in one call; they get contiguous
+    /// sequence numbers, returned as a range. With `durability` `Sync` (in
+    /// the config), one sync covers the whole batch.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let w = logstream::Writer::open(&logstream::Config::new(dir.path()))?;
+    /// assert_eq!(w.write_batch("t", &[b"a", b"b", b"c"])?, 0..3);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Writer::write`]; nothing is written if a record is too large. A
+    /// failure part way (e.g. a full disk) is [`Error::PartialBatch`], which
+    /// says how many records were written.
+    pub fn write_batch(&self, topic: &str, records: &[&[u8]]) -> Result<std::ops::Range<u64>> {
+        let t = self.inner.shared.topic(topic)?;
+        self.inner.shared.append_batch(&t, records, false)
+    }
+
+    /// [`Writer::write_batch`] with the durability given.
+    ///
+    /// # Errors
+    /// As [`Writer::write_batch`].
+    pub fn write_batch_with(
+        &self,
+        topic: &str,
+        records: &[&[u8]],
+        durability: Durability,
+    ) -> Result<std::ops::Range<u64>> {
+        let t = self.inner.shared.topic(topic)?;
+        self.inner.shared.append_batch(&t, records, durability == Durability::Sync)
+    }
+
+    /// Deletes a topic and its records. With [`DeleteMode::IfConsumed`] it is
+    /// refused while a registered group has not consumed every record.
+    /// Writing to the name afterwards starts a new topic at sequence 0.
+    ///
+    /// # Errors
+    /// [`Error::TopicInUse`], [`Error::NoSuchTopic`], I/O errors.
+    pub fn delete_topic(&self, topic: &str, mode: DeleteMode) -> Result<crate::admin::TopicInfo> {
+        self.inner.shared.delete_topic(topic, mode)
+    }
+
+    /// What each topic holds (see [`crate::topics`]).
+    ///
+    /// # Errors
+    /// I/O errors reading the directory.
+    pub fn topics(&self) -> Result<Vec<crate::admin::TopicInfo>> {
+        crate::admin::topics(&self.inner.shared.cfg)
+    }
+
+    /// Counters since the writer opened.
+    pub fn stats(&self) -> WriterStats {
+        self.inner.shared.stats_snapshot()
     }
 
     /// A handle that writes to one topic without looking it up each time.
@@ -323,6 +391,18 @@ impl Writer {
         self.inner.close()
     }
 
+    /// Like [`Writer::close`], but gives up waiting for the final sync after
+    /// `timeout` (a stalled disk): it then reports how many records and bytes
+    /// were not yet durable. They are in the files and a later writer's
+    /// recovery finds them; the directory stays locked until the sync in
+    /// progress ends.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] if data could not be made durable.
+    pub fn close_timeout(&self, timeout: std::time::Duration) -> Result<CloseReport> {
+        self.inner.close_timeout(timeout)
+    }
+
     /// What recovery found and did when this writer opened the directory.
     pub fn recovery_report(&self) -> &RecoveryReport {
         &self.inner.shared.recovery
@@ -359,6 +439,36 @@ impl TopicWriter {
         self.writer.inner.shared.append(&self.topic, data)
     }
 
+    /// Appends `data` and returns once it is on stable storage; see
+    /// [`Writer::write_durable`].
+    ///
+    /// # Errors
+    /// As [`Writer::write`].
+    pub fn write_durable(&self, data: &[u8]) -> Result<u64> {
+        let s = &self.writer.inner.shared;
+        let seq = s.append(&self.topic, data)?;
+        if !s.sync_writes {
+            s.wait_durable()?;
+        }
+        Ok(seq)
+    }
+
+    /// Appends many records; see [`Writer::write_batch`].
+    ///
+    /// # Errors
+    /// As [`Writer::write_batch`].
+    pub fn write_batch(&self, records: &[&[u8]]) -> Result<std::ops::Range<u64>> {
+        self.writer.inner.shared.append_batch(&self.topic, records, false)
+    }
+
+    /// Appends many records with the durability given; see [`Writer::write_batch_with`].
+    ///
+    /// # Errors
+    /// As [`Writer::write_batch`].
+    pub fn write_batch_with(&self, records: &[&[u8]], durability: Durability) -> Result<std::ops::Range<u64>> {
+        self.writer.inner.shared.append_batch(&self.topic, records, durability == Durability::Sync)
+    }
+
     /// The topic's name.
     pub fn name(&self) -> &str {
         &self.topic.name
@@ -370,7 +480,60 @@ impl TopicWriter {
     }
 }
 
+/// What [`Writer::close_timeout`] achieved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CloseReport {
+    /// Everything written is durable.
+    pub durable: bool,
+    /// Records not yet durable when the timeout passed.
+    pub pending_records: u64,
+    /// Their bytes (frames included).
+    pub pending_bytes: u64,
+}
+
 impl Handle {
+    fn close_timeout(&self, timeout: std::time::Duration) -> Result<CloseReport> {
+        let deadline = std::time::Instant::now() + timeout;
+        let s = &self.shared;
+        let prev = {
+            let _g = s.state_lock.lock();
+            let prev = s.state.swap(CLOSED, Ordering::SeqCst);
+            s.state_cv.notify_all();
+            if prev == POISONED {
+                s.state.store(POISONED, Ordering::SeqCst);
+            }
+            prev
+        };
+        if prev == POISONED {
+            return Err(s.poison_error());
+        }
+        if self.flusher.lock().is_none() {
+            return Ok(CloseReport { durable: true, pending_records: 0, pending_bytes: 0 });
+        }
+        s.seal_all()?;
+        match s.flush.flush_until(Some(deadline)) {
+            Ok(true) => {
+                self.close()?;
+                Ok(CloseReport { durable: true, pending_records: 0, pending_bytes: 0 })
+            }
+            Ok(false) => {
+                let (pending_records, pending_bytes) = s.pending();
+                // Let the background threads finish on their own: the last of
+                // them to go releases the directory lock.
+                s.flush.shutdown();
+                s.grow.shutdown();
+                drop(self.flusher.lock().take());
+                drop(self.prefaulter.lock().take());
+                log::warn!(
+                    "closed {} with {pending_records} record(s), {pending_bytes} byte(s) not yet durable",
+                    s.layout.base.display()
+                );
+                Ok(CloseReport { durable: false, pending_records, pending_bytes })
+            }
+            Err(_) => Err(if s.is_poisoned() { s.poison_error() } else { Error::Closed }),
+        }
+    }
+
     fn close(&self) -> Result<()> {
         let s = &self.shared;
         let prev = {
@@ -414,310 +577,5 @@ impl Drop for Handle {
         if let Err(e) = self.close() {
             log::error!("closing the writer of {} failed: {e}", self.shared.layout.base.display());
         }
-    }
-}
-
-impl Shared {
-    /// Finds or registers a topic.
-    #[inline]
-    fn topic(&self, name: &str) -> Result<Arc<Topic>> {
-        if let Some(t) = self.topics.read().get(name) {
-            return Ok(t.clone());
-        }
-        check_topic(name)?;
-        let mut map = self.topics.write();
-        let t = map
-            .entry(name.into())
-            .or_insert_with(|| Arc::new(Topic::new(name, self.layout.topic(name), 0, false, None)));
-        Ok(t.clone())
-    }
-
-    #[inline]
-    fn append(&self, t: &Topic, data: &[u8]) -> Result<u64> {
-        if data.len() as u64 > self.max_record {
-            return Err(Error::RecordTooLarge { topic: t.name.to_string(), len: data.len(), max: self.max_record });
-        }
-        if fork_generation() != self.fork_gen {
-            return Err(Error::Forked { opened_by: self.pid, used_in: std::process::id() });
-        }
-        let ts = now_ns();
-        loop {
-            let mut st = t.state.lock();
-            if self.state.load(Ordering::Relaxed) != RUNNING {
-                drop(st);
-                self.wait_running()?;
-                continue;
-            }
-            let app = match st.appender {
-                Some(ref mut a) => a,
-                None => self.start_segment(t, &mut st)?,
-            };
-            match app.append(data, ts, &|seg| self.grow.ask(seg))? {
-                Some(seq) => {
-                    let waiting = app.seg.waiting().load(Ordering::SeqCst);
-                    if waiting != 0 {
-                        self.ring(&app.seg, t.bucket);
-                    }
-                    return Ok(seq);
-                }
-                None => self.roll(t, &mut st)?,
-            }
-        }
-    }
-
-    fn append_at(&self, t: &Topic, seq: u64, data: &[u8]) -> Result<Placed> {
-        {
-            let mut st = t.state.lock();
-            let next = st.next_seq();
-            if seq < next {
-                return Ok(Placed::AlreadyPresent);
-            }
-            if seq > next {
-                let empty = st.appender.as_ref().is_none_or(|a| a.count == 0) && st.last_segment.is_none();
-                if !empty {
-                    return Err(Error::SeqGap { topic: t.name.to_string(), expected: next, got: seq });
-                }
-                st.next_seq = seq;
-                if let Some(a) = st.appender.take() {
-                    // An empty segment started at the old position: drop it.
-                    drop(a);
-                }
-            }
-        }
-        // The topic lock is released in between; a concurrent writer of the
-        // same topic can take `seq` first, which the check below reports.
-        let got = self.append(t, data)?;
-        if got != seq {
-            return Err(Error::SeqGap { topic: t.name.to_string(), expected: seq, got });
-        }
-        Ok(Placed::Written)
-    }
-
-    #[cold]
-    fn ring(&self, seg: &Segment, bucket: usize) {
-        let mask = seg.waiting().swap(0, Ordering::SeqCst);
-        if mask != 0 {
-            self.bell.ring(mask, bucket);
-        }
-    }
-
-    #[cold]
-    fn wait_running(&self) -> Result<()> {
-        let mut g = self.state_lock.lock();
-        loop {
-            match self.state.load(Ordering::SeqCst) {
-                RUNNING => return Ok(()),
-                CLOSED => return Err(Error::Closed),
-                POISONED => {
-                    let p = g.as_ref();
-                    return Err(p.map_or(Error::Closed, |p| Error::Poisoned {
-                        op: p.op,
-                        path: p.path.clone(),
-                        cause: p.cause.clone(),
-                    }));
-                }
-                _ => self.state_cv.wait(&mut g),
-            }
-        }
-    }
-
-    /// Starts this session's first segment of a topic.
-    #[cold]
-    fn start_segment<'a>(&self, t: &Topic, st: &'a mut TopicState) -> Result<&'a mut Appender> {
-        let base = st.next_seq;
-        let seg = if st.dir_exists {
-            // Readers that reached the previous segment's seal wait on it;
-            // take their marks before an empty one is replaced.
-            let mut waiting = 0;
-            if let Some(prev) = st.last_segment {
-                let path = t.dir.join(crate::format::naming::data_file_name(prev));
-                match crate::segment::take_waiting(&path) {
-                    Ok(mask) => waiting = mask,
-                    Err(e) => log::debug!("cannot wake readers of {}: {e}", path.display()),
-                }
-            }
-            self.replace_empty_segment(t, base)?;
-            self.sync_topic_dir(t, st)?;
-            st.dir_changed();
-            let seg = Segment::create(&t.dir, base, self.session, self.log_id, self.limits)?;
-            if waiting != 0 {
-                self.bell.ring(waiting, t.bucket);
-            }
-            seg
-        } else {
-            // Build the directory with its first segment aside, then rename it
-            // in: readers see a new topic complete or not at all.
-            let tmp = self.layout.tmp().join(format!("{}-{}", std::process::id(), crate::storage::file::random_u64()));
-            std::fs::create_dir(&tmp).ctx("create topic directory", &tmp)?;
-            let built = Segment::create(&tmp, base, self.session, self.log_id, self.limits);
-            let seg = match built {
-                Ok(seg) => seg,
-                Err(e) => {
-                    let _ = std::fs::remove_dir_all(&tmp);
-                    return Err(e);
-                }
-            };
-            if let Err(e) = std::fs::rename(&tmp, &t.dir) {
-                let _ = std::fs::remove_dir_all(&tmp);
-                return Err(Error::io("create topic directory", &t.dir, e));
-            }
-            // The flush thread syncs both directories before it counts any
-            // record of this segment as durable.
-            st.dir_changed();
-            self.topics_dir_dirty.store(true, Ordering::Release);
-            st.dir_exists = true;
-            seg.relocate(&t.dir)
-        };
-        st.last_segment = Some(base);
-        Ok(st.appender.insert(Appender::new(Arc::new(seg), self.limits)))
-    }
-
-    /// A sealed segment with no records has the name the next segment needs;
-    /// it holds nothing, so it is replaced.
-    fn replace_empty_segment(&self, t: &Topic, base: u64) -> Result<()> {
-        let data = t.dir.join(crate::format::naming::data_file_name(base));
-        if !data.exists() {
-            return Ok(());
-        }
-        let (_, wm, _) = read_header(&data)?;
-        // Empty: sealed at its own start (by the watermark, or by its first
-        // frame when recovery sealed it and the watermark is not synced yet).
-        let empty = wm.is_some_and(|w| w.is_sealed() && w.sealed_next == base) || {
-            use std::os::unix::fs::FileExt;
-            let mut b = [0u8; crate::format::frame::SEAL_LEN];
-            std::fs::File::open(&data)
-                .and_then(|f| f.read_exact_at(&mut b, crate::format::segment::DATA_START))
-                .is_ok_and(|()| {
-                    matches!(
-                        crate::format::frame::decode_bytes(&b),
-                        Ok(crate::format::frame::Frame::Seal { next_seq, .. }) if next_seq == base
-                    )
-                })
-        };
-        match empty {
-            true => {
-                std::fs::remove_file(&data).ctx("remove empty segment", &data)?;
-                let idx = t.dir.join(crate::format::naming::index_file_name(base));
-                let _ = std::fs::remove_file(&idx);
-                Ok(())
-            }
-            false => Err(Error::Corrupt {
-                path: data,
-                offset: 0,
-                reason: format!(
-                    "a segment starting at seq {base} holds records, but the topic's next record is {base}"
-                ),
-            }),
-        }
-    }
-
-    /// Seals the full active segment and starts the next one.
-    #[cold]
-    fn roll(&self, t: &Topic, st: &mut TopicState) -> Result<()> {
-        if st.appender.is_none() {
-            return Ok(());
-        }
-        self.sync_topic_dir(t, st)?;
-        let Some(app) = st.appender.as_mut() else { return Ok(()) };
-        let next = app.next_seq;
-        // Create the next segment before the seal names it.
-        let seg = Segment::create(&t.dir, next, self.session, self.log_id, self.limits)?;
-        let p = app.seal(now_ns());
-        let waiting = p.seg.waiting().load(Ordering::SeqCst);
-        if waiting != 0 {
-            self.ring(&p.seg, t.bucket);
-        }
-        st.sealed.push(p);
-        st.next_seq = next;
-        st.last_segment = Some(next);
-        st.dir_changed();
-        st.appender = Some(Appender::new(Arc::new(seg), self.limits));
-        self.flush.nudge();
-        Ok(())
-    }
-
-    /// Makes the topic directory's entries durable before another segment is
-    /// created in it, so that a later segment never outlives an earlier one
-    /// in a crash (a hole at the start of the log). Rolls are rare; this is
-    /// one directory sync at most per segment.
-    fn sync_topic_dir(&self, t: &Topic, st: &mut TopicState) -> Result<()> {
-        if !st.dir_dirty() {
-            return Ok(());
-        }
-        let seen = st.dir_changes;
-        crate::storage::file::sync_dir(&t.dir)
-            .ctx("sync topic directory", &t.dir)
-            .inspect_err(|e| self.poison_with(e))?;
-        st.dir_synced = st.dir_synced.max(seen);
-        Ok(())
-    }
-
-    /// Seals every active segment (stop and close).
-    fn seal_all(&self) -> Result<()> {
-        let topics: Vec<Arc<Topic>> = self.topics.read().values().cloned().collect();
-        for t in topics {
-            let mut st = t.state.lock();
-            if let Some(mut app) = st.appender.take() {
-                let p = app.seal(now_ns());
-                let waiting = p.seg.waiting().load(Ordering::SeqCst);
-                if waiting != 0 {
-                    self.ring(&p.seg, t.bucket);
-                }
-                st.next_seq = p.next_seq;
-                st.sealed.push(p);
-            }
-        }
-        Ok(())
-    }
-
-    fn flush(&self) -> Result<()> {
-        self.check_usable()?;
-        self.flush.flush_and_wait().map_err(|why| {
-            if self.is_poisoned() {
-                self.poison_error()
-            } else if self.state.load(Ordering::SeqCst) == CLOSED {
-                Error::Closed
-            } else {
-                Error::Poisoned { op: "flush", path: self.layout.base.clone(), cause: why }
-            }
-        })
-    }
-
-    fn check_usable(&self) -> Result<()> {
-        if fork_generation() != self.fork_gen {
-            return Err(Error::Forked { opened_by: self.pid, used_in: std::process::id() });
-        }
-        match self.state.load(Ordering::SeqCst) {
-            CLOSED => Err(Error::Closed),
-            POISONED => Err(self.poison_error()),
-            _ => Ok(()),
-        }
-    }
-
-    pub(crate) fn is_poisoned(&self) -> bool {
-        self.state_lock.lock().is_some()
-    }
-
-    pub(crate) fn poison_error(&self) -> Error {
-        match &*self.state_lock.lock() {
-            Some(p) => Error::Poisoned { op: p.op, path: p.path.clone(), cause: p.cause.clone() },
-            None => Error::Closed,
-        }
-    }
-
-    /// Records the first failure and refuses all further writes and flushes.
-    pub(crate) fn poison_with(&self, e: &Error) {
-        let (op, path) = match e {
-            Error::Io { op, path, .. } => (*op, path.clone()),
-            Error::NoSpace { path, .. } => ("sync", path.clone()),
-            _ => ("sync", self.layout.base.clone()),
-        };
-        let mut g = self.state_lock.lock();
-        if g.is_none() {
-            log::error!("writer of {} poisoned: {e}", self.layout.base.display());
-            *g = Some(Poison { op, path, cause: e.to_string() });
-        }
-        self.state.store(POISONED, Ordering::SeqCst);
-        self.state_cv.notify_all();
     }
 }

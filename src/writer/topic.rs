@@ -3,6 +3,8 @@
 //! sync.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use parking_lot::Mutex;
 
@@ -15,6 +17,8 @@ pub(crate) struct Topic {
     pub dir: PathBuf,
     pub bucket: usize,
     pub state: Mutex<TopicState>,
+    /// Bytes the topic occupies on disk (charged against the caps).
+    pub usage: Arc<AtomicU64>,
 }
 
 /// Guarded by the topic lock.
@@ -36,6 +40,10 @@ pub(crate) struct TopicState {
     /// First sequence number of the newest segment on disk (readers that
     /// reached its seal wait on it for the next segment).
     pub last_segment: Option<u64>,
+    /// Records and data bytes written in this session.
+    pub written: (u64, u64),
+    /// The topic was deleted; writes through this handle go nowhere.
+    pub deleted: bool,
 }
 
 impl Topic {
@@ -44,6 +52,7 @@ impl Topic {
             name: name.into(),
             dir,
             bucket: topic_bucket(name),
+            usage: Arc::default(),
             state: Mutex::new(TopicState {
                 next_seq,
                 appender: None,
@@ -53,6 +62,8 @@ impl Topic {
                 dir_synced: 0,
                 synced_next: next_seq,
                 last_segment,
+                written: (0, 0),
+                deleted: false,
             }),
         }
     }

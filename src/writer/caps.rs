@@ -1,0 +1,87 @@
+//! Disk caps on the writer's side: measuring what the log occupies and, with
+//! the `drop_oldest` policy, deleting the oldest sealed segments.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use super::shared::Shared;
+use super::topic::Topic;
+use crate::error::{IoContext, Result};
+use crate::format::naming::{data_file_name, index_file_name};
+use crate::segment::budget::disk_bytes;
+use crate::segment::read_header;
+use crate::segment::recovery::list_segments;
+
+/// Bytes the files of a topic directory occupy.
+pub(crate) fn topic_disk_bytes(dir: &std::path::Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(dir) else { return 0 };
+    rd.filter_map(|e| e.ok()?.metadata().ok()).filter(|m| m.is_file()).map(|m| disk_bytes(&m)).sum()
+}
+
+/// Counts again what every topic occupies (readers, maybe in other
+/// processes, delete the segments they finished).
+pub(crate) fn remeasure(shared: &Shared) -> Result<()> {
+    let topics: Vec<Arc<Topic>> = shared.topics.read().values().cloned().collect();
+    let mut total = 0;
+    for t in topics {
+        let used = topic_disk_bytes(&t.dir);
+        t.usage.store(used, Ordering::Release);
+        total += used;
+    }
+    shared.budget.used.store(total, Ordering::Release);
+    Ok(())
+}
+
+/// Deletes the oldest sealed segment (of `only`, or of any topic), never the
+/// newest segment of a topic. False if there is none to delete. Readers of
+/// groups that had not read it report the gap when they reach it.
+pub(crate) fn drop_oldest(shared: &Shared, only: Option<&Topic>) -> Result<bool> {
+    let topics: Vec<Arc<Topic>> = match only {
+        Some(t) => shared.topics.read().get(&*t.name).cloned().into_iter().collect(),
+        None => shared.topics.read().values().cloned().collect(),
+    };
+    // The oldest candidate: the first segment of each topic with a later one
+    // (every segment but a topic's newest is sealed: the writer sealed it
+    // when it rolled, even if its final sync is still to come).
+    let mut best: Option<(u64, Arc<Topic>, u64)> = None;
+    for t in topics {
+        let segs = list_segments(&t.dir)?;
+        if segs.len() < 2 {
+            continue;
+        }
+        let path = t.dir.join(data_file_name(segs[0]));
+        let created = read_header(&path).map_or(0, |(h, _, _)| h.created);
+        if best.as_ref().is_none_or(|b| created < b.0) {
+            best = Some((created, t, segs[0]));
+        }
+    }
+    let Some((_, t, base)) = best else { return Ok(false) };
+    let next = list_segments(&t.dir)?.into_iter().find(|&b| b > base).unwrap_or(base);
+    // Note the range first: a group that had not read it must hear of it.
+    note_dropped(&t.dir, base, next)?;
+    let data = t.dir.join(data_file_name(base));
+    let index = t.dir.join(index_file_name(base));
+    let freed = [&data, &index].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| disk_bytes(&m)).sum::<u64>();
+    std::fs::remove_file(&data).ctx("delete oldest segment to stay under a disk cap", &data)?;
+    let _ = std::fs::remove_file(&index);
+    log::warn!(
+        "disk cap reached: deleted {} (records from seq {base} of topic {:?}); groups that had not read them will report the gap",
+        data.display(),
+        t.name
+    );
+    let account = shared.account(&t);
+    account.credit(freed);
+    shared.stats.segments_dropped.fetch_add(1, Ordering::Relaxed);
+    Ok(true)
+}
+
+/// Appends a deleted range to the topic's `DROPPED` file, durably.
+pub(crate) fn note_dropped(dir: &std::path::Path, from: u64, to: u64) -> Result<()> {
+    use crate::format::dropped::{Dropped, FILE, line};
+    use std::io::Write;
+    let path = dir.join(FILE);
+    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).ctx("open", &path)?;
+    let d = Dropped { from, to, time: crate::storage::file::now_ns() };
+    f.write_all(line(&d).as_bytes()).ctx("append to", &path)?;
+    crate::storage::file::sync_file(&f, &path).ctx("sync", &path)
+}

@@ -1,0 +1,599 @@
+//! What every clone of a `Writer` shares: the topics, the lifecycle state
+//! (running, stopped, closed, poisoned), and the write path itself.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+
+use parking_lot::{Condvar, Mutex, RwLock};
+
+use super::Placed;
+use super::flusher::FlushCtl;
+use super::open::RecoveryReport;
+use super::prefault;
+use super::topic::{Topic, TopicState};
+use crate::config::Config;
+use crate::doorbell::Doorbell;
+use crate::error::{Error, IoContext, Result};
+use crate::layout::{Layout, check_topic};
+use crate::segment::appender::Appender;
+use crate::segment::{Limits, Segment, read_header};
+use crate::storage::file::now_ns;
+use crate::storage::fork_generation;
+
+thread_local! {
+    /// The topic this thread last wrote through `Writer::write`, with the id
+    /// of the writer it belongs to.
+    pub(crate) static LAST_TOPIC: std::cell::RefCell<Option<(u64, Arc<Topic>)>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Ids of writers, never reused (a cached topic must belong to this writer).
+pub(crate) static NEXT_WRITER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+pub(crate) const RUNNING: u8 = 0;
+pub(crate) const STOPPED: u8 = 1;
+pub(crate) const CLOSED: u8 = 2;
+pub(crate) const POISONED: u8 = 3;
+
+pub(crate) struct Poison {
+    pub(crate) op: &'static str,
+    pub(crate) path: PathBuf,
+    pub(crate) cause: String,
+}
+
+/// State shared by the clones, the topic writers and the flush thread.
+pub(crate) struct Shared {
+    pub(crate) id: u64,
+    /// Disk caps and the bytes charged against them.
+    pub(crate) budget: Arc<crate::segment::budget::Budget>,
+    /// `durability` is `Sync`: every write waits for a sync.
+    pub(crate) sync_writes: bool,
+    pub(crate) stats: super::stats::Counters,
+    pub(crate) max_record: u64,
+    pub(crate) cfg: Config,
+    pub(crate) layout: Layout,
+    pub(crate) limits: Limits,
+    pub(crate) log_id: u64,
+    pub(crate) session: u64,
+    pub(crate) topics: RwLock<HashMap<Box<str>, Arc<Topic>>>,
+    pub(crate) state: AtomicU8,
+    pub(crate) state_lock: Mutex<Option<Poison>>,
+    pub(crate) state_cv: Condvar,
+    pub(crate) flush: FlushCtl,
+    pub(crate) grow: Arc<prefault::GrowQueue>,
+    pub(crate) bell: Doorbell,
+    pub(crate) lock_file: File,
+    pub(crate) topics_dir_dirty: AtomicBool,
+    pub(crate) fork_gen: u64,
+    pub(crate) pid: u32,
+    pub(crate) recovery: RecoveryReport,
+}
+
+impl Shared {
+    /// Finds or registers a topic.
+    #[inline]
+    pub(crate) fn topic(&self, name: &str) -> Result<Arc<Topic>> {
+        if let Some(t) = self.topics.read().get(name) {
+            return Ok(t.clone());
+        }
+        check_topic(name)?;
+        let mut map = self.topics.write();
+        let t = map
+            .entry(name.into())
+            .or_insert_with(|| Arc::new(Topic::new(name, self.layout.topic(name), 0, false, None)));
+        Ok(t.clone())
+    }
+
+    #[inline]
+    pub(crate) fn append(&self, t: &Topic, data: &[u8]) -> Result<u64> {
+        if data.len() as u64 > self.max_record {
+            return Err(Error::RecordTooLarge { topic: t.name.to_string(), len: data.len(), max: self.max_record });
+        }
+        if fork_generation() != self.fork_gen {
+            return Err(Error::Forked { opened_by: self.pid, used_in: std::process::id() });
+        }
+        let ts = now_ns();
+        let mut full_since = None;
+        loop {
+            let mut st = t.state.lock();
+            if self.state.load(Ordering::Relaxed) != RUNNING || st.deleted {
+                if st.deleted {
+                    return Err(Error::NoSuchTopic { topic: t.name.to_string() });
+                }
+                drop(st);
+                self.wait_running()?;
+                continue;
+            }
+            let step = match st.appender {
+                Some(ref mut a) => a.append(data, ts, &|seg| self.grow.ask(seg)),
+                None => self.start_segment(t, &mut st).and_then(|a| a.append(data, ts, &|seg| self.grow.ask(seg))),
+            };
+            let step = match step {
+                Err(e @ Error::Full { .. }) => {
+                    drop(st);
+                    self.at_cap(t, e, &mut full_since)?;
+                    continue;
+                }
+                other => other?,
+            };
+            let Some(app) = st.appender.as_mut() else { continue };
+            match step {
+                Some(seq) => {
+                    let waiting = app.seg.waiting().load(Ordering::SeqCst);
+                    if waiting != 0 {
+                        self.ring(&app.seg, t.bucket);
+                    }
+                    st.written.0 += 1;
+                    st.written.1 += data.len() as u64;
+                    drop(st);
+                    if self.sync_writes {
+                        self.wait_durable()?;
+                    }
+                    return Ok(seq);
+                }
+                None => match self.roll(t, &mut st) {
+                    Err(e @ Error::Full { .. }) => {
+                        drop(st);
+                        self.at_cap(t, e, &mut full_since)?;
+                    }
+                    other => other?,
+                },
+            }
+        }
+    }
+
+    /// Deletes a topic: its files, and the writer's state for it.
+    pub(crate) fn delete_topic(&self, name: &str, mode: super::DeleteMode) -> Result<crate::admin::TopicInfo> {
+        check_topic(name)?;
+        let dir = self.layout.topic(name);
+        let t = self.topics.read().get(name).cloned();
+        let Some(t) = t else { return Err(Error::NoSuchTopic { topic: name.to_owned() }) };
+        let mut st = t.state.lock();
+        let next = st.next_seq();
+        if mode == super::DeleteMode::IfConsumed && next > 0 {
+            for (group, positions, _) in crate::reader::group_positions(&self.layout)? {
+                let confirmed = positions.iter().find(|(t, _)| t == name).map_or(0, |p| p.1);
+                if confirmed < next {
+                    return Err(Error::TopicInUse { topic: name.to_owned(), group, confirmed, next });
+                }
+            }
+        }
+        let mut info = crate::admin::topic_info(&dir, name).unwrap_or_default();
+        info.next_seq = next;
+        info.records = next.saturating_sub(info.first_seq);
+        st.deleted = true;
+        st.appender = None;
+        st.sealed.clear();
+        self.topics.write().remove(name);
+        // Out of sight of readers at once (one rename), then removed.
+        let gone = self.layout.tmp().join(format!("deleted-{}", crate::storage::file::random_u64()));
+        std::fs::rename(&dir, &gone).ctx("delete topic directory", &dir)?;
+        let topics_dir = self.layout.topics();
+        crate::storage::file::sync_dir(&topics_dir).ctx("sync topics directory", &topics_dir)?;
+        std::fs::remove_dir_all(&gone).ctx("remove deleted topic's files", &gone)?;
+        self.account(&t).credit(t.usage.load(Ordering::Acquire));
+        log::info!("deleted topic {name:?} ({} record(s))", info.records);
+        Ok(info)
+    }
+
+    /// The account a topic's new space is charged to.
+    pub(crate) fn account(&self, t: &Topic) -> crate::segment::budget::Account {
+        crate::segment::budget::Account {
+            budget: self.budget.clone(),
+            topic: t.usage.clone(),
+            name: t.name.as_ref().into(),
+        }
+    }
+
+    /// A write met a disk cap: apply the policy. `Ok` means "try again".
+    #[cold]
+    pub(crate) fn at_cap(&self, t: &Topic, e: Error, since: &mut Option<std::time::Instant>) -> Result<()> {
+        match self.cfg.full_policy() {
+            crate::config::FullPolicy::Error => {
+                self.stats.full_errors.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+            crate::config::FullPolicy::DropOldest => {
+                let per_topic = matches!(e, Error::Full { what: "max_topic_bytes", .. });
+                if super::caps::drop_oldest(self, if per_topic { Some(t) } else { None })? {
+                    return Ok(());
+                }
+                self.stats.full_errors.fetch_add(1, Ordering::Relaxed);
+                Err(e)
+            }
+            crate::config::FullPolicy::Block { max_wait } => {
+                let start = *since.get_or_insert_with(|| {
+                    self.stats.full_waits.fetch_add(1, Ordering::Relaxed);
+                    std::time::Instant::now()
+                });
+                // Consumers (maybe in other processes) may have deleted
+                // segments they finished: count again before waiting.
+                super::caps::remeasure(self)?;
+                if start.elapsed() >= max_wait {
+                    self.stats.full_errors.fetch_add(1, Ordering::Relaxed);
+                    return Err(e);
+                }
+                let left = max_wait.saturating_sub(start.elapsed());
+                std::thread::sleep(left.min(std::time::Duration::from_millis(20)));
+                Ok(())
+            }
+        }
+    }
+
+    /// Appends every record of `records` under one acquisition of the topic
+    /// lock, so their sequence numbers are contiguous; returns them. With
+    /// `durable`, one sync covers the whole batch.
+    pub(crate) fn append_batch(&self, t: &Topic, records: &[&[u8]], durable: bool) -> Result<std::ops::Range<u64>> {
+        if let Some(r) = records.iter().find(|r| r.len() as u64 > self.max_record) {
+            return Err(Error::RecordTooLarge { topic: t.name.to_string(), len: r.len(), max: self.max_record });
+        }
+        if fork_generation() != self.fork_gen {
+            return Err(Error::Forked { opened_by: self.pid, used_in: std::process::id() });
+        }
+        let ts = now_ns();
+        let mut full_since = None;
+        let first = 'attempt: loop {
+            let mut st = t.state.lock();
+            if st.deleted {
+                return Err(Error::NoSuchTopic { topic: t.name.to_string() });
+            }
+            if self.state.load(Ordering::Relaxed) != RUNNING {
+                drop(st);
+                self.wait_running()?;
+                continue;
+            }
+            let first = st.next_seq();
+            let mut done = 0usize;
+            while done < records.len() {
+                let step = match st.appender {
+                    Some(ref mut a) => a.append(records[done], ts, &|seg| self.grow.ask(seg)),
+                    None => self
+                        .start_segment(t, &mut st)
+                        .and_then(|a| a.append(records[done], ts, &|seg| self.grow.ask(seg))),
+                };
+                let step = match step {
+                    Ok(Some(_)) => Ok(()),
+                    Ok(None) => self.roll(t, &mut st),
+                    Err(e) => Err(e),
+                };
+                match step {
+                    Ok(()) if st.next_seq() == first + done as u64 + 1 => {
+                        st.written.0 += 1;
+                        st.written.1 += records[done].len() as u64;
+                        done += 1;
+                    }
+                    Ok(()) => {}
+                    // At a cap before anything was written: the policy may
+                    // wait or make room, then the whole batch goes again.
+                    Err(e @ Error::Full { .. }) if done == 0 => {
+                        drop(st);
+                        self.at_cap(t, e, &mut full_since)?;
+                        continue 'attempt;
+                    }
+                    Err(e) => return Err(partial(t, first, done, e)),
+                }
+            }
+            if let Some(a) = &st.appender
+                && a.seg.waiting().load(Ordering::SeqCst) != 0
+            {
+                self.ring(&a.seg, t.bucket);
+            }
+            break first;
+        };
+        if durable || self.sync_writes {
+            self.wait_durable()?;
+        }
+        Ok(first..first + records.len() as u64)
+    }
+
+    /// Returns once everything written before the call is durable (group
+    /// commit: concurrent callers share the flush thread's next pass).
+    pub(crate) fn wait_durable(&self) -> Result<()> {
+        self.flush()
+    }
+
+    pub(crate) fn append_at(&self, t: &Topic, seq: u64, data: &[u8]) -> Result<Placed> {
+        {
+            let mut st = t.state.lock();
+            let next = st.next_seq();
+            if seq < next {
+                return Ok(Placed::AlreadyPresent);
+            }
+            if seq > next {
+                let empty = st.appender.as_ref().is_none_or(|a| a.count == 0) && st.last_segment.is_none();
+                if !empty {
+                    return Err(Error::SeqGap { topic: t.name.to_string(), expected: next, got: seq });
+                }
+                st.next_seq = seq;
+                if let Some(a) = st.appender.take() {
+                    // An empty segment started at the old position: drop it.
+                    drop(a);
+                }
+            }
+        }
+        // The topic lock is released in between; a concurrent writer of the
+        // same topic can take `seq` first, which the check below reports.
+        let got = self.append(t, data)?;
+        if got != seq {
+            return Err(Error::SeqGap { topic: t.name.to_string(), expected: seq, got });
+        }
+        Ok(Placed::Written)
+    }
+
+    /// A snapshot of the counters.
+    pub(crate) fn stats_snapshot(&self) -> super::stats::WriterStats {
+        let topics: Vec<Arc<Topic>> = self.topics.read().values().cloned().collect();
+        let (mut records, mut bytes) = (0, 0);
+        for t in &topics {
+            let st = t.state.lock();
+            records += st.written.0;
+            bytes += st.written.1;
+        }
+        let c = &self.stats;
+        super::stats::WriterStats {
+            records,
+            bytes,
+            topics: topics.len() as u64,
+            syncs: c.syncs.load(Ordering::Relaxed),
+            sync_latency: c.sync_latency.summary(),
+            full_waits: c.full_waits.load(Ordering::Relaxed),
+            full_errors: c.full_errors.load(Ordering::Relaxed),
+            segments_dropped: c.segments_dropped.load(Ordering::Relaxed),
+            segments_compressed: c.segments_compressed.load(Ordering::Relaxed),
+            disk_bytes: self.budget.used.load(Ordering::Relaxed),
+        }
+    }
+
+    /// Records and bytes not yet durable (for `close_timeout`).
+    pub(crate) fn pending(&self) -> (u64, u64) {
+        let topics: Vec<Arc<Topic>> = self.topics.read().values().cloned().collect();
+        let (mut records, mut bytes) = (0, 0);
+        for t in topics {
+            let st = t.state.lock();
+            records += st.next_seq().saturating_sub(st.synced_next);
+            for p in st.sealed.iter().chain(st.appender.as_ref().map(|a| a.progress()).iter()) {
+                let durable = crate::segment::read_watermark(&p.seg.data).map_or(0, |w| w.durable_end);
+                bytes += p.end.saturating_sub(durable.max(crate::format::segment::DATA_START));
+            }
+        }
+        (records, bytes)
+    }
+
+    #[cold]
+    pub(crate) fn ring(&self, seg: &Segment, bucket: usize) {
+        let mask = seg.waiting().swap(0, Ordering::SeqCst);
+        if mask != 0 {
+            self.bell.ring(mask, bucket);
+        }
+    }
+
+    #[cold]
+    pub(crate) fn wait_running(&self) -> Result<()> {
+        let mut g = self.state_lock.lock();
+        loop {
+            match self.state.load(Ordering::SeqCst) {
+                RUNNING => return Ok(()),
+                CLOSED => return Err(Error::Closed),
+                POISONED => {
+                    let p = g.as_ref();
+                    return Err(p.map_or(Error::Closed, |p| Error::Poisoned {
+                        op: p.op,
+                        path: p.path.clone(),
+                        cause: p.cause.clone(),
+                    }));
+                }
+                _ => self.state_cv.wait(&mut g),
+            }
+        }
+    }
+
+    /// Starts this session's first segment of a topic.
+    #[cold]
+    pub(crate) fn start_segment<'a>(&self, t: &Topic, st: &'a mut TopicState) -> Result<&'a mut Appender> {
+        let base = st.next_seq;
+        let seg = if st.dir_exists {
+            // Readers that reached the previous segment's seal wait on it;
+            // take their marks before an empty one is replaced.
+            let mut waiting = 0;
+            if let Some(prev) = st.last_segment {
+                let path = t.dir.join(crate::format::naming::data_file_name(prev));
+                match crate::segment::take_waiting(&path) {
+                    Ok(mask) => waiting = mask,
+                    Err(e) => log::debug!("cannot wake readers of {}: {e}", path.display()),
+                }
+            }
+            self.replace_empty_segment(t, base)?;
+            self.sync_topic_dir(t, st)?;
+            st.dir_changed();
+            let seg = Segment::create(&t.dir, base, self.session, self.log_id, self.limits, Some(self.account(t)))?;
+            if waiting != 0 {
+                self.bell.ring(waiting, t.bucket);
+            }
+            seg
+        } else {
+            // Build the directory with its first segment aside, then rename it
+            // in: readers see a new topic complete or not at all.
+            let tmp = self.layout.tmp().join(format!("{}-{}", std::process::id(), crate::storage::file::random_u64()));
+            std::fs::create_dir(&tmp).ctx("create topic directory", &tmp)?;
+            let built = Segment::create(&tmp, base, self.session, self.log_id, self.limits, Some(self.account(t)));
+            let seg = match built {
+                Ok(seg) => seg,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&tmp);
+                    return Err(e);
+                }
+            };
+            if let Err(e) = std::fs::rename(&tmp, &t.dir) {
+                let _ = std::fs::remove_dir_all(&tmp);
+                return Err(Error::io("create topic directory", &t.dir, e));
+            }
+            // The flush thread syncs both directories before it counts any
+            // record of this segment as durable.
+            st.dir_changed();
+            self.topics_dir_dirty.store(true, Ordering::Release);
+            st.dir_exists = true;
+            seg.relocate(&t.dir)
+        };
+        st.last_segment = Some(base);
+        Ok(st.appender.insert(Appender::new(Arc::new(seg), self.limits)))
+    }
+
+    /// A sealed segment with no records has the name the next segment needs;
+    /// it holds nothing, so it is replaced.
+    pub(crate) fn replace_empty_segment(&self, t: &Topic, base: u64) -> Result<()> {
+        let data = t.dir.join(crate::format::naming::data_file_name(base));
+        if !data.exists() {
+            return Ok(());
+        }
+        let (_, wm, _) = read_header(&data)?;
+        // Empty: sealed at its own start (by the watermark, or by its first
+        // frame when recovery sealed it and the watermark is not synced yet).
+        let empty = wm.is_some_and(|w| w.is_sealed() && w.sealed_next == base) || {
+            use std::os::unix::fs::FileExt;
+            let mut b = [0u8; crate::format::frame::SEAL_LEN];
+            std::fs::File::open(&data)
+                .and_then(|f| f.read_exact_at(&mut b, crate::format::segment::DATA_START))
+                .is_ok_and(|()| {
+                    matches!(
+                        crate::format::frame::decode_bytes(&b),
+                        Ok(crate::format::frame::Frame::Seal { next_seq, .. }) if next_seq == base
+                    )
+                })
+        };
+        match empty {
+            true => {
+                std::fs::remove_file(&data).ctx("remove empty segment", &data)?;
+                let idx = t.dir.join(crate::format::naming::index_file_name(base));
+                let _ = std::fs::remove_file(&idx);
+                Ok(())
+            }
+            false => Err(Error::Corrupt {
+                path: data,
+                offset: 0,
+                reason: format!(
+                    "a segment starting at seq {base} holds records, but the topic's next record is {base}"
+                ),
+            }),
+        }
+    }
+
+    /// Seals the full active segment and starts the next one.
+    #[cold]
+    pub(crate) fn roll(&self, t: &Topic, st: &mut TopicState) -> Result<()> {
+        if st.appender.is_none() {
+            return Ok(());
+        }
+        self.sync_topic_dir(t, st)?;
+        let Some(app) = st.appender.as_mut() else { return Ok(()) };
+        let next = app.next_seq;
+        // Create the next segment before the seal names it.
+        let seg = Segment::create(&t.dir, next, self.session, self.log_id, self.limits, Some(self.account(t)))?;
+        let p = app.seal(now_ns());
+        let waiting = p.seg.waiting().load(Ordering::SeqCst);
+        if waiting != 0 {
+            self.ring(&p.seg, t.bucket);
+        }
+        st.sealed.push(p);
+        st.next_seq = next;
+        st.last_segment = Some(next);
+        st.dir_changed();
+        st.appender = Some(Appender::new(Arc::new(seg), self.limits));
+        self.flush.nudge();
+        Ok(())
+    }
+
+    /// Makes the topic directory's entries durable before another segment is
+    /// created in it, so that a later segment never outlives an earlier one
+    /// in a crash (a hole at the start of the log). Rolls are rare; this is
+    /// one directory sync at most per segment.
+    pub(crate) fn sync_topic_dir(&self, t: &Topic, st: &mut TopicState) -> Result<()> {
+        if !st.dir_dirty() {
+            return Ok(());
+        }
+        let seen = st.dir_changes;
+        crate::storage::file::sync_dir(&t.dir)
+            .ctx("sync topic directory", &t.dir)
+            .inspect_err(|e| self.poison_with(e))?;
+        st.dir_synced = st.dir_synced.max(seen);
+        Ok(())
+    }
+
+    /// Seals every active segment (stop and close).
+    pub(crate) fn seal_all(&self) -> Result<()> {
+        let topics: Vec<Arc<Topic>> = self.topics.read().values().cloned().collect();
+        for t in topics {
+            let mut st = t.state.lock();
+            if let Some(mut app) = st.appender.take() {
+                let p = app.seal(now_ns());
+                let waiting = p.seg.waiting().load(Ordering::SeqCst);
+                if waiting != 0 {
+                    self.ring(&p.seg, t.bucket);
+                }
+                st.next_seq = p.next_seq;
+                st.sealed.push(p);
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn flush(&self) -> Result<()> {
+        self.check_usable()?;
+        self.flush.flush_and_wait().map_err(|why| {
+            if self.is_poisoned() {
+                self.poison_error()
+            } else if self.state.load(Ordering::SeqCst) == CLOSED {
+                Error::Closed
+            } else {
+                Error::Poisoned { op: "flush", path: self.layout.base.clone(), cause: why }
+            }
+        })
+    }
+
+    pub(crate) fn check_usable(&self) -> Result<()> {
+        if fork_generation() != self.fork_gen {
+            return Err(Error::Forked { opened_by: self.pid, used_in: std::process::id() });
+        }
+        match self.state.load(Ordering::SeqCst) {
+            CLOSED => Err(Error::Closed),
+            POISONED => Err(self.poison_error()),
+            _ => Ok(()),
+        }
+    }
+
+    pub(crate) fn is_poisoned(&self) -> bool {
+        self.state_lock.lock().is_some()
+    }
+
+    pub(crate) fn poison_error(&self) -> Error {
+        match &*self.state_lock.lock() {
+            Some(p) => Error::Poisoned { op: p.op, path: p.path.clone(), cause: p.cause.clone() },
+            None => Error::Closed,
+        }
+    }
+
+    /// Records the first failure and refuses all further writes and flushes.
+    pub(crate) fn poison_with(&self, e: &Error) {
+        let (op, path) = match e {
+            Error::Io { op, path, .. } => (*op, path.clone()),
+            Error::NoSpace { path, .. } => ("sync", path.clone()),
+            _ => ("sync", self.layout.base.clone()),
+        };
+        let mut g = self.state_lock.lock();
+        if g.is_none() {
+            log::error!("writer of {} poisoned: {e}", self.layout.base.display());
+            *g = Some(Poison { op, path, cause: e.to_string() });
+        }
+        self.state.store(POISONED, Ordering::SeqCst);
+        self.state_cv.notify_all();
+    }
+}
+
+/// The error of a batch interrupted after `done` records were written.
+fn partial(t: &Topic, first: u64, done: usize, cause: Error) -> Error {
+    if done == 0 {
+        return cause;
+    }
+    Error::PartialBatch { topic: t.name.to_string(), first_seq: first, written: done, cause: Box::new(cause) }
+}
