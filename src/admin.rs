@@ -4,10 +4,12 @@ use std::path::Path;
 
 use crate::config::Config;
 use crate::error::{IoContext, Result};
+use crate::format::block::COMPRESSED;
 use crate::format::naming::data_file_name;
 use crate::format::segment::DATA_START;
 use crate::layout::{Layout, list_topics};
 use crate::segment::budget::disk_bytes;
+use crate::segment::compressed::{list_blocks, step_bytes, walk};
 use crate::segment::recovery::list_segments;
 use crate::segment::scan::{Step, step};
 use crate::segment::{read_header, read_watermark};
@@ -93,6 +95,14 @@ fn extent(path: &Path, base: u64) -> Result<(u64, Option<u64>)> {
     }
     let map = Mapping::map(&f, len, false, path).ctx("map data file", path)?;
     let wm = read_watermark(&map);
+    if crate::segment::read_header_of(&f, path).is_ok_and(|(h, _, _)| h.flags & COMPRESSED != 0) {
+        if let Some(w) = wm.filter(|w| w.is_sealed()) {
+            return Ok((w.sealed_next, (w.last_time != 0).then_some(w.last_time)));
+        }
+        let mut newest = None;
+        let walked = walk(&map, len, base, None, |v| newest = Some(v.timestamp));
+        return Ok((walked.next_seq, newest));
+    }
     let (mut off, mut seq) = wm.map_or((DATA_START, base), |w| (w.durable_end, w.durable_next));
     let mut newest = wm.and_then(|w| (w.last_time != 0).then_some(w.last_time));
     if let Some(w) = wm
@@ -117,6 +127,13 @@ fn first_record_time(path: &Path) -> Option<u64> {
     let f = open_ro(path).ok()?;
     let len = f.metadata().ok()?.len();
     let map = Mapping::map(&f, len.max(1), false, path).ok()?;
+    if crate::segment::read_header_of(&f, path).is_ok_and(|(h, _, _)| h.flags & COMPRESSED != 0) {
+        let buf = list_blocks(&map, len).first()?.unpack(&map, len).ok()?;
+        return match step_bytes(&buf, DATA_START, DATA_START) {
+            Step::Record { timestamp, .. } => Some(timestamp),
+            _ => None,
+        };
+    }
     match step(&map, DATA_START, len) {
         Step::Record { timestamp, .. } => Some(timestamp),
         _ => None,

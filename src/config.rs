@@ -105,7 +105,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("data_file_max_size", "bytes per segment data file before it rolls (default \"1G\")"),
     ("mem_max_size", "bytes of batches handed to forwarders and not yet finished (default \"200M\")"),
     ("max_concurrent_forward", "forwarder closures running at once (default 100)"),
-    ("compress_topics", "topics whose sealed segments are compressed (accepted; applied by a later version)"),
+    ("compress_topics", "topics whose sealed segments are LZ4-compressed in the background"),
     ("black_topics", "topics not consumed (re-read when the file changes)"),
     ("white_topics", "if non-empty, only these topics are consumed (re-read when the file changes)"),
     ("flush_interval_ms", "how often written records are made durable (default 100)"),

@@ -8,9 +8,11 @@ use std::path::PathBuf;
 
 use crate::config::Config;
 use crate::error::{Error, IoContext, Result};
+use crate::format::block::COMPRESSED;
 use crate::format::naming::index_file_name;
 use crate::format::segment::{DATA_START, INDEX_ENTRY_LEN, INDEX_START, IndexEntry, IndexHeader};
 use crate::layout::Layout;
+use crate::segment::compressed::walk;
 use crate::segment::scan::{Step, step};
 use crate::storage::Mapping;
 use crate::storage::file::{open_ro, sync_dir, write_atomic};
@@ -50,7 +52,9 @@ pub fn repair(cfg: &Config) -> Result<RepairReport> {
             if s.header_damaged {
                 let idx = dir.join(index_file_name(s.base_seq));
                 if let Some(mut h) = crate::segment::guess_header(&s.path, &idx, s.base_seq)? {
-                    h.reserve = h.reserve.max(cfg.data_file_max_size());
+                    if h.flags & crate::format::block::COMPRESSED == 0 {
+                        h.reserve = h.reserve.max(cfg.data_file_max_size());
+                    }
                     let f = crate::storage::file::open_rw(&s.path, false).ctx("open data file", &s.path)?;
                     std::os::unix::fs::FileExt::write_all_at(&f, &h.encode(), 0).ctx("rewrite header", &s.path)?;
                     crate::storage::file::sync_file(&f, &s.path).ctx("sync data file", &s.path)?;
@@ -86,20 +90,34 @@ fn rebuild_index(data: &std::path::Path, index: &std::path::Path, base: u64, cfg
     let f = open_ro(data).ctx("open data file", data)?;
     let len = f.metadata().ctx("stat data file", data)?.len();
     let map = Mapping::map(&f, len, false, data).ctx("map data file", data)?;
-    let epoch = crate::segment::read_header(data).map(|(h, _, _)| h.epoch).unwrap_or(0);
+    let header = crate::segment::read_header_of(&f, data).ok().map(|(h, _, _)| h);
+    let epoch = header.map_or(0, |h| h.epoch);
+    let compressed = match header {
+        Some(h) => h.flags & COMPRESSED != 0,
+        None => crate::segment::guess_header(data, index, base)?.is_some_and(|h| h.flags & COMPRESSED != 0),
+    };
     let interval = cfg.index_interval_bytes();
     let mut bytes = IndexHeader { interval: interval as u32, base_seq: base, epoch }.encode().to_vec();
-    let (mut off, mut next_at, mut seq) = (DATA_START, DATA_START, base);
-    while let Step::Record { seq: s, timestamp, next, .. } = step(&map, off, len) {
-        if s != seq {
-            break;
-        }
+    let mut next_at = DATA_START;
+    let mut entry = |off: u64, seq: u64, timestamp: u64| {
         if off >= next_at {
-            bytes.extend_from_slice(&IndexEntry { offset: off, seq: s, timestamp }.encode());
+            bytes.extend_from_slice(&IndexEntry { offset: off, seq, timestamp }.encode());
             next_at = off + interval;
         }
-        seq += 1;
-        off = next;
+    };
+    if compressed {
+        // Entries of a compressed segment name raw offsets, as before.
+        walk(&map, len, base, None, |v| entry(v.raw_off, v.seq, v.timestamp));
+    } else {
+        let (mut off, mut seq) = (DATA_START, base);
+        while let Step::Record { seq: s, timestamp, next, .. } = step(&map, off, len) {
+            if s != seq {
+                break;
+            }
+            entry(off, s, timestamp);
+            seq += 1;
+            off = next;
+        }
     }
     debug_assert_eq!((bytes.len() as u64 - INDEX_START) % INDEX_ENTRY_LEN, 0);
     let page = crate::storage::page_size();

@@ -7,10 +7,12 @@ use std::path::{Path, PathBuf};
 
 use crate::config::Config;
 use crate::error::{IoContext, Result};
+use crate::format::block::COMPRESSED;
 use crate::format::naming::{data_file_name, index_file_name};
-use crate::format::segment::{DATA_START, IndexHeader, IndexSlot};
+use crate::format::segment::{DATA_START, IndexHeader, IndexSlot, Watermark};
 use crate::layout::{Layout, list_topics};
 use crate::reader::group_positions;
+use crate::segment::compressed::{list_blocks, step_bytes, walk};
 use crate::segment::recovery::list_segments;
 use crate::segment::scan::{Step, index_entry, resync, step};
 use crate::storage::Mapping;
@@ -219,15 +221,15 @@ fn check_segment(dir: &Path, base: u64) -> Result<SegmentReport> {
     let path = dir.join(data_file_name(base));
     let index_path = dir.join(index_file_name(base));
     let mut r = SegmentReport { path: path.clone(), base_seq: base, next_seq: base, ..SegmentReport::default() };
-    let (header_ok, wm) = match crate::segment::read_header(&path) {
+    let file = open_ro(&path).ctx("open data file", &path)?;
+    let (header_ok, wm, mut compressed) = match crate::segment::read_header_of(&file, &path) {
         Ok((h, wm, _)) => {
             r.base_seq = h.base_seq;
-            (true, wm)
+            (true, wm, h.flags & COMPRESSED != 0)
         }
-        Err(_) => (false, None),
+        Err(_) => (false, None, false),
     };
     r.header_damaged = !header_ok;
-    let file = open_ro(&path).ctx("open data file", &path)?;
     let len = file.metadata().ctx("stat data file", &path)?.len();
     if len < DATA_START {
         r.header_damaged = true;
@@ -235,6 +237,27 @@ fn check_segment(dir: &Path, base: u64) -> Result<SegmentReport> {
     }
     r.watermark_damaged = header_ok && wm.is_none();
     let map = Mapping::map(&file, len, false, &path).ctx("map data file", &path)?;
+    if !header_ok {
+        // A compressed segment with a damaged header still starts with a block.
+        compressed = crate::segment::guess_header(&path, &index_path, base)?.is_some_and(|h| h.flags & COMPRESSED != 0);
+    }
+    if compressed {
+        check_compressed(&map, len, wm, &mut r);
+        let blocks = list_blocks(&map, len);
+        let mut cache: Option<(u64, Option<Vec<u8>>)> = None;
+        check_index(&index_path, &mut r, |off| {
+            let b = blocks.iter().rev().find(|b| b.header.raw_offset <= off && off < b.raw_end())?;
+            if cache.as_ref().is_none_or(|c| c.0 != b.file_off) {
+                cache = Some((b.file_off, b.unpack(&map, len).ok()));
+            }
+            let buf = cache.as_ref()?.1.as_ref()?;
+            match step_bytes(buf, b.header.raw_offset, off) {
+                Step::Record { seq, .. } => Some(seq),
+                _ => None,
+            }
+        });
+        return Ok(r);
+    }
     let durable_end = wm.map_or(DATA_START, |w| w.durable_end);
     let sealed_end = wm.and_then(|w| w.is_sealed().then_some((w.sealed_end, w.sealed_next)));
     let mut off = DATA_START;
@@ -282,11 +305,37 @@ fn check_segment(dir: &Path, base: u64) -> Result<SegmentReport> {
         }
     }
     r.next_seq = seq;
-    check_index(&index_path, &map, len, &mut r);
+    check_index(&index_path, &mut r, |off| match step(&map, off, len) {
+        Step::Record { seq, .. } => Some(seq),
+        _ => None,
+    });
     Ok(r)
 }
 
-fn check_index(index_path: &Path, data: &Mapping, data_len: u64, r: &mut SegmentReport) {
+/// Walks the blocks and frames of a compressed segment.
+fn check_compressed(map: &Mapping, len: u64, wm: Option<Watermark>, r: &mut SegmentReport) {
+    let sealed_next = wm.filter(|w| w.is_sealed()).map(|w| w.sealed_next);
+    let walked = walk(map, len, r.base_seq, sealed_next, |v| {
+        if r.first_time == 0 {
+            r.first_time = v.timestamp.max(1);
+        }
+        r.last_time = v.timestamp;
+        r.records += 1;
+        r.bytes += v.payload.len() as u64;
+    });
+    r.sealed = walked.sealed;
+    r.next_seq = walked.next_seq;
+    r.damage.extend(walked.damage.iter().map(|d| Damage {
+        offset: d.file_off,
+        resumes_at: d.resumes_off,
+        first_seq: d.first_seq,
+        skipped: d.resumes_seq - d.first_seq,
+    }));
+}
+
+/// Checks every entry of an index file; `seq_at(offset)` is the sequence
+/// number of the record at an offset of the data file, if one is there.
+fn check_index(index_path: &Path, r: &mut SegmentReport, mut seq_at: impl FnMut(u64) -> Option<u64>) {
     let Ok(f) = open_ro(index_path) else {
         r.index_problems.push("index file missing".into());
         return;
@@ -308,10 +357,11 @@ fn check_index(index_path: &Path, data: &Mapping, data_len: u64, r: &mut Segment
         match index_entry(&map, len, i) {
             IndexSlot::Empty => break,
             IndexSlot::Damaged => r.index_problems.push(format!("entry {i} damaged")),
-            IndexSlot::Entry(e) => match step(data, e.offset, data_len) {
-                Step::Record { seq, .. } if seq == e.seq => {}
-                _ => r.index_problems.push(format!("entry {i} (seq {}) does not point at its record", e.seq)),
-            },
+            IndexSlot::Entry(e) => {
+                if seq_at(e.offset) != Some(e.seq) {
+                    r.index_problems.push(format!("entry {i} (seq {}) does not point at its record", e.seq));
+                }
+            }
         }
         i += 1;
     }

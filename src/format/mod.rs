@@ -63,7 +63,18 @@
 //! - **Doorbell** (futex words in a shared file) wakes readers only when they
 //!   said they wait; the flush thread's `pwrite` to it wakes inotify watchers.
 //!   (§1, §8 wake-up latency.)
+//! - **Compressed segments keep raw offsets** (`block.rs`). A sealed segment
+//!   of a `compress_topics` topic is rewritten as LZ4 blocks of its frames,
+//!   byte for byte, each block naming the raw offset of its first frame. The
+//!   index file is left as it was (its entries name raw offsets), every
+//!   record keeps its own CRC, and the compressed file replaces the plain one
+//!   with one `renameat2(RENAME_EXCHANGE)`: a crash leaves one complete file
+//!   or the other, and a segment deleted meanwhile is never brought back.
+//!   Block-level compression (not per record) because event payloads repeat
+//!   across records, not within them; only sealed segments, so the hot path
+//!   never compresses and readers of the active segment never decompress.
 
+pub mod block;
 pub mod checkpoint;
 pub mod dropped;
 pub mod frame;

@@ -6,11 +6,12 @@
 //! ------ static part, written once when the segment is created -------------
 //!      0     8  magic  "LSTRMDAT"
 //!      8     4  format version (1)
-//!     12     4  flags (0; bit 0 reserved for compressed segments)
+//!     12     4  flags (bit 0: a compressed segment, see `block.rs`)
 //!     16     8  base_seq    first sequence number in the segment
 //!     24     8  epoch       writer session that created the segment
 //!     32     8  created     nanoseconds since the Unix epoch
-//!     40     8  reserve     bytes a reader should map (the segment's maximum size)
+//!     40     8  reserve     bytes a reader should map (the segment's maximum
+//!                         size; a compressed segment's length)
 //!     48     8  log_id      random id of the log directory
 //!     56     4  (zero)
 //!     60     4  CRC-32 of bytes 0..60
@@ -115,7 +116,7 @@ pub struct DataHeader {
     pub reserve: u64,
     /// Random id of the log directory.
     pub log_id: u64,
-    /// Flags (0 for version 1 segments).
+    /// Flags: bit 0 is [`COMPRESSED`](super::block::COMPRESSED).
     pub flags: u32,
 }
 

@@ -15,7 +15,7 @@ use crate::format::frame::{self, HEADER_LEN};
 /// after it.
 pub struct Batch {
     pub(crate) topic: Arc<str>,
-    pub(crate) seg: Arc<ReadSegment>,
+    pub(crate) source: Source,
     pub(crate) start: u64,
     pub(crate) end: u64,
     pub(crate) first_seq: u64,
@@ -47,7 +47,7 @@ impl Batch {
 
     /// The records, in sequence order.
     pub fn records(&self) -> Records<'_> {
-        Records { seg: &self.seg, off: self.start, end: self.end, left: self.count }
+        Records { source: &self.source, off: self.start, end: self.end, left: self.count }
     }
 
     /// Number of records.
@@ -85,7 +85,7 @@ impl Batch {
     /// record uniquely, even across a power loss that made the writer reuse
     /// sequence numbers: use it for de-duplication IDs downstream.
     pub fn epoch(&self) -> u64 {
-        self.seg.header.epoch
+        self.source.seg().header.epoch
     }
 
     /// Random id of the log directory.
@@ -165,10 +165,54 @@ impl<'a> Record<'a> {
 
 /// Iterator over a batch's records.
 pub struct Records<'a> {
-    seg: &'a ReadSegment,
+    source: &'a Source,
     off: u64,
     end: u64,
     left: u64,
+}
+
+/// Where a batch's frames are: the mapped data file, or a decompressed
+/// block of a compressed segment (offsets are raw offsets either way).
+#[derive(Clone)]
+pub(crate) enum Source {
+    Map(Arc<ReadSegment>),
+    Block { seg: Arc<ReadSegment>, buf: Arc<Vec<u8>>, raw_offset: u64 },
+}
+
+impl Source {
+    pub(crate) fn seg(&self) -> &Arc<ReadSegment> {
+        match self {
+            Source::Map(s) | Source::Block { seg: s, .. } => s,
+        }
+    }
+
+    /// The frame at raw offset `off` (`Empty` at the end of a block).
+    pub(crate) fn step(&self, off: u64) -> crate::segment::scan::Step<'_> {
+        match self {
+            Source::Map(s) => s.step(off),
+            Source::Block { buf, raw_offset, .. } => crate::segment::compressed::step_bytes(buf, *raw_offset, off),
+        }
+    }
+
+    fn word(&self, off: u64) -> u64 {
+        match self {
+            Source::Map(s) => s.map.atomic_u64(off as usize).load(Ordering::Acquire),
+            Source::Block { buf, raw_offset, .. } => {
+                let i = (off - raw_offset) as usize;
+                buf.get(i..i + 8).and_then(|b| b.try_into().ok()).map_or(0, u64::from_le_bytes)
+            }
+        }
+    }
+
+    fn bytes(&self, off: u64, len: usize) -> &[u8] {
+        match self {
+            Source::Map(s) => s.map.bytes(off as usize, len),
+            Source::Block { buf, raw_offset, .. } => {
+                let i = (off - raw_offset) as usize;
+                buf.get(i..i + len).unwrap_or(&[])
+            }
+        }
+    }
 }
 
 impl<'a> Iterator for Records<'a> {
@@ -180,12 +224,16 @@ impl<'a> Iterator for Records<'a> {
         }
         // The batch was cut from frames whose CRC was checked and which never
         // change once committed, so only the header is re-read here.
-        let word = self.seg.map.atomic_u64(self.off as usize).load(Ordering::Acquire);
+        let word = self.source.word(self.off);
         let frame::Word::Record { len, .. } = frame::classify(word) else {
             self.left = 0;
             return None;
         };
-        let b = self.seg.map.bytes(self.off as usize + 8, HEADER_LEN - 8 + len);
+        let b = self.source.bytes(self.off + 8, HEADER_LEN - 8 + len);
+        if b.len() < HEADER_LEN - 8 + len {
+            self.left = 0;
+            return None;
+        }
         let seq = u64::from_le_bytes(b[..8].try_into().ok()?);
         let timestamp = u64::from_le_bytes(b[8..16].try_into().ok()?);
         let data = &b[16..16 + len];

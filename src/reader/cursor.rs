@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
-use super::batch::Batch;
+use super::batch::{Batch, Source};
 use super::segment::ReadSegment;
 use crate::error::Result;
 use crate::format::naming::data_file_name;
@@ -76,6 +76,8 @@ pub(crate) struct Cursor {
     positioned: bool,
     report_gaps: bool,
     log_id: u64,
+    /// After a seek into a compressed block: records below this are skipped.
+    skip_until: Option<u64>,
 }
 
 impl Cursor {
@@ -92,6 +94,7 @@ impl Cursor {
             positioned: false,
             report_gaps,
             log_id,
+            skip_until: None,
         }
     }
 
@@ -109,7 +112,7 @@ impl Cursor {
     pub(crate) fn advance(&mut self, batch: &Batch, seq: u64) {
         self.off = batch.offset_of(seq);
         self.next_seq = seq;
-        self.seg = Some(batch.seg.clone());
+        self.seg = Some(batch.source.seg().clone());
     }
 
     /// Whether a frame has been published at the cursor (cheap: one load).
@@ -129,8 +132,16 @@ impl Cursor {
                 return Ok(Fill::CaughtUp(None));
             }
             let Some(seg) = self.seg.clone() else { return Ok(Fill::CaughtUp(None)) };
-            seg.read_ahead(self.off);
-            let (start, first) = (self.off, self.next_seq);
+            let source = if seg.blocks.is_some() {
+                match self.block_source(&seg, events)? {
+                    Some(src) => src,
+                    None => continue,
+                }
+            } else {
+                seg.read_ahead(self.off);
+                Source::Map(seg.clone())
+            };
+            let (mut start, mut first) = (self.off, self.next_seq);
             let (mut off, mut seq, mut bytes, mut count) = (start, first, 0u64, 0u64);
             enum Stop {
                 Full,
@@ -139,7 +150,14 @@ impl Cursor {
                 Bad,
             }
             let stop = loop {
-                match seg.step(off) {
+                match source.step(off) {
+                    // After a seek into a compressed block: records before the
+                    // target are passed over, not delivered.
+                    Step::Record { seq: s, next, .. } if s == seq && self.skip_until.is_some_and(|u| s < u) => {
+                        seq += 1;
+                        off = next;
+                        (start, first) = (off, seq);
+                    }
                     Step::Record { seq: s, payload, next, .. } if s == seq => {
                         let n = payload.len() as u64;
                         if count > 0 && bytes + n > max_bytes {
@@ -161,10 +179,11 @@ impl Cursor {
                     _ => break Stop::Bad,
                 }
             };
+            self.skip_until = None;
             if count > 0 {
                 return Ok(Fill::Batch(Batch {
                     topic: self.topic.clone(),
-                    seg,
+                    source,
                     start,
                     end: off,
                     first_seq: first,
@@ -177,6 +196,11 @@ impl Cursor {
                 }));
             }
             match stop {
+                // The end of a block: the next block continues the segment.
+                Stop::End if matches!(source, Source::Block { .. }) => {
+                    self.off = off;
+                    self.next_seq = seq;
+                }
                 // `Full` comes only after a record was added; both mean "nothing now".
                 Stop::Full | Stop::End => return Ok(Fill::CaughtUp(Some(seg))),
                 Stop::Seal(next) => {
@@ -193,6 +217,14 @@ impl Cursor {
                         return Ok(Fill::CaughtUp(Some(seg)));
                     }
                 }
+                Stop::Bad if seg.blocks.is_some() => {
+                    // Frames inside a block whose CRC checked: skip the block.
+                    let i = seg.block_at(off).unwrap_or(0);
+                    match self.skip_block(&seg, i, events)? {
+                        Some(n) => skipped_before += n,
+                        None => return Ok(Fill::CaughtUp(Some(seg))),
+                    }
+                }
                 Stop::Bad => {
                     if !self.is_finished(&seg, off) {
                         return Ok(Fill::CaughtUp(Some(seg)));
@@ -205,6 +237,67 @@ impl Cursor {
                 }
             }
         }
+    }
+
+    /// The decompressed block at the cursor of a compressed segment; `None`
+    /// after skipping a damaged block (the caller looks again).
+    fn block_source(&mut self, seg: &Arc<ReadSegment>, events: &mut Vec<Corruption>) -> Result<Option<Source>> {
+        let Some(i) = seg.block_at(self.off) else {
+            // Past the last readable block: what is left was lost to damage.
+            let i = seg.blocks.as_ref().map_or(0, |b| b.list.len());
+            self.skip_block(seg, i, events)?;
+            return Ok(None);
+        };
+        match seg.block(i) {
+            Ok(buf) => {
+                let raw_offset = seg.blocks.as_ref().map_or(0, |b| b.list[i].header.raw_offset);
+                Ok(Some(Source::Block { seg: seg.clone(), buf, raw_offset }))
+            }
+            Err(_) => {
+                self.skip_block(seg, i, events)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Skips damaged block `i` of a compressed segment (or, past the last
+    /// block, the rest of the segment), reporting the records lost.
+    fn skip_block(&mut self, seg: &Arc<ReadSegment>, i: usize, events: &mut Vec<Corruption>) -> Result<Option<u64>> {
+        let list = seg.blocks.as_ref().map(|b| b.list.as_slice()).unwrap_or(&[]);
+        let first = self.next_seq;
+        let (offset, resume) = match (list.get(i), list.get(i + 1)) {
+            (Some(b), Some(next)) => (b.file_off, Some((next.header.raw_offset, next.header.first_seq))),
+            (Some(b), None) => (b.file_off, None),
+            (None, _) => (seg.file_len(), None),
+        };
+        match resume {
+            Some((off, seq)) => {
+                self.off = off;
+                self.next_seq = seq;
+            }
+            None => {
+                // The segment's end is lost: continue with the next segment.
+                let next = list_segments(&self.dir)?.into_iter().find(|&b| b > seg.base_seq());
+                match next {
+                    Some(b) if self.enter(b, events)? => {}
+                    _ => return Ok(None),
+                }
+            }
+        }
+        let skipped = self.next_seq.saturating_sub(first);
+        log::warn!(
+            "topic {:?}: damaged block in {} at byte {offset}; skipped {skipped} record(s) from seq {first}",
+            self.topic,
+            seg.path.display()
+        );
+        events.push(Corruption::Damaged {
+            topic: self.topic.to_string(),
+            segment: seg.path.clone(),
+            offset,
+            first_seq: first,
+            skipped,
+        });
+        Ok(Some(skipped))
     }
 
     /// True when `off` can no longer become a valid frame: it lies before the
@@ -345,6 +438,25 @@ impl Cursor {
         let base = segs.iter().rev().find(|&&b| b <= target).copied().unwrap_or(first);
         let seg = Arc::new(ReadSegment::open(&self.dir.join(data_file_name(base)))?);
         self.note_header(&seg, events);
+        if let Some(blocks) = &seg.blocks {
+            // Start at the block holding the target; fill passes over the
+            // records before it.
+            let i = seg.block_for_seq(target).unwrap_or(0);
+            match blocks.list.get(i) {
+                Some(b) => {
+                    self.off = b.header.raw_offset;
+                    self.next_seq = b.header.first_seq;
+                    self.skip_until = Some(target);
+                }
+                None => {
+                    self.off = DATA_START;
+                    self.next_seq = base;
+                }
+            }
+            self.seg = Some(seg);
+            self.positioned = true;
+            return Ok(true);
+        }
         let (mut off, mut seq) = match seg.index_floor(target) {
             Some(e) if e.seq >= base => (e.offset, e.seq),
             _ => (DATA_START, base),

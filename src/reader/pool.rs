@@ -684,8 +684,12 @@ impl Core {
         if done != t.confirmed {
             // The topic is serial: `done` is where the group now stands.
             t.confirmed = done;
-            t.spans.retain(|(seg, _, _)| !Arc::ptr_eq(seg, &batch.seg));
-            t.spans.push((batch.seg.clone(), batch.offset_of(done), done));
+            let seg = batch.source.seg();
+            t.spans.retain(|(s, _, _)| !Arc::ptr_eq(s, seg));
+            // A compressed segment is sealed and durable: nothing to sync.
+            if seg.blocks.is_none() {
+                t.spans.push((seg.clone(), batch.offset_of(done), done));
+            }
         }
         t.cursor = Some(cursor);
         if ok {
@@ -885,7 +889,7 @@ fn retry_batch(b: &Batch, done: u64) -> Option<Batch> {
     let bytes: u64 = b.records().skip(skipped as usize).map(|r| r.data().len() as u64).sum();
     Some(Batch {
         topic: b.topic.clone(),
-        seg: b.seg.clone(),
+        source: b.source.clone(),
         start,
         end: b.end,
         first_seq: done,

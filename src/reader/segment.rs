@@ -3,13 +3,17 @@
 //! index mapped on demand for seeks.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::{IoContext, Result};
+use crate::format::block::{BlockProblem, COMPRESSED};
 use crate::format::naming::index_file_name;
 use crate::format::segment::{DataHeader, IndexSlot, WAITING_AT, Watermark};
+pub(crate) use crate::segment::compressed::BlockRef;
+use crate::segment::compressed::list_blocks;
 use crate::segment::scan::{self, Step};
-use crate::segment::{read_header, read_watermark};
+use crate::segment::{read_header_of, read_watermark};
 use crate::storage::Mapping;
 use crate::storage::file::{open_ro, open_rw};
 
@@ -24,6 +28,14 @@ pub(crate) struct ReadSegment {
     mapped_ahead: AtomicU64,
     /// The header failed its check and was inferred from the file name.
     pub header_damaged: bool,
+    /// The blocks of a compressed segment (`None` for a plain one).
+    pub blocks: Option<Blocks>,
+}
+
+/// The blocks of a compressed segment, and the last one decompressed.
+pub(crate) struct Blocks {
+    pub list: Vec<BlockRef>,
+    cache: parking_lot::Mutex<Option<(usize, Arc<Vec<u8>>)>>,
 }
 
 impl std::fmt::Debug for ReadSegment {
@@ -35,7 +47,13 @@ impl std::fmt::Debug for ReadSegment {
 impl ReadSegment {
     /// Maps the data file at `path`.
     pub(crate) fn open(path: &Path) -> Result<ReadSegment> {
-        let (header, len, header_damaged) = match read_header(path) {
+        // One open for the header and the mapping: a compressed segment may
+        // replace the file under this name at any time.
+        let (file, writable) = match open_rw(path, false) {
+            Ok(f) => (f, true),
+            Err(_) => (open_ro(path).ctx("open data file", path)?, false),
+        };
+        let (header, len, header_damaged) = match read_header_of(&file, path) {
             Ok((h, _, len)) => (h, len, false),
             Err(e @ crate::error::Error::Corrupt { .. }) => {
                 // A damaged header does not make the frames unreadable.
@@ -55,13 +73,11 @@ impl ReadSegment {
             }
             Err(e) => return Err(e),
         };
-        let (file, writable) = match open_rw(path, false) {
-            Ok(f) => (f, true),
-            Err(_) => (open_ro(path).ctx("open data file", path)?, false),
-        };
         let len = file.metadata().map(|m| m.len()).unwrap_or(len);
         let reserve = header.reserve.max(len);
         let map = Mapping::map(&file, reserve, writable, path).ctx("map data file", path)?;
+        let blocks = (header.flags & COMPRESSED != 0)
+            .then(|| Blocks { list: list_blocks(&map, len), cache: parking_lot::Mutex::new(None) });
         Ok(ReadSegment {
             header,
             path: path.to_path_buf(),
@@ -70,7 +86,36 @@ impl ReadSegment {
             entries_synced: std::sync::atomic::AtomicBool::new(false),
             mapped_ahead: AtomicU64::new(0),
             header_damaged,
+            blocks,
         })
+    }
+
+    /// The decompressed frames of block `i` of a compressed segment.
+    pub(crate) fn block(&self, i: usize) -> std::result::Result<Arc<Vec<u8>>, BlockProblem> {
+        let Some(blocks) = &self.blocks else { return Err(BlockProblem::Decompress) };
+        let b = blocks.list[i];
+        let mut cache = blocks.cache.lock();
+        if let Some((j, buf)) = cache.as_ref()
+            && *j == i
+        {
+            return Ok(buf.clone());
+        }
+        let raw = Arc::new(b.unpack(&self.map, self.file_len())?);
+        *cache = Some((i, raw.clone()));
+        Ok(raw)
+    }
+
+    /// The block holding raw offset `off`.
+    pub(crate) fn block_at(&self, off: u64) -> Option<usize> {
+        let list = &self.blocks.as_ref()?.list;
+        let i = list.partition_point(|b| b.header.raw_offset <= off).checked_sub(1)?;
+        (off < list[i].raw_end()).then_some(i)
+    }
+
+    /// The block holding sequence number `seq` (or the last one before it).
+    pub(crate) fn block_for_seq(&self, seq: u64) -> Option<usize> {
+        let list = &self.blocks.as_ref()?.list;
+        list.partition_point(|b| b.header.first_seq <= seq).checked_sub(1)
     }
 
     pub(crate) fn base_seq(&self) -> u64 {

@@ -4,6 +4,7 @@
 
 pub(crate) mod appender;
 pub(crate) mod budget;
+pub(crate) mod compressed;
 pub(crate) mod recovery;
 pub(crate) mod scan;
 
@@ -393,11 +394,15 @@ pub(crate) fn guess_header(data: &Path, index: &Path, base: u64) -> Result<Optio
     let len = f.metadata().ctx("stat data file", data)?.len();
     let mut buf = vec![0u8; (64 * 1024).min(len.saturating_sub(DATA_START)) as usize];
     let n = f.read_at(&mut buf, DATA_START).ctx("read data file", data)?;
-    let confirmed = match crate::format::frame::decode_bytes(&buf[..n]) {
-        Ok(crate::format::frame::Frame::Record { seq, .. }) => seq == base,
-        Ok(crate::format::frame::Frame::Seal { next_seq, .. }) => next_seq == base,
-        Err(_) => false,
-    };
+    // A compressed segment starts with a block holding its first frame.
+    let block = crate::format::block::BlockHeader::decode(&buf[..n])
+        .filter(|b| b.first_seq == base && b.raw_offset == DATA_START);
+    let confirmed = block.is_some()
+        || match crate::format::frame::decode_bytes(&buf[..n]) {
+            Ok(crate::format::frame::Frame::Record { seq, .. }) => seq == base,
+            Ok(crate::format::frame::Frame::Seal { next_seq, .. }) => next_seq == base,
+            Err(_) => false,
+        };
     if !confirmed {
         return Ok(None);
     }
@@ -406,14 +411,21 @@ pub(crate) fn guess_header(data: &Path, index: &Path, base: u64) -> Result<Optio
         .and_then(|b| IndexHeader::decode(&b).ok())
         .filter(|h| h.base_seq == base)
         .map_or(0, |h| h.epoch);
-    Ok(Some(DataHeader { base_seq: base, epoch, created: now_ns(), reserve: len, log_id: 0, flags: 0 }))
+    let flags = if block.is_some() { crate::format::block::COMPRESSED } else { 0 };
+    Ok(Some(DataHeader { base_seq: base, epoch, created: now_ns(), reserve: len, log_id: 0, flags }))
 }
 
 /// Reads the static header and the watermark of a data file with plain reads
 /// (no mapping), e.g. to decide whether a segment needs recovery.
 pub(crate) fn read_header(path: &Path) -> Result<(DataHeader, Option<Watermark>, u64)> {
-    use std::os::unix::fs::FileExt;
     let f: File = open_ro(path).ctx("open data file", path)?;
+    read_header_of(&f, path)
+}
+
+/// [`read_header`] of a file already open (so that the header and the
+/// bytes read later are of the same file, even if the name is replaced).
+pub(crate) fn read_header_of(f: &File, path: &Path) -> Result<(DataHeader, Option<Watermark>, u64)> {
+    use std::os::unix::fs::FileExt;
     let len = f.metadata().ctx("stat data file", path)?.len();
     let mut b = [0u8; 128];
     let n = f.read_at(&mut b, 0).ctx("read data file header", path)?;

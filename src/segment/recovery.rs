@@ -28,7 +28,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::format::frame::SEAL_LEN;
 use crate::format::naming::{SegmentFile, data_file_name, index_file_name, parse_segment_file_name};
 use crate::format::segment::{DATA_START, DataHeader, INDEX_ENTRY_LEN, INDEX_START, IndexEntry, IndexSlot};
-use crate::storage::file::{allocate, now_ns, open_rw, punch_hole, sync_dir};
+use crate::storage::file::{allocate, now_ns, open_ro, open_rw, punch_hole, sync_dir};
 
 /// What recovery found and did in one topic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -172,6 +172,13 @@ pub(crate) fn recover_topic(
         };
         max_epoch = max_epoch.max(header.epoch);
         rep.segments_checked += 1;
+        if header.flags & crate::format::block::COMPRESSED != 0 {
+            // Only a durably sealed segment is ever compressed (here because
+            // its watermark is damaged): its blocks say where it ends.
+            let next = compressed_end(&data_path, header.base_seq, segs.get(i + 1).copied())?;
+            expected = Some(next);
+            continue;
+        }
         let seg = Arc::new(Segment::open(&data_path, &index_path, &header, limits)?);
         if seg.ensure_index_header(limits.index_interval)? {
             log::warn!("{}: index header missing or damaged; rebuilding the index", index_path.display());
@@ -280,12 +287,28 @@ pub(crate) fn recover_topic(
     Ok((rep, max_epoch, pending))
 }
 
+/// Where a compressed segment ends: after its seal frame, or where the next
+/// segment starts when damage hides the seal (readers report the records
+/// lost in between).
+fn compressed_end(path: &Path, base: u64, next_segment: Option<u64>) -> Result<u64> {
+    let f = open_ro(path).ctx("open data file", path)?;
+    let len = f.metadata().ctx("stat data file", path)?.len();
+    let map = crate::storage::Mapping::map(&f, len.max(1), false, path).ctx("map data file", path)?;
+    let walked = super::compressed::walk(&map, len, base, next_segment, |_| {});
+    if !walked.sealed {
+        log::warn!("{}: compressed segment damaged; it ends at seq {}", path.display(), walked.next_seq);
+    }
+    Ok(walked.next_seq)
+}
+
 /// Rewrites a damaged data file header when the file holds frames of the
 /// segment its name says. `None` when nothing confirms it is that segment.
 fn rebuild_header(data: &Path, index: &Path, base: u64, limits: Limits) -> Result<Option<DataHeader>> {
     use std::os::unix::fs::FileExt;
     let Some(mut h) = super::guess_header(data, index, base)? else { return Ok(None) };
-    h.reserve = h.reserve.max(limits.max_size);
+    if h.flags & crate::format::block::COMPRESSED == 0 {
+        h.reserve = h.reserve.max(limits.max_size);
+    }
     let f = open_rw(data, false).ctx("open data file", data)?;
     f.write_all_at(&h.encode(), 0).ctx("rewrite data file header", data)?;
     crate::storage::file::sync_file(&f, data).ctx("sync data file header", data)?;

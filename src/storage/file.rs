@@ -119,6 +119,23 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     result
 }
 
+/// Swaps the files named `new` and `old` atomically (`renameat2` with
+/// `RENAME_EXCHANGE`): afterwards `old` names the new contents and `new` the
+/// old ones. Fails with `NotFound` when `old` is gone (deleted meanwhile),
+/// so a deleted file is never brought back. Where the file system cannot
+/// exchange, falls back to a rename after checking that `old` exists.
+pub(crate) fn exchange(new: &Path, old: &Path) -> io::Result<()> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    match renameat_with(CWD, new, CWD, old, RenameFlags::EXCHANGE) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS | rustix::io::Errno::OPNOTSUPP) => {
+            std::fs::metadata(old)?;
+            std::fs::rename(new, old)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Creates `dir` and any missing parents, syncing each parent whose entries changed.
 pub(crate) fn create_dir_durable(dir: &Path) -> io::Result<()> {
     if dir.is_dir() {

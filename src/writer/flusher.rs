@@ -261,6 +261,9 @@ fn sync_pass(shared: &Shared) -> Result<bool> {
     for w in work {
         for p in &w.sealed {
             finish_sealed(p)?;
+            if shared.cfg.compress_topics().iter().any(|t| **t == *w.topic.name) {
+                shared.compress.push(w.topic.clone(), p.seg.base_seq);
+            }
         }
         if let Some(p) = &w.active {
             let prev = read_watermark(&p.seg.data);

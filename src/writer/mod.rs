@@ -6,6 +6,7 @@
 //! ahead of the writers and makes records durable every `flush_interval`.
 
 mod caps;
+mod compress;
 mod flusher;
 pub(crate) mod open;
 mod prefault;
@@ -61,6 +62,8 @@ struct Handle {
     shared: Arc<Shared>,
     flusher: Mutex<Option<JoinHandle<()>>>,
     prefaulter: Mutex<Option<JoinHandle<()>>>,
+    /// Only when `compress_topics` names a topic.
+    compressor: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// How [`Writer::delete_topic`] treats consumer groups.
@@ -160,6 +163,7 @@ impl Writer {
             state_cv: Condvar::new(),
             flush: FlushCtl::default(),
             grow: Arc::default(),
+            compress: Arc::default(),
             bell,
             lock_file: opened.lock_file,
             topics_dir_dirty: AtomicBool::new(recovered_any),
@@ -185,11 +189,30 @@ impl Writer {
                 return Err(Error::Thread { name: "logstream-flush".into(), source });
             }
         };
+        let compressor = if shared.cfg.compress_topics().is_empty() {
+            None
+        } else {
+            let s3 = shared.clone();
+            match std::thread::Builder::new().name("logstream-compress".into()).spawn(move || compress::run(s3)) {
+                Ok(h) => {
+                    compress::queue_existing(&shared);
+                    Some(h)
+                }
+                Err(source) => {
+                    shared.grow.shutdown();
+                    shared.flush.shutdown();
+                    let _ = prefaulter.join();
+                    let _ = flusher.join();
+                    return Err(Error::Thread { name: "logstream-compress".into(), source });
+                }
+            }
+        };
         Ok(Writer {
             inner: Arc::new(Handle {
                 shared,
                 flusher: Mutex::new(Some(flusher)),
                 prefaulter: Mutex::new(Some(prefaulter)),
+                compressor: Mutex::new(compressor),
             }),
         })
     }
@@ -348,6 +371,21 @@ impl Writer {
     /// [`Error::Poisoned`] if a sync failed (now or before), [`Error::Closed`].
     pub fn flush(&self) -> Result<()> {
         self.inner.shared.flush()
+    }
+
+    /// Flushes, then waits until every segment of a `compress_topics` topic
+    /// sealed so far has been compressed (or left plain: one that would not
+    /// shrink by at least 10% stays as it is). Compression runs on the
+    /// `logstream-compress` thread; this is for callers that want it done
+    /// now, such as a backup about to copy the directory.
+    ///
+    /// # Errors
+    /// As [`Writer::flush`]. A segment that fails to compress is not an
+    /// error: it stays plain and readable, and the failure is logged.
+    pub fn wait_compressed(&self) -> Result<()> {
+        self.inner.shared.flush()?;
+        self.inner.shared.compress.wait_idle();
+        Ok(())
     }
 
     /// Flushes, seals the active segments and releases their memory maps.
@@ -522,8 +560,10 @@ impl Handle {
                 // them to go releases the directory lock.
                 s.flush.shutdown();
                 s.grow.shutdown();
+                s.compress.shutdown();
                 drop(self.flusher.lock().take());
                 drop(self.prefaulter.lock().take());
+                drop(self.compressor.lock().take());
                 log::warn!(
                     "closed {} with {pending_records} record(s), {pending_bytes} byte(s) not yet durable",
                     s.layout.base.display()
@@ -545,6 +585,14 @@ impl Handle {
             }
             prev
         };
+        // Compression stops first (after the segment it is working on): a
+        // segment it has not done is compressed by the next writer.
+        s.compress.shutdown();
+        if let Some(c) = self.compressor.lock().take()
+            && c.join().is_err()
+        {
+            log::error!("the logstream-compress thread panicked");
+        }
         let Some(thread) = self.flusher.lock().take() else {
             return if prev == POISONED { Err(s.poison_error()) } else { Ok(()) };
         };

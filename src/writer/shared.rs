@@ -63,6 +63,7 @@ pub(crate) struct Shared {
     pub(crate) state_cv: Condvar,
     pub(crate) flush: FlushCtl,
     pub(crate) grow: Arc<prefault::GrowQueue>,
+    pub(crate) compress: Arc<super::compress::CompressQueue>,
     pub(crate) bell: Doorbell,
     pub(crate) lock_file: File,
     pub(crate) topics_dir_dirty: AtomicBool,
