@@ -1,0 +1,95 @@
+//! Forwarding throughput against the client's own best pipelined publish
+//! rate, measured in the same run on the same server.
+//!
+//! `cargo bench -p logstream-nats --bench throughput [-- RECORDS]`
+//! (needs `nats-server` on the PATH or in `NATS_SERVER`). Prints records/s
+//! of each and the ratio; the goal is forwarding ≥ 0.8 × the best raw rate.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::message::PublishMessage;
+use bytes::Bytes;
+use common::*;
+use logstream_nats::{HeaderSet, NatsConnection, NatsForwarder, NatsOptions, StreamSpec};
+
+const TOPICS: usize = 10;
+const RECORD: usize = 100;
+
+/// Publishes `n` messages with `window` acks in flight; returns records/s.
+fn raw_rate(conn: &NatsConnection, n: u64, window: usize, with_id: bool) -> f64 {
+    let data = Bytes::from(vec![b'x'; RECORD]);
+    conn.runtime().block_on(async {
+        let js = conn.jetstream();
+        let start = Instant::now();
+        let mut acks = VecDeque::with_capacity(window);
+        for i in 0..n {
+            if acks.len() == window {
+                let a: async_nats::jetstream::context::PublishAckFuture = acks.pop_front().unwrap();
+                a.await.unwrap();
+            }
+            let mut msg = PublishMessage::build().payload(data.clone());
+            if with_id {
+                msg = msg.message_id(format!("raw/{with_id}/{i}"));
+            }
+            acks.push_back(js.send_publish(format!("raw.t{}", i % TOPICS as u64), msg).await.unwrap());
+        }
+        for a in acks {
+            a.await.unwrap();
+        }
+        n as f64 / start.elapsed().as_secs_f64()
+    })
+}
+
+fn forward_rate(server: &NatsServer, n: u64, headers: HeaderSet) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.set_max_batch_bytes(2 << 20); // the default; the tests' small batches are for failure timing
+    let topics = topic_names(TOPICS);
+    let per_topic = n / TOPICS as u64;
+    let w = logstream::Writer::open(&cfg).unwrap();
+    let data = vec![b'x'; RECORD];
+    for _ in 0..per_topic {
+        for t in &topics {
+            w.write(t, &data).unwrap();
+        }
+    }
+    w.close().unwrap();
+    let opts = NatsOptions::new(&server.url(), "logs.{topic}").unwrap().headers(headers);
+    let fwd = NatsForwarder::connect(&opts).unwrap();
+    fwd.connection().ensure_stream(&StreamSpec::new("LOGS", opts.subject())).unwrap();
+    let start = Instant::now();
+    let reader = logstream::Reader::builder(&cfg).group("bench").start(fwd.into_forwarder()).unwrap();
+    wait_for("every record confirmed", Duration::from_secs(600), || all_confirmed(&reader, TOPICS, per_topic));
+    let rate = (per_topic * TOPICS as u64) as f64 / start.elapsed().as_secs_f64();
+    reader.stop().unwrap();
+    rate
+}
+
+fn main() {
+    let n: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(200_000);
+    let server = NatsServer::start();
+    let opts = NatsOptions::new(&server.url(), "raw.{topic}").unwrap();
+    let conn = NatsConnection::connect(&opts).unwrap();
+    conn.ensure_stream(&StreamSpec::new("RAW", opts.subject())).unwrap();
+    println!("{n} records of {RECORD} bytes on {TOPICS} topics, nats-server on loopback");
+    let mut best: f64 = 0.0;
+    for (window, with_id) in [(1000, false), (4000, false), (4000, true)] {
+        let r = raw_rate(&conn, n, window, with_id);
+        println!(
+            "raw publish, {window} acks in flight{}: {r:>10.0} records/s",
+            if with_id { ", Nats-Msg-Id" } else { "" }
+        );
+        best = best.max(r);
+    }
+    for set in [HeaderSet::Full, HeaderSet::IdOnly] {
+        let f = forward_rate(&server, n, set);
+        println!(
+            "NatsForwarder, {set:?} headers: {f:>10.0} records/s, {:.2} x the best raw rate (goal >= 0.80)",
+            f / best
+        );
+    }
+}

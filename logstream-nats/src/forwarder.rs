@@ -1,0 +1,251 @@
+//! [`NatsForwarder`]: publishes a batch into JetStream with many acks in
+//! flight and confirms it only when every record was acknowledged.
+//!
+//! Each batch runs two halves at once on the caller's thread: one publishes
+//! the records in order, taking a permit of the shared window per record;
+//! the other awaits the acks in order and gives the permits back. A failed
+//! ack stops both; the records acknowledged before it are confirmed with
+//! [`Batch::confirm`] and the rest of the batch fails, so the reader retries
+//! from the first unacknowledged record. A record that reached the stream
+//! although its ack was lost is de-duplicated by its `Nats-Msg-Id`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErrorKind};
+use async_nats::jetstream::message::PublishMessage;
+use bytes::Bytes;
+use logstream::Batch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
+
+use crate::connection::NatsConnection;
+use crate::error::{NatsError, Result};
+use crate::headers::RecordMeta;
+use crate::options::NatsOptions;
+use crate::subject::SubjectTemplate;
+
+/// Counters of a forwarder since it was made.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ForwarderStats {
+    /// Records published (including re-sends of retried batches).
+    pub published: u64,
+    /// Records whose ack arrived.
+    pub acked: u64,
+    /// Acks saying the stream already held the message (a re-send de-duplicated).
+    pub duplicates: u64,
+    /// Batches that failed (and were retried by the reader).
+    pub failed_batches: u64,
+    /// Payload bytes acknowledged.
+    pub bytes: u64,
+}
+
+#[derive(Default)]
+struct Counters {
+    published: AtomicU64,
+    acked: AtomicU64,
+    duplicates: AtomicU64,
+    failed_batches: AtomicU64,
+    bytes: AtomicU64,
+}
+
+/// Ships logstream batches into a JetStream stream. Cheap to clone; clones
+/// share the connection, the window and the counters.
+///
+/// ```no_run
+/// use logstream_nats::{NatsForwarder, NatsOptions, StreamSpec};
+/// let cfg = logstream::Config::new("/var/lib/app/logstream");
+/// let opts = NatsOptions::new("nats://127.0.0.1:4222", "logs.{topic}")?;
+/// let fwd = NatsForwarder::connect(&opts)?;
+/// fwd.connection().ensure_stream(&StreamSpec::new("LOGS", opts.subject()))?;
+/// let reader = logstream::Reader::builder(&cfg).group("shipper").start(fwd.into_forwarder())?;
+/// # reader.stop()?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Clone)]
+pub struct NatsForwarder {
+    conn: NatsConnection,
+    subject: SubjectTemplate,
+    window: Arc<Semaphore>,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for NatsForwarder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NatsForwarder").field("conn", &self.conn).field("subject", &self.subject.as_str()).finish()
+    }
+}
+
+impl NatsForwarder {
+    /// Connects with `opts` and publishes to the subjects of its template.
+    ///
+    /// # Errors
+    /// As [`NatsConnection::connect`].
+    pub fn connect(opts: &NatsOptions) -> Result<NatsForwarder> {
+        Ok(NatsForwarder::with_connection(&NatsConnection::connect(opts)?))
+    }
+
+    /// A forwarder on an existing connection, with its options' template and window.
+    pub fn with_connection(conn: &NatsConnection) -> NatsForwarder {
+        let opts = conn.options();
+        NatsForwarder {
+            conn: conn.clone(),
+            subject: opts.subject.clone(),
+            window: Arc::new(Semaphore::new(opts.window)),
+            counters: Arc::default(),
+        }
+    }
+
+    /// The connection, e.g. for [`NatsConnection::ensure_stream`].
+    pub fn connection(&self) -> &NatsConnection {
+        &self.conn
+    }
+
+    /// Counters since the forwarder was made.
+    pub fn stats(&self) -> ForwarderStats {
+        let c = &self.counters;
+        ForwarderStats {
+            published: c.published.load(Ordering::Relaxed),
+            acked: c.acked.load(Ordering::Relaxed),
+            duplicates: c.duplicates.load(Ordering::Relaxed),
+            failed_batches: c.failed_batches.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The closure to hand to [`logstream::ReaderBuilder::start`].
+    pub fn into_forwarder(self) -> impl Fn(&Batch) -> Result<()> + Send + Sync + 'static {
+        move |batch: &Batch| self.forward(batch)
+    }
+
+    /// Publishes `batch` and waits for every ack (blocking; for the reader's
+    /// threads). `Ok` means the stream holds every record of the batch.
+    ///
+    /// # Errors
+    /// [`NatsError::Publish`] when a publish or ack failed or timed out (the
+    /// acknowledged prefix is confirmed), [`NatsError::TooLarge`],
+    /// [`NatsError::InvalidTopic`], or [`NatsError::InvalidOption`] when
+    /// called from inside a tokio runtime (use [`NatsForwarder::forward_async`]).
+    pub fn forward(&self, batch: &Batch) -> Result<()> {
+        self.conn.block_on(self.forward_async(batch))?
+    }
+
+    /// [`NatsForwarder::forward`] for async callers; it must run on the
+    /// connection's runtime or another tokio runtime.
+    ///
+    /// # Errors
+    /// As [`NatsForwarder::forward`].
+    pub async fn forward_async(&self, batch: &Batch) -> Result<()> {
+        let r = self.publish_batch(batch).await;
+        if r.is_err() {
+            self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+        }
+        r
+    }
+
+    async fn publish_batch(&self, batch: &Batch) -> Result<()> {
+        let topic = batch.topic();
+        let subject_text = self.subject.render(topic, batch.log_id())?;
+        let subject = async_nats::Subject::from(subject_text.as_str());
+        let js = self.conn.jetstream();
+        let (tx, mut rx) = mpsc::unbounded_channel::<(u64, usize, PublishAckFuture, OwnedSemaphorePermit)>();
+
+        let publish = async move {
+            let client = &self.conn.inner.client;
+            let headers = self.conn.inner.opts.headers;
+            for (i, rec) in batch.records().enumerate() {
+                // Publishing while disconnected only queues messages in the
+                // client, to be sent after the reconnect behind the re-sends
+                // of an earlier failure: fail fast instead.
+                if i % 64 == 0 && client.connection_state() != async_nats::connection::State::Connected {
+                    return Err((rec.seq(), PublishError::with_source(PublishErrorKind::Other, NotConnected)));
+                }
+                let Ok(permit) = self.window.clone().acquire_owned().await else { break };
+                let meta = RecordMeta {
+                    log_id: batch.log_id(),
+                    topic,
+                    epoch: batch.epoch(),
+                    seq: rec.seq(),
+                    timestamp: rec.timestamp(),
+                    batch_first: batch.first_seq(),
+                };
+                let msg =
+                    PublishMessage::build().payload(Bytes::copy_from_slice(rec.data())).headers(meta.headers(headers));
+                match js.send_publish(subject.clone(), msg).await {
+                    Ok(ack) => {
+                        self.counters.published.fetch_add(1, Ordering::Relaxed);
+                        if tx.send((rec.seq(), rec.data().len(), ack, permit)).is_err() {
+                            break; // the ack half failed and stopped listening
+                        }
+                    }
+                    Err(e) => return Err((rec.seq(), e)),
+                }
+            }
+            Ok(())
+        };
+        let collect = async {
+            let mut last_acked = None;
+            while let Some((seq, len, ack, _permit)) = rx.recv().await {
+                match ack.await {
+                    Ok(a) => {
+                        last_acked = Some(seq);
+                        self.counters.acked.fetch_add(1, Ordering::Relaxed);
+                        self.counters.bytes.fetch_add(len as u64, Ordering::Relaxed);
+                        if a.duplicate {
+                            self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    Err(e) => return (last_acked, Some((seq, e))),
+                }
+            }
+            (last_acked, None)
+        };
+        let (published, (last_acked, ack_failure)) = tokio::join!(publish, collect);
+        let failure = match (ack_failure, published) {
+            (None, Ok(())) => return Ok(()),
+            (Some((seq, e)), _) | (None, Err((seq, e))) => (seq, e),
+        };
+        if let Some(seq) = last_acked {
+            // Cannot fail: `seq` came from this batch.
+            let _ = batch.confirm(seq);
+        }
+        Err(self.publish_error(batch, &subject_text, last_acked, failure))
+    }
+
+    fn publish_error(
+        &self,
+        batch: &Batch,
+        subject: &str,
+        confirmed: Option<u64>,
+        (seq, e): (u64, PublishError),
+    ) -> NatsError {
+        let topic = batch.topic().to_owned();
+        let cause = match e.kind() {
+            PublishErrorKind::MaxPayloadExceeded => {
+                let len = batch.records().find(|r| r.seq() == seq).map_or(0, |r| r.data().len());
+                let max = self.conn.inner.client.server_info().max_payload;
+                return NatsError::TooLarge { topic, seq, len, max };
+            }
+            PublishErrorKind::StreamNotFound => {
+                format!("{e}: no JetStream stream captures the subject; create one (StreamSpec, ensure_stream)")
+            }
+            PublishErrorKind::TimedOut => {
+                format!("{e} (is the server up and is JetStream enabled?); the batch will be retried")
+            }
+            _ => e.to_string(),
+        };
+        NatsError::Publish { topic, seq, subject: subject.to_owned(), confirmed, cause }
+    }
+}
+
+/// The cause of a batch failed because the client is reconnecting.
+#[derive(Debug)]
+struct NotConnected;
+
+impl std::fmt::Display for NotConnected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not connected to the server (the client is reconnecting); the batch will be retried")
+    }
+}
+
+impl std::error::Error for NotConnected {}

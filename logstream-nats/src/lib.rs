@@ -1,0 +1,59 @@
+//! # logstream-nats
+//!
+//! Ships a [`logstream`] log into NATS JetStream, and mirrors it back.
+//!
+//! - [`NatsForwarder`] is a reader closure: each batch is published with
+//!   many acks in flight and confirmed only when every record was
+//!   acknowledged. Each message carries `Nats-Msg-Id =
+//!   {log_id:016x}/{topic}/{epoch}/{seq}`, so a batch re-sent after a crash,
+//!   a timeout or a server restart is de-duplicated by the server: the
+//!   stream holds each record once (within the stream's `duplicate_window`,
+//!   see [`StreamSpec`]).
+//! - [`NatsSource`] mirrors such a stream into another log directory with
+//!   the original topics and sequence numbers.
+//! - [`NatsForwarder::run`] and [`Shutdown`] run a forwarder as a service.
+//!
+//! ```no_run
+//! use logstream_nats::{NatsForwarder, NatsOptions, StreamSpec};
+//! let cfg = logstream::Config::new("/var/lib/app/logstream");
+//! let opts = NatsOptions::new("nats://127.0.0.1:4222", "logs.{topic}")?;
+//! let fwd = NatsForwarder::connect(&opts)?;
+//! fwd.connection().ensure_stream(&StreamSpec::new("LOGS", opts.subject()))?;
+//! let reader = logstream::Reader::builder(&cfg).group("shipper").start(fwd.into_forwarder())?;
+//! # reader.stop()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! ## What "exactly once" needs
+//! - The stream's `duplicate_window` (default 2 minutes) must be longer than
+//!   any delay between a record's first publish and its last re-send: a
+//!   forwarder down for longer than the window re-sends its unconfirmed
+//!   batch as new messages. Use [`StreamSpec::duplicate_window`] to widen it
+//!   (the server keeps the ids of that window in memory).
+//! - The `logstream` reader retries a failed batch forever, with backoff;
+//!   while the server is down nothing is lost, the log only grows.
+
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+mod connection;
+mod error;
+mod forwarder;
+pub mod headers;
+mod mirror;
+mod options;
+mod ship;
+mod source;
+mod stream;
+mod subject;
+
+pub use connection::NatsConnection;
+pub use error::{NatsError, Result};
+pub use forwarder::{ForwarderStats, NatsForwarder};
+pub use headers::HeaderSet;
+pub use mirror::MirrorStats;
+pub use options::{Auth, DEFAULT_WINDOW, NatsOptions, Tls};
+pub use ship::{Progress, Shutdown};
+pub use source::{NatsSource, SourceMonitor, SourceOptions};
+pub use stream::{Ensured, Storage, StreamSpec};
+pub use subject::{SubjectTemplate, TopicEncoding};
