@@ -17,12 +17,13 @@ use crate::report::{Better, Goal, Row};
 /// The percentiles every latency row set shows.
 pub const PERCENTILES: &[(&str, f64)] = &[("p50", 50.0), ("p99", 99.0), ("p99.9", 99.9), ("p99.99", 99.99)];
 
-fn histogram() -> Histogram<u64> {
+/// A histogram from 1 ns to an hour, 3 significant digits.
+pub fn histogram() -> Histogram<u64> {
     Histogram::new_with_bounds(1, 3_600_000_000_000, 3).expect("histogram bounds")
 }
 
 /// p50, p99, p99.9, p99.99 and max of a histogram, in ns.
-fn figures(h: &Histogram<u64>) -> Vec<(String, f64)> {
+pub fn figures(h: &Histogram<u64>) -> Vec<(String, f64)> {
     let mut v: Vec<(String, f64)> =
         PERCENTILES.iter().map(|(n, p)| (n.to_string(), h.value_at_percentile(*p) as f64)).collect();
     v.push(("max".into(), h.max() as f64));
@@ -30,7 +31,7 @@ fn figures(h: &Histogram<u64>) -> Vec<(String, f64)> {
 }
 
 /// Summaries of each figure over the repetitions.
-fn summarise(runs: &[Vec<(String, f64)>]) -> Vec<(String, Summary)> {
+pub fn summarise(runs: &[Vec<(String, f64)>]) -> Vec<(String, Summary)> {
     let Some(first) = runs.first() else { return Vec::new() };
     first
         .iter()

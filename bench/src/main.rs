@@ -14,7 +14,11 @@
 //! writes a backlog and keeps it for `__catchup`.
 
 mod baseline;
+mod batch;
+mod compress;
 mod ctx;
+mod events;
+mod group_commit;
 mod latency;
 mod measure;
 mod opts;
@@ -84,11 +88,20 @@ fn main() {
     if ctx.opts.runs("durable") {
         write::durable(&mut ctx);
     }
+    if ctx.opts.runs("groupcommit") {
+        group_commit::group_commit(&mut ctx);
+    }
+    if ctx.opts.runs("batch") {
+        batch::durable_batches(&mut ctx);
+    }
     if ctx.opts.runs("latency") {
         latency::write_latency(&mut ctx);
     }
     if ctx.opts.runs("catchup") {
         read::catchup(&mut ctx);
+    }
+    if ctx.opts.runs("compress") {
+        compress::compression(&mut ctx);
     }
     if ctx.opts.runs("tail") {
         latency::tail(&mut ctx);
@@ -139,7 +152,11 @@ fn main() {
 
 /// The current UTC time as `YYYY-MM-DD HH:MM:SS`.
 fn utc_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    utc(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+}
+
+/// `secs` since the Unix epoch as `YYYY-MM-DD HH:MM:SS` (UTC).
+fn utc(secs: u64) -> String {
     let (days, rem) = (secs / 86_400, secs % 86_400);
     // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
     let z = days as i64 + 719_468;

@@ -37,16 +37,35 @@ pub struct Opts {
     pub recovery_bytes: u64,
     /// Seconds per live-tail run (default 1).
     pub tail_secs: f64,
-    /// Scenarios to run (default all): write, threads, durable, latency,
-    /// catchup, tail, recovery, sizes, topics.
+    /// Bare `fdatasync`s per run, and `write_durable` calls per run spread
+    /// over the threads, of the group-commit scenario (default 2000).
+    pub syncs: u64,
+    /// Durable batches of 1000 records per run (default 100).
+    pub batches: u64,
+    /// JSON events of the compression scenario (default 300000).
+    pub json_records: u64,
+    /// Scenarios to run (default all): write, threads, durable, groupcommit,
+    /// batch, latency, catchup, compress, tail, recovery, sizes, topics.
     pub only: Vec<String>,
     /// `meta.json` keys (a JSON object) applied to every logstream config.
     pub meta: Option<String>,
 }
 
 /// Every scenario name `--only` accepts.
-pub const SCENARIOS: &[&str] =
-    &["write", "threads", "durable", "latency", "catchup", "tail", "recovery", "sizes", "topics"];
+pub const SCENARIOS: &[&str] = &[
+    "write",
+    "threads",
+    "durable",
+    "groupcommit",
+    "batch",
+    "latency",
+    "catchup",
+    "compress",
+    "tail",
+    "recovery",
+    "sizes",
+    "topics",
+];
 
 const USAGE: &str = "\
 logstream-bench: end-to-end benchmarks of logstream against same-run baselines and peers
@@ -68,7 +87,12 @@ USAGE: logstream-bench [OPTIONS]
   --backlogs LIST      catch-up backlogs (default 100000,<records>)
   --recovery-bytes SIZE  segment bytes written before the SIGKILL (default 1G)
   --tail-secs S        seconds per live-tail run (default 1)
-  --only LIST          run only these of: write,threads,durable,latency,catchup,tail,recovery,sizes,topics
+  --syncs N            group commit: bare fdatasyncs per run, and write_durable calls per run
+                       spread over 8 threads (default 2000)
+  --batches N          durable batches of 1000 records per run (default 100)
+  --json-records N     JSON events of the compression scenario (default 300000)
+  --only LIST          run only these of: write,threads,durable,groupcommit,batch,latency,
+                       catchup,compress,tail,recovery,sizes,topics
   --meta JSON          meta.json keys for every logstream config, e.g. '{\"flush_interval_ms\": 1000}'
   --quick              tiny sizes and 1 repetition (CI smoke; asserts nothing about speed)
   -h, --help           this text
@@ -106,6 +130,9 @@ impl Opts {
             backlogs: Vec::new(),
             recovery_bytes: 1 << 30,
             tail_secs: 1.0,
+            syncs: 2000,
+            batches: 100,
+            json_records: 300_000,
             only: Vec::new(),
             meta: None,
         };
@@ -139,6 +166,9 @@ impl Opts {
                     o.recovery_bytes = logstream::parse_size(v).map_err(|e| format!("{flag}: {e}"))?;
                 }
                 "--tail-secs" => o.tail_secs = one(flag, v)?,
+                "--syncs" => o.syncs = one(flag, v)?,
+                "--batches" => o.batches = one(flag, v)?,
+                "--json-records" => o.json_records = one(flag, v)?,
                 "--meta" => o.meta = Some(v.clone()),
                 "--only" => {
                     o.only = list(flag, v)?;
@@ -179,12 +209,21 @@ impl Opts {
             if !keep("--latency-rate") {
                 o.latency_rate = 100_000;
             }
+            if !keep("--syncs") {
+                o.syncs = 160;
+            }
+            if !keep("--batches") {
+                o.batches = 5;
+            }
+            if !keep("--json-records") {
+                o.json_records = o.records;
+            }
         }
         if o.backlogs.is_empty() {
             o.backlogs = if o.records >= 1_000_000 { vec![o.records / 10, o.records] } else { vec![o.records] };
         }
-        if o.records == 0 || o.reps == 0 || o.threads == 0 {
-            return Err("--records, --reps and --threads must be at least 1".into());
+        if o.records == 0 || o.reps == 0 || o.threads == 0 || o.syncs == 0 || o.batches == 0 || o.json_records == 0 {
+            return Err("--records, --reps, --threads, --syncs, --batches and --json-records must be at least 1".into());
         }
         Ok(o)
     }
