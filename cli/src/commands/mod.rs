@@ -1,0 +1,30 @@
+//! One module per command; [`run`] picks the one the command line names.
+
+mod completions;
+mod config_check;
+mod groups;
+mod stat;
+mod tail;
+mod verify;
+mod write;
+
+use crate::args::{Cli, Command, ConfigCommand};
+use crate::exit::Outcome;
+use crate::target;
+
+/// Runs the command.
+///
+/// # Errors
+/// What the command reports; see [`crate::exit`].
+pub fn run(cli: Cli) -> Outcome {
+    let json = cli.global.json;
+    match cli.command {
+        Command::Stat => stat::run(&target::config(&cli.global)?, json),
+        Command::Tail(args) => tail::run(&target::config(&cli.global)?, &args, json),
+        Command::Write(args) => write::run(&target::config(&cli.global)?, &args, json),
+        Command::Verify(args) => verify::run(&target::config(&cli.global)?, &args, json),
+        Command::Groups => groups::run(&target::config(&cli.global)?, json),
+        Command::Config(ConfigCommand::Check { file }) => config_check::run(&file),
+        Command::Completions { shell } => completions::run(shell),
+    }
+}
