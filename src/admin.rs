@@ -5,6 +5,7 @@ use std::path::Path;
 use crate::config::Config;
 use crate::error::{IoContext, Result};
 use crate::format::block::COMPRESSED;
+use crate::format::frame::SEAL_LEN;
 use crate::format::naming::data_file_name;
 use crate::format::segment::DATA_START;
 use crate::layout::{Layout, list_topics};
@@ -70,7 +71,7 @@ pub(crate) fn topic_info(dir: &Path, topic: &str) -> Result<TopicInfo> {
     info.segments = segs.len();
     let (Some(&first), Some(&last)) = (segs.first(), segs.last()) else { return Ok(info) };
     info.first_seq = first;
-    let (next, newest) = extent(&dir.join(data_file_name(last)), last)?;
+    let (next, newest, _) = extent(&dir.join(data_file_name(last)), last)?;
     info.next_seq = next;
     info.records = next.saturating_sub(first);
     info.newest_time = newest;
@@ -85,30 +86,81 @@ pub(crate) fn topic_info(dir: &Path, topic: &str) -> Result<TopicInfo> {
     Ok(info)
 }
 
-/// Next sequence number and newest timestamp of a segment: from its durable
-/// watermark, then a scan of the frames after it.
-fn extent(path: &Path, base: u64) -> Result<(u64, Option<u64>)> {
+/// The next sequence number of the topic in `dir` (0 for no segment).
+pub(crate) fn next_seq(dir: &Path) -> Result<u64> {
+    match list_segments(dir)?.last() {
+        Some(&last) => Ok(extent(&dir.join(data_file_name(last)), last)?.0),
+        None => Ok(0),
+    }
+}
+
+/// Bytes of frames (headers included, as in the plain data files) from the
+/// record `seq` to the end of the topic in `dir`: what a group standing at
+/// `seq` has left to read. Within the segment holding `seq`, a compressed
+/// segment counts from the index entry before it (at most
+/// `index_interval_bytes` more).
+pub(crate) fn frame_bytes_from(dir: &Path, seq: u64) -> Result<u64> {
+    let segs = list_segments(dir)?;
+    let mut total = 0;
+    for (i, &base) in segs.iter().enumerate() {
+        if segs.get(i + 1).is_some_and(|&next| next <= seq) {
+            continue;
+        }
+        let path = dir.join(data_file_name(base));
+        let (_, _, end) = extent(&path, base)?;
+        let start = if seq > base { offset_of(&path, seq).unwrap_or(DATA_START) } else { DATA_START };
+        total += end.saturating_sub(start);
+    }
+    Ok(total)
+}
+
+/// Offset of record `seq` in a data file (raw offsets for a compressed one),
+/// from the index entry before it.
+fn offset_of(path: &Path, seq: u64) -> Option<u64> {
+    let seg = crate::reader::ReadSegment::open(path).ok()?;
+    let (mut off, mut s) = seg.index_floor(seq).map_or((DATA_START, seg.base_seq()), |e| (e.offset, e.seq));
+    if seg.blocks.is_some() {
+        return Some(off);
+    }
+    while s < seq {
+        match seg.step(off) {
+            Step::Record { seq: got, next, .. } if got == s => {
+                off = next;
+                s += 1;
+            }
+            _ => return None,
+        }
+    }
+    Some(off)
+}
+
+/// Next sequence number, newest timestamp and end offset (after the last
+/// frame, the seal included) of a segment: from its durable watermark, then
+/// a scan of the frames after it.
+fn extent(path: &Path, base: u64) -> Result<(u64, Option<u64>, u64)> {
     let f = open_ro(path).ctx("open data file", path)?;
     let len = f.metadata().ctx("stat data file", path)?.len();
     if len < DATA_START {
-        return Ok((base, None));
+        return Ok((base, None, DATA_START));
     }
     let map = Mapping::map(&f, len, false, path).ctx("map data file", path)?;
     let wm = read_watermark(&map);
+    let seal = SEAL_LEN as u64;
     if crate::segment::read_header_of(&f, path).is_ok_and(|(h, _, _)| h.flags & COMPRESSED != 0) {
         if let Some(w) = wm.filter(|w| w.is_sealed()) {
-            return Ok((w.sealed_next, (w.last_time != 0).then_some(w.last_time)));
+            return Ok((w.sealed_next, (w.last_time != 0).then_some(w.last_time), w.sealed_end + seal));
         }
         let mut newest = None;
         let walked = walk(&map, len, base, None, |v| newest = Some(v.timestamp));
-        return Ok((walked.next_seq, newest));
+        let end = list_blocks(&map, len).last().map_or(DATA_START, |b| b.raw_end());
+        return Ok((walked.next_seq, newest, end));
     }
     let (mut off, mut seq) = wm.map_or((DATA_START, base), |w| (w.durable_end, w.durable_next));
     let mut newest = wm.and_then(|w| (w.last_time != 0).then_some(w.last_time));
     if let Some(w) = wm
         && w.is_sealed()
     {
-        return Ok((w.sealed_next, newest));
+        return Ok((w.sealed_next, newest, w.sealed_end + seal));
     }
     loop {
         match step(&map, off, len) {
@@ -117,8 +169,8 @@ fn extent(path: &Path, base: u64) -> Result<(u64, Option<u64>)> {
                 seq += 1;
                 off = next;
             }
-            Step::Seal { next_seq } if next_seq == seq => return Ok((seq, newest)),
-            _ => return Ok((seq, newest)),
+            Step::Seal { next_seq } if next_seq == seq => return Ok((seq, newest, off + seal)),
+            _ => return Ok((seq, newest, off)),
         }
     }
 }

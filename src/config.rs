@@ -58,6 +58,11 @@ pub struct Config {
     max_topic_bytes: Option<u64>,
     full_policy: FullPolicy,
     segment_max_age_ms: u64,
+    rebalance_interval_ms: u64,
+    retry_max_attempts: u32,
+    retention_max_age_ms: u64,
+    retention_max_bytes: Option<u64>,
+    retention_max_total_bytes: Option<u64>,
 }
 
 /// When a write returns, relative to stable storage.
@@ -126,6 +131,20 @@ pub const KEYS: &[(&str, &str)] = &[
         "segment_max_age_ms",
         "roll a segment once it is this old, so age retention works on quiet topics (default 0: never)",
     ),
+    (
+        "rebalance_interval_ms",
+        "how often members of a group rebalance topics; a dead member's topics move within twice this (default 500)",
+    ),
+    (
+        "retry_max_attempts",
+        "deliveries of a batch before it goes to the group's dead letters (default 0: retry forever)",
+    ),
+    ("retention_max_age_ms", "delete sealed segments older than this, consumed or not (default 0: keep)"),
+    (
+        "retention_max_bytes",
+        "per topic: delete the oldest sealed segments beyond this size, consumed or not (default: none)",
+    ),
+    ("retention_max_total_bytes", "all topics: delete the oldest sealed segments beyond this size (default: none)"),
 ];
 
 impl Config {
@@ -156,6 +175,11 @@ impl Config {
             retry_max_ms: 30_000,
             retain_consumed: false,
             poll_interval_ms: 1000,
+            rebalance_interval_ms: 500,
+            retry_max_attempts: 0,
+            retention_max_age_ms: 0,
+            retention_max_bytes: None,
+            retention_max_total_bytes: None,
             index_interval_bytes: 4096,
             durability: Durability::Async,
             max_disk_bytes: None,
@@ -274,6 +298,14 @@ impl Config {
                 }
                 "full_max_wait_ms" => full_wait = Some(count(v).map_err(|r| bad(k, r))?),
                 "segment_max_age_ms" => cfg.segment_max_age_ms = count(v).map_err(|r| bad(k, r))?,
+                "rebalance_interval_ms" => cfg.rebalance_interval_ms = count(v).map_err(|r| bad(k, r))?,
+                "retry_max_attempts" => {
+                    cfg.retry_max_attempts =
+                        u32::try_from(count(v).map_err(|r| bad(k, r))?).map_err(|_| bad(k, "too large".into()))?
+                }
+                "retention_max_age_ms" => cfg.retention_max_age_ms = count(v).map_err(|r| bad(k, r))?,
+                "retention_max_bytes" => cfg.retention_max_bytes = Some(size(v).map_err(|r| bad(k, r))?),
+                "retention_max_total_bytes" => cfg.retention_max_total_bytes = Some(size(v).map_err(|r| bad(k, r))?),
                 "retain_consumed" => {
                     cfg.retain_consumed =
                         v.as_bool().ok_or_else(|| bad(k, format!("expected true or false, found {v}")))?
@@ -334,6 +366,14 @@ impl Config {
             range("full_max_wait_ms", max_wait.as_millis().min(u128::from(u64::MAX)) as u64, 0, 86_400_000)?;
         }
         range("segment_max_age_ms", self.segment_max_age_ms, 0, 365 * 86_400_000)?;
+        range("rebalance_interval_ms", self.rebalance_interval_ms, 10, 60_000)?;
+        range("retention_max_age_ms", self.retention_max_age_ms, 0, 100 * 365 * 86_400_000)?;
+        if let Some(b) = self.retention_max_bytes {
+            range("retention_max_bytes", b, MIB, 1 << 50)?;
+        }
+        if let Some(b) = self.retention_max_total_bytes {
+            range("retention_max_total_bytes", b, MIB, 1 << 50)?;
+        }
         if self.max_batch_bytes > self.mem_max_size {
             return bad(
                 "max_batch_bytes",
@@ -476,6 +516,36 @@ impl Config {
     pub fn segment_max_age(&self) -> Option<Duration> {
         (self.segment_max_age_ms > 0).then(|| Duration::from_millis(self.segment_max_age_ms))
     }
+    /// How often members of a group rebalance topics.
+    pub fn rebalance_interval(&self) -> Duration {
+        Duration::from_millis(self.rebalance_interval_ms)
+    }
+    /// Deliveries of a batch before it goes to the dead letters (`None`: forever).
+    pub fn retry_max_attempts(&self) -> Option<u32> {
+        (self.retry_max_attempts > 0).then_some(self.retry_max_attempts)
+    }
+    /// Age beyond which sealed segments are deleted, consumed or not.
+    pub fn retention_max_age(&self) -> Option<Duration> {
+        (self.retention_max_age_ms > 0).then(|| Duration::from_millis(self.retention_max_age_ms))
+    }
+    /// Size per topic beyond which the oldest sealed segments are deleted.
+    pub fn retention_max_bytes(&self) -> Option<u64> {
+        self.retention_max_bytes
+    }
+    /// Size of all topics beyond which the oldest sealed segments are deleted.
+    pub fn retention_max_total_bytes(&self) -> Option<u64> {
+        self.retention_max_total_bytes
+    }
+    /// Sets `retention_max_bytes` (`None`: no limit).
+    pub fn set_retention_max_bytes(&mut self, value: Option<u64>) -> &mut Config {
+        self.retention_max_bytes = value;
+        self
+    }
+    /// Sets `retention_max_total_bytes` (`None`: no limit).
+    pub fn set_retention_max_total_bytes(&mut self, value: Option<u64>) -> &mut Config {
+        self.retention_max_total_bytes = value;
+        self
+    }
     /// Sets `max_disk_bytes` (`None`: no cap).
     pub fn set_max_disk_bytes(&mut self, value: Option<u64>) -> &mut Config {
         self.max_disk_bytes = value;
@@ -541,6 +611,12 @@ setters! {
     set_full_policy: full_policy: FullPolicy;
     /// Sets `segment_max_age_ms` (0: never).
     set_segment_max_age_ms: segment_max_age_ms: u64;
+    /// Sets `rebalance_interval_ms`.
+    set_rebalance_interval_ms: rebalance_interval_ms: u64;
+    /// Sets `retry_max_attempts` (0: retry forever).
+    set_retry_max_attempts: retry_max_attempts: u32;
+    /// Sets `retention_max_age_ms` (0: keep).
+    set_retention_max_age_ms: retention_max_age_ms: u64;
 }
 
 fn absolute(p: &Path) -> PathBuf {

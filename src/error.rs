@@ -160,13 +160,52 @@ pub enum Error {
         last: u64,
     },
 
-    /// A consumer group is already being read by another reader.
-    #[error("group {group:?} is already consumed by another reader (lock {} is held)", path.display())]
+    /// The operation needs a consumer group that no reader consumes.
+    #[error("group {group:?} is being consumed (a reader in process {pid} is a member, see {}); stop its readers first", path.display())]
     GroupBusy {
         /// The group.
         group: String,
-        /// Its lock file.
+        /// Its members directory.
         path: PathBuf,
+        /// Process id of a live member.
+        pid: u32,
+    },
+
+    /// No consumer group of that name has been registered.
+    #[error("group {group:?} does not exist ({} not found); a group is created when a reader first starts with it", path.display())]
+    NoSuchGroup {
+        /// The group.
+        group: String,
+        /// Where it would be.
+        path: PathBuf,
+    },
+
+    /// A dead-letter replay stopped at a record its closure refused.
+    #[error("group {group:?}: replaying the dead letter of topic {topic:?} seq {seq} failed: {source}")]
+    Replay {
+        /// The group.
+        group: String,
+        /// The topic.
+        topic: String,
+        /// The record's sequence number in its topic.
+        seq: u64,
+        /// The closure's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
+    /// A reset asked of a running group was not applied in time.
+    #[error(
+        "group {group:?}: the reader owning topic {topic:?} did not apply the reset to seq {seq} within {waited:?}; nothing was changed"
+    )]
+    ResetTimedOut {
+        /// The group.
+        group: String,
+        /// The topic.
+        topic: String,
+        /// The position asked for.
+        seq: u64,
+        /// How long it waited.
+        waited: std::time::Duration,
     },
 
     /// `write_at` was given a sequence number that would leave a hole.

@@ -60,7 +60,10 @@ mod writer;
 pub use admin::{TopicInfo, topics};
 pub use config::{CONFIG_ENV, Config, Durability, FullPolicy, KEYS as CONFIG_KEYS, default_config_path, parse_size};
 pub use error::{Error, Result};
-pub use reader::{Batch, Corruption, Reader, ReaderBuilder, ReaderHandle, ReaderStats, Record, Records, TopicReader};
+pub use reader::{
+    Batch, Corruption, DeadLetter, Group, GroupPosition, MemberInfo, Reader, ReaderBuilder, ReaderHandle, ReaderStats,
+    Record, Records, RetryPolicy, StartFrom, TopicLag, TopicReader,
+};
 pub use repair::{RepairReport, repair};
 pub use segment::recovery::{Cut, TopicRecovery};
 pub use verify::{Damage, GroupReport, SegmentReport, TopicReport, VerifyReport, verify, verify_with_progress};

@@ -37,14 +37,30 @@ fn stop_and_restart_resumes_after_the_last_confirmed_record() {
 }
 
 #[test]
-fn a_second_reader_of_a_group_is_refused_while_the_first_runs() {
+fn a_second_reader_of_a_group_waits_and_takes_over_when_the_first_stops() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
-    let (r1, _) = collecting_reader(&cfg, "g");
-    let err = logstream::Reader::builder(&cfg).group("g").start(|_: &logstream::Batch| Ok::<(), std::io::Error>(()));
-    assert!(matches!(err, Err(logstream::Error::GroupBusy { .. })), "{err:?}");
+    let w = logstream::Writer::open(&cfg).unwrap();
+    for i in 0..300 {
+        w.write("t", &payload("t", i)).unwrap();
+    }
+    let (r1, seen1) = collecting_reader(&cfg, "g");
+    wait_for("first 300", Duration::from_secs(20), || count(&seen1) == 300);
+    // One topic, two members: the first keeps it, the second gets nothing.
+    let (r2, seen2) = collecting_reader(&cfg, "g");
+    assert_eq!(r2.stats().topics_owned, 0);
+    for i in 300..500 {
+        w.write("t", &payload("t", i)).unwrap();
+    }
+    wait_for("the next 200 for the owner", Duration::from_secs(20), || count(&seen1) == 500);
+    assert_eq!(r2.stats().topics_owned, 0);
     r1.stop().unwrap();
-    drop(r1);
-    let (r2, _) = collecting_reader(&cfg, "g");
+    for i in 500..600 {
+        w.write("t", &payload("t", i)).unwrap();
+    }
+    wait_for("the second member to deliver the rest", Duration::from_secs(20), || count(&seen2) == 100);
     r2.stop().unwrap();
+    let got: Vec<u64> = seen2.lock().unwrap()["t"].iter().map(|r| r.0).collect();
+    assert_eq!(got, (500..600).collect::<Vec<_>>(), "taken over exactly after the last confirmed record");
+    assert_eq!(count(&seen1), 500);
 }

@@ -13,6 +13,8 @@
 //!   topics/<topic>/NNNNNNNNNNNNNNNNNNNN.dat   frames                      (frame.rs, segment.rs)
 //!   topics/<topic>/NNNNNNNNNNNNNNNNNNNN.idx   sparse index                (segment.rs)
 //!   groups/<group>/checkpoints.{snap,log}     confirmed positions         (checkpoint.rs)
+//!   groups/<group>/members/, owners.lock      who consumes what           (reader/members.rs)
+//!   groups/<group>/dead-letters/              a log of failed records     (dead_letter.rs)
 //! ```
 //! Topic and group names are validated, not escaped (naming.rs). Segment
 //! files are named by their first sequence number, zero-padded to 20 digits.
@@ -76,6 +78,7 @@
 
 pub mod block;
 pub mod checkpoint;
+pub mod dead_letter;
 pub mod dropped;
 pub mod frame;
 pub mod meta;

@@ -25,6 +25,10 @@ pub struct Batch {
     pub(crate) attempt: u32,
     pub(crate) log_id: u64,
     pub(crate) skipped_before: u64,
+    /// Where the closure asked to go on from (`u64::MAX`: after the batch).
+    pub(crate) seek_to: AtomicU64,
+    /// The record the closure named as the failing one (`u64::MAX`: none).
+    pub(crate) failed: AtomicU64,
 }
 
 impl std::fmt::Debug for Batch {
@@ -116,6 +120,56 @@ impl Batch {
         }
         self.confirmed.fetch_max(seq + 1, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Asks to continue from `seq` instead of after this batch, once the
+    /// closure returns `Ok` (the Aliyun consumer's returned checkpoint): an
+    /// earlier `seq` delivers records again, a later one skips records. The
+    /// position is saved as this group's, like a confirmation. Ignored if
+    /// the closure returns an error.
+    ///
+    /// ```no_run
+    /// # let cfg = logstream::Config::new("/tmp/log");
+    /// let reader = logstream::Reader::builder(&cfg).start(|batch: &logstream::Batch| {
+    ///     if batch.first_seq() == 1000 {
+    ///         batch.seek(0); // re-read the topic from the start
+    ///     }
+    ///     Ok::<(), std::io::Error>(())
+    /// })?;
+    /// # Ok::<(), logstream::Error>(())
+    /// ```
+    pub fn seek(&self, seq: u64) {
+        self.seek_to.store(seq.min(u64::MAX - 1), Ordering::Release);
+    }
+
+    /// Names the record that made the closure fail. With a retry policy
+    /// that has `max_attempts`, only that record becomes a dead letter when
+    /// the attempts run out; the records before it count as handled and
+    /// delivery goes on after it.
+    ///
+    /// # Errors
+    /// [`Error::ConfirmOutOfRange`] if `seq` is not in this batch.
+    pub fn fail_record(&self, seq: u64) -> Result<()> {
+        if seq < self.first_seq || seq > self.last_seq() || self.count == 0 {
+            return Err(Error::ConfirmOutOfRange {
+                topic: self.topic.to_string(),
+                seq,
+                first: self.first_seq,
+                last: self.last_seq(),
+            });
+        }
+        self.failed.store(seq, Ordering::Release);
+        Ok(())
+    }
+
+    pub(crate) fn seek_target(&self) -> Option<u64> {
+        let s = self.seek_to.load(Ordering::Acquire);
+        (s != u64::MAX).then_some(s)
+    }
+
+    pub(crate) fn failed_record(&self) -> Option<u64> {
+        let s = self.failed.load(Ordering::Acquire);
+        (s != u64::MAX).then_some(s)
     }
 
     /// Next sequence number after the confirmed prefix.

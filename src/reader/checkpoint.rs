@@ -1,5 +1,6 @@
 //! A group's saved positions on disk: `checkpoints.snap` plus the journal
-//! `checkpoints.log` (format in `format/checkpoint.rs`).
+//! `checkpoints.log` (format in `format/checkpoint.rs`), shared by every
+//! member of the group, in any process.
 //!
 //! `persist` appends one entry per changed topic and `fdatasync`s once; when
 //! the journal grows past a few times the number of topics it is compacted
@@ -7,10 +8,18 @@
 //! over. Loading keeps each topic's highest-generation valid entry, so a crash
 //! at any instant, a torn append or a damaged entry yields an older position
 //! (records are redelivered), never a newer one.
+//!
+//! Members serialise on `checkpoints.lock` (`flock`): exclusive to append or
+//! compact, shared to load. Only a topic's owner writes its position, and
+//! it reloads the position when it takes the topic over, so generations
+//! stay monotonic across owners. A member that finds the journal replaced
+//! (another member compacted) reopens it; one that finds a torn entry at
+//! its end (a member died mid-append) cuts it off before appending.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, IoContext, Result};
@@ -24,6 +33,8 @@ use crate::storage::file::{now_ns, sync_dir, sync_file, write_atomic};
 pub(crate) const SNAP_FILE: &str = "checkpoints.snap";
 /// Name of the journal file in a group directory.
 pub(crate) const JOURNAL_FILE: &str = "checkpoints.log";
+/// Name of the lock members take around the two files.
+pub(crate) const LOCK_FILE: &str = "checkpoints.lock";
 
 /// A topic's saved position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,43 +58,77 @@ pub struct LoadReport {
     pub unreadable: Vec<PathBuf>,
 }
 
-/// The positions of one group.
+/// The positions of one group, as this member knows them.
 pub(crate) struct CheckpointStore {
     dir: PathBuf,
+    lock: std::sync::Arc<File>,
     journal: File,
     journal_entries: u64,
     positions: HashMap<String, Position>,
 }
 
+/// Holds `checkpoints.lock` (exclusive or shared) until dropped.
+struct Held<'a>(&'a File);
+
+impl<'a> Held<'a> {
+    fn take(f: &'a File, exclusive: bool, path: &Path) -> Result<Held<'a>> {
+        use rustix::fs::FlockOperation::{LockExclusive, LockShared};
+        rustix::fs::flock(f, if exclusive { LockExclusive } else { LockShared })
+            .map_err(|e| Error::io("lock checkpoints", path, e.into()))?;
+        Ok(Held(f))
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let _ = rustix::fs::flock(self.0, rustix::fs::FlockOperation::Unlock);
+    }
+}
+
+fn open_lock(dir: &Path) -> Result<File> {
+    let p = dir.join(LOCK_FILE);
+    OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&p).ctx("open checkpoint lock", &p)
+}
+
 impl CheckpointStore {
     /// Loads (creating if needed) the store in a group directory.
     pub(crate) fn open(dir: &Path) -> Result<(CheckpointStore, LoadReport)> {
-        let (positions, report) = load(dir)?;
-        let jpath = dir.join(JOURNAL_FILE);
-        let existing = std::fs::read(&jpath).ok();
-        let fresh = match &existing {
-            Some(b) => check_file_header(b, JOURNAL_MAGIC).is_err(),
-            None => true,
-        };
-        let mut journal_entries = 0;
-        if fresh {
-            write_atomic(&jpath, &encode_file_header(JOURNAL_MAGIC)).ctx("create checkpoint journal", &jpath)?;
-        } else if let Some(b) = &existing {
-            journal_entries = ((b.len() - FILE_HEADER_LEN) / ENTRY_LEN) as u64;
-            if !(b.len() - FILE_HEADER_LEN).is_multiple_of(ENTRY_LEN) {
-                // A torn append: rewrite the journal without it so that new
-                // entries stay aligned.
-                let keep = FILE_HEADER_LEN + journal_entries as usize * ENTRY_LEN;
-                write_atomic(&jpath, &b[..keep]).ctx("repair checkpoint journal", &jpath)?;
-            }
-        }
-        let journal = OpenOptions::new().append(true).open(&jpath).ctx("open checkpoint journal", &jpath)?;
-        Ok((CheckpointStore { dir: dir.to_path_buf(), journal, journal_entries, positions }, report))
+        let lock = open_lock(dir)?;
+        let lpath = dir.join(LOCK_FILE);
+        let _held = Held::take(&lock, true, &lpath)?;
+        let (positions, report) = load_unlocked(dir)?;
+        let (journal, journal_entries) = open_journal(dir)?;
+        drop(_held);
+        Ok((
+            CheckpointStore {
+                dir: dir.to_path_buf(),
+                lock: std::sync::Arc::new(lock),
+                journal,
+                journal_entries,
+                positions,
+            },
+            report,
+        ))
     }
 
-    /// The saved position of `topic`.
+    /// The saved position of `topic`, as this member last saw it.
     pub(crate) fn get(&self, topic: &str) -> Option<Position> {
         self.positions.get(topic).copied()
+    }
+
+    /// Reads `topic`'s position from disk again (after taking it over from
+    /// another member, or to see an operator's reset).
+    pub(crate) fn reload(&mut self, topic: &str) -> Result<Option<Position>> {
+        let lpath = self.dir.join(LOCK_FILE);
+        let lock = self.lock.clone();
+        let held = Held::take(&lock, false, &lpath)?;
+        let (all, _) = load_unlocked(&self.dir)?;
+        drop(held);
+        match all.get(topic) {
+            Some(p) => self.positions.insert(topic.to_owned(), *p),
+            None => self.positions.remove(topic),
+        };
+        Ok(all.get(topic).copied())
     }
 
     /// Saves positions durably (one append, one `fdatasync`).
@@ -91,6 +136,10 @@ impl CheckpointStore {
         if updates.is_empty() {
             return Ok(());
         }
+        let lpath = self.dir.join(LOCK_FILE);
+        let lock = self.lock.clone();
+        let held = Held::take(&lock, true, &lpath)?;
+        self.journal_current()?;
         let now = now_ns();
         let mut buf = Vec::with_capacity(updates.len() * ENTRY_LEN);
         let mut staged = Vec::with_capacity(updates.len());
@@ -111,18 +160,53 @@ impl CheckpointStore {
             self.positions.insert(t, p);
         }
         if self.journal_entries > 1024 && self.journal_entries > 4 * self.positions.len() as u64 {
-            self.compact()?;
+            self.compact_locked()?;
         }
+        drop(held);
+        Ok(())
+    }
+
+    /// Reopens the journal if another member replaced it, and cuts off a
+    /// torn entry at its end. Called with the lock held exclusively.
+    fn journal_current(&mut self) -> Result<()> {
+        let jpath = self.dir.join(JOURNAL_FILE);
+        let mine = self.journal.metadata().ctx("stat checkpoint journal", &jpath)?;
+        let replaced = match std::fs::metadata(&jpath) {
+            Ok(m) => m.ino() != mine.ino() || m.dev() != mine.dev(),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+            Err(e) => return Err(Error::io("stat checkpoint journal", &jpath, e)),
+        };
+        if replaced {
+            (self.journal, self.journal_entries) = open_journal(&self.dir)?;
+            return Ok(());
+        }
+        let body = mine.len().saturating_sub(FILE_HEADER_LEN as u64);
+        if body % ENTRY_LEN as u64 != 0 {
+            let keep = FILE_HEADER_LEN as u64 + body / ENTRY_LEN as u64 * ENTRY_LEN as u64;
+            self.journal.set_len(keep).ctx("cut torn checkpoint entry", &jpath)?;
+        }
+        self.journal_entries = body / ENTRY_LEN as u64;
         Ok(())
     }
 
     /// Writes every position into a new snapshot and starts the journal over.
     pub(crate) fn compact(&mut self) -> Result<()> {
+        let lpath = self.dir.join(LOCK_FILE);
+        let lock = self.lock.clone();
+        let held = Held::take(&lock, true, &lpath)?;
+        self.compact_locked()?;
+        drop(held);
+        Ok(())
+    }
+
+    fn compact_locked(&mut self) -> Result<()> {
+        // Every member's entries, not only this one's topics.
+        let (all, _) = load_unlocked(&self.dir)?;
         let mut buf = encode_file_header(SNAP_MAGIC).to_vec();
-        let mut names: Vec<&String> = self.positions.keys().collect();
+        let mut names: Vec<&String> = all.keys().collect();
         names.sort();
         for t in names {
-            let p = self.positions[t];
+            let p = all[t];
             let kind = if p.reset { Kind::Reset } else { Kind::Position };
             let e = Entry {
                 kind,
@@ -144,9 +228,47 @@ impl CheckpointStore {
     }
 }
 
+/// Opens the journal for appending (creating it, or rewriting it without a
+/// torn entry at its end); returns it and its entry count. Called with the
+/// lock held exclusively.
+fn open_journal(dir: &Path) -> Result<(File, u64)> {
+    let jpath = dir.join(JOURNAL_FILE);
+    let existing = match std::fs::read(&jpath) {
+        Ok(b) => Some(b),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(Error::io("read checkpoint journal", &jpath, e)),
+    };
+    let fresh = match &existing {
+        Some(b) => check_file_header(b, JOURNAL_MAGIC).is_err(),
+        None => true,
+    };
+    let mut journal_entries = 0;
+    if fresh {
+        write_atomic(&jpath, &encode_file_header(JOURNAL_MAGIC)).ctx("create checkpoint journal", &jpath)?;
+    } else if let Some(b) = &existing {
+        journal_entries = ((b.len() - FILE_HEADER_LEN) / ENTRY_LEN) as u64;
+        if !(b.len() - FILE_HEADER_LEN).is_multiple_of(ENTRY_LEN) {
+            // A torn append: rewrite the journal without it so that new
+            // entries stay aligned.
+            let keep = FILE_HEADER_LEN + journal_entries as usize * ENTRY_LEN;
+            write_atomic(&jpath, &b[..keep]).ctx("repair checkpoint journal", &jpath)?;
+        }
+    }
+    let journal = OpenOptions::new().append(true).open(&jpath).ctx("open checkpoint journal", &jpath)?;
+    Ok((journal, journal_entries))
+}
+
 /// Reads a group's positions without opening it for writing (admin tools,
-/// retention, other groups).
+/// retention, other groups), under the shared lock when it can be taken.
 pub(crate) fn load(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)> {
+    let lpath = dir.join(LOCK_FILE);
+    // A read-only directory (an operator's copy) has no lock to take.
+    let lock = OpenOptions::new().read(true).open(&lpath).ok();
+    let _held = lock.as_ref().map(|f| Held::take(f, false, &lpath)).transpose()?;
+    load_unlocked(dir)
+}
+
+fn load_unlocked(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)> {
     let mut report = LoadReport::default();
     let mut best: HashMap<String, Position> = HashMap::new();
     let mut forgotten: HashMap<String, u64> = HashMap::new();

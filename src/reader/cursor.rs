@@ -99,7 +99,6 @@ impl Cursor {
     }
 
     /// Moves to `seq` (lazily: the next fill seeks).
-    #[expect(dead_code, reason = "used by group resets (consumer groups issue)")]
     pub(crate) fn reset(&mut self, seq: u64) {
         self.next_seq = seq;
         self.seg = None;
@@ -193,6 +192,8 @@ impl Cursor {
                     attempt: 1,
                     log_id: self.log_id,
                     skipped_before,
+                    seek_to: AtomicU64::new(u64::MAX),
+                    failed: AtomicU64::new(u64::MAX),
                 }));
             }
             match stop {
@@ -511,5 +512,42 @@ impl Cursor {
         self.next_seq = seq;
         self.positioned = true;
         Ok(true)
+    }
+}
+
+/// The sequence number of the first record of a topic written at or after
+/// `t` (ns since the Unix epoch); the topic's next sequence number if none.
+pub(crate) fn seq_at_time(dir: &Path, topic: &str, t: u64, log_id: u64) -> Result<u64> {
+    // Skip the segments that end before `t`, then scan from the index entry
+    // just before it.
+    let segs = list_segments(dir)?;
+    let mut start = segs.first().copied().unwrap_or(0);
+    for &base in &segs {
+        let path = dir.join(data_file_name(base));
+        match crate::segment::read_header(&path) {
+            Ok((_, Some(w), _)) if w.is_sealed() && w.last_time != 0 && w.last_time < t => continue,
+            _ => {}
+        }
+        start = base;
+        if let Ok(seg) = ReadSegment::open(&path)
+            && let Some(e) = seg.index_time(t)
+        {
+            start = e.seq.max(base);
+        }
+        break;
+    }
+    let mut c = Cursor::new(dir, topic, start, false, log_id);
+    let mut events = Vec::new();
+    loop {
+        match c.fill(4 << 20, &mut events)? {
+            Fill::Batch(b) => {
+                if let Some(r) = b.records().find(|r| r.timestamp() >= t) {
+                    return Ok(r.seq());
+                }
+                let end = b.first_seq + b.count;
+                c.advance(&b, end);
+            }
+            Fill::CaughtUp(_) => return Ok(c.next_seq),
+        }
     }
 }

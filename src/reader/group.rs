@@ -2,7 +2,6 @@
 //! the lock a group's reader holds, and retention across groups.
 
 use std::collections::HashMap;
-use std::fs::File;
 use std::path::Path;
 
 use super::checkpoint::{Position, load};
@@ -11,7 +10,6 @@ use crate::format::naming::{data_file_name, index_file_name, name_problem};
 use crate::layout::Layout;
 use crate::segment::read_header;
 use crate::segment::recovery::list_segments;
-use crate::storage::file::{open_rw, try_lock};
 
 /// Lists the registered groups.
 pub(crate) fn list_groups(layout: &Layout) -> Result<Vec<String>> {
@@ -78,12 +76,15 @@ pub(crate) fn delete_consumed(topic_dir: &Path, min_next: u64) -> Result<u64> {
     Ok(deleted)
 }
 
-/// Takes a group's lock: one reader per group at a time.
-pub(crate) fn lock_group(dir: &Path, group: &str) -> Result<File> {
-    let p = dir.join("LOCK");
-    let f = open_rw(&p, true).ctx("open group lock", &p)?;
-    if !try_lock(&f).ctx("lock group", &p)? {
-        return Err(Error::GroupBusy { group: group.to_owned(), path: p });
+/// Fails with [`Error::GroupBusy`] while a reader consumes the group.
+pub(crate) fn refuse_if_active(dir: &Path, group: &str) -> Result<()> {
+    let live = super::members::live_members(dir, None)?;
+    if let Some(m) = live.first() {
+        return Err(Error::GroupBusy {
+            group: group.to_owned(),
+            path: dir.join(super::members::MEMBERS_DIR),
+            pid: m.pid,
+        });
     }
-    Ok(f)
+    Ok(())
 }

@@ -2,11 +2,15 @@
 //! batches to a forwarder closure on a bounded pool of threads, persisting
 //! what was confirmed.
 
+mod admin;
 mod batch;
 mod checkpoint;
 mod cursor;
+mod dead;
 mod filter;
 mod group;
+mod members;
+mod policy;
 mod pool;
 mod pull;
 mod segment;
@@ -20,10 +24,14 @@ use crate::doorbell::{Doorbell, claim_slot};
 use crate::error::{Error, IoContext, Result};
 use crate::layout::{Layout, check_group};
 use crate::storage::file::create_dir_durable;
+pub use admin::{DeadLetter, Group, GroupPosition, TopicLag};
 pub use batch::{Batch, Record, Records};
 pub use cursor::Corruption;
+pub use members::MemberInfo;
+pub use policy::{RetryPolicy, StartFrom};
 use pool::{BoxError, Core, Wake};
 pub use pull::TopicReader;
+pub(crate) use segment::ReadSegment;
 
 /// A group, its saved positions (topic, next seq), and what loading them found.
 pub(crate) type GroupPositions = (String, Vec<(String, u64)>, checkpoint::LoadReport);
@@ -41,10 +49,10 @@ pub(crate) fn group_positions(layout: &Layout) -> Result<Vec<GroupPositions>> {
 }
 
 /// Rewrites a group's checkpoint files with only their valid entries (the
-/// newest valid position per topic). Refused while a reader holds the group.
+/// newest valid position per topic). Refused while a reader consumes the group.
 pub(crate) fn rewrite_checkpoints(layout: &Layout, group: &str) -> Result<()> {
     let dir = layout.group(group);
-    let _lock = group::lock_group(&dir, group)?;
+    group::refuse_if_active(&dir, group)?;
     let (mut store, _) = checkpoint::CheckpointStore::open(&dir)?;
     store.compact()
 }
@@ -58,7 +66,13 @@ pub struct Reader {
 impl Reader {
     /// Starts configuring a reader of the log in `cfg.base_dir()`.
     pub fn builder(cfg: &Config) -> ReaderBuilder {
-        ReaderBuilder { cfg: cfg.clone(), group: "default".into(), on_corruption: None }
+        ReaderBuilder {
+            cfg: cfg.clone(),
+            group: "default".into(),
+            on_corruption: None,
+            start_from: StartFrom::Earliest,
+            retry: RetryPolicy::from_config(cfg),
+        }
     }
 }
 
@@ -67,6 +81,8 @@ pub struct ReaderBuilder {
     cfg: Config,
     group: String,
     on_corruption: Option<pool::OnCorruption>,
+    start_from: StartFrom,
+    retry: RetryPolicy,
 }
 
 impl std::fmt::Debug for ReaderBuilder {
@@ -76,9 +92,27 @@ impl std::fmt::Debug for ReaderBuilder {
 }
 
 impl ReaderBuilder {
-    /// The consumer group: its name keys the saved positions (default `"default"`).
+    /// The consumer group: its name keys the saved positions (default
+    /// `"default"`). Every group sees every record. Readers started with the
+    /// same group, in this process or others, share its topics: each topic
+    /// is delivered by one of them at a time, and the topics of one that
+    /// stops or dies are taken over by the others.
     pub fn group(mut self, name: &str) -> ReaderBuilder {
         self.group = name.to_owned();
+        self
+    }
+
+    /// Where to start on topics the group has no saved position for
+    /// (default [`StartFrom::Earliest`]).
+    pub fn start_from(mut self, from: StartFrom) -> ReaderBuilder {
+        self.start_from = from;
+        self
+    }
+
+    /// How failed batches are retried (default: from the config, retrying
+    /// forever).
+    pub fn retry(mut self, policy: RetryPolicy) -> ReaderBuilder {
+        self.retry = policy;
         self
     }
 
@@ -95,9 +129,8 @@ impl ReaderBuilder {
     /// batch, `Err` (or a panic) retries it after a backoff.
     ///
     /// # Errors
-    /// [`Error::InvalidGroup`], [`Error::GroupBusy`] if another reader
-    /// consumes the group, [`Error::Config`], or an I/O error preparing the
-    /// directory.
+    /// [`Error::InvalidGroup`], [`Error::Config`], or an I/O error preparing
+    /// the directory.
     pub fn start<F, E>(self, forward: F) -> Result<ReaderHandle>
     where
         F: Fn(&Batch) -> std::result::Result<(), E> + Send + Sync + 'static,
@@ -111,7 +144,7 @@ impl ReaderBuilder {
         }
         let gdir = layout.group(&self.group);
         let registered = checkpoint::ensure_group_dir(&gdir)?;
-        let lock = group::lock_group(&gdir, &self.group)?;
+        let members = members::Membership::join(&gdir)?;
         let (store, report) = checkpoint::CheckpointStore::open(&gdir)?;
         if report != checkpoint::LoadReport::default() {
             log::warn!("group {:?}: checkpoint damage found, older positions used: {report:?}", self.group);
@@ -135,6 +168,9 @@ impl ReaderBuilder {
             self.on_corruption,
             wake,
             store,
+            members,
+            self.start_from,
+            self.retry,
         ));
         let wake_core = Arc::downgrade(&core);
         let waker: Arc<dyn Fn() + Send + Sync> = Arc::new(move || {
@@ -151,7 +187,7 @@ impl ReaderBuilder {
         )
         .map_err(|e| Error::io("watch log directory", layout.topics(), std::io::Error::other(e)))?;
         core.start()?;
-        Ok(ReaderHandle { core, _watcher: Some(watcher), _lock: lock })
+        Ok(ReaderHandle { core, _watcher: Some(watcher) })
     }
 }
 
@@ -160,7 +196,6 @@ impl ReaderBuilder {
 pub struct ReaderHandle {
     core: Arc<Core>,
     _watcher: Option<notify::RecommendedWatcher>,
-    _lock: std::fs::File,
 }
 
 impl std::fmt::Debug for ReaderHandle {
@@ -195,6 +230,20 @@ pub struct ReaderStats {
     pub config_reloads: u64,
     /// Retention passes run (about one a second).
     pub retention_passes: u64,
+    /// Failed batches scheduled for another attempt.
+    pub retries: u64,
+    /// Records moved to the group's dead letters.
+    pub dead_letters: u64,
+    /// Topics this member took (at start, from a peer that left or died).
+    pub topics_taken: u64,
+    /// Topics it gave up (to balance, or because they are no longer consumed).
+    pub topics_released: u64,
+    /// Operator resets applied.
+    pub resets: u64,
+    /// Topics owned now.
+    pub topics_owned: u64,
+    /// Records written to the owned topics and not yet confirmed.
+    pub lag: u64,
 }
 
 impl ReaderHandle {
@@ -227,12 +276,25 @@ impl ReaderHandle {
             checkpoint_errors: c.checkpoint_errors.load(Ordering::Relaxed),
             config_reloads: c.config_reloads.load(Ordering::Relaxed),
             retention_passes: c.retention_passes.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            dead_letters: c.dead_letters.load(Ordering::Relaxed),
+            topics_taken: c.topics_taken.load(Ordering::Relaxed),
+            topics_released: c.topics_released.load(Ordering::Relaxed),
+            resets: c.resets.load(Ordering::Relaxed),
+            topics_owned: self.core.positions().len() as u64,
+            lag: self.core.lag(),
         }
     }
 
-    /// Per topic: the next sequence number to deliver as confirmed, and as persisted.
+    /// Per topic this reader owns: the next sequence number to deliver as
+    /// confirmed, and as persisted.
     pub fn positions(&self) -> Vec<(String, u64, u64)> {
         self.core.positions()
+    }
+
+    /// This reader's id among the group's members (see [`Group::members`]).
+    pub fn member_id(&self) -> String {
+        self.core.member_id()
     }
 }
 

@@ -234,8 +234,7 @@ impl ReadSegment {
         .flatten()
     }
 
-    /// The first index entry with a timestamp at or after `t`.
-    #[expect(dead_code, reason = "used by StartFrom::Time (consumer groups issue)")]
+    /// The last index entry before the first with a timestamp at or after `t`.
     pub(crate) fn index_time(&self, t: u64) -> Option<crate::format::segment::IndexEntry> {
         self.with_index(|map, len| {
             let count =

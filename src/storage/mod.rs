@@ -1,11 +1,14 @@
 //! Everything that talks to the operating system about files and memory:
-//! mappings (the only `unsafe` code of the crate, in `map.rs`), space
-//! reservation, syncs, locks and futex wake-ups.
+//! mappings (`map.rs`), space reservation, syncs, locks and futex wake-ups.
+//! The crate's only `unsafe` code is here: in `map.rs` (pointers into
+//! shared mappings) and `range_lock.rs` (one `fcntl` call).
 
 pub(crate) mod file;
 pub mod hook;
 #[expect(unsafe_code, reason = "shared file mappings and the fork hook need raw pointers; the rules are in map.rs")]
 mod map;
+#[expect(unsafe_code, reason = "fcntl byte-range locks have no safe wrapper; see range_lock.rs")]
+pub(crate) mod range_lock;
 pub(crate) mod wake;
 
 pub(crate) use map::{Mapping, fork_generation, page_size};

@@ -1,7 +1,7 @@
 //! The reader's engine: topic slots, the ready queue, the bounded pool of
 //! `logstream-fwd-N` workers that cut batches and run the closure, and the
-//! `logstream-ckpt` thread that persists positions and deletes consumed
-//! segments.
+//! `logstream-ckpt` thread that persists positions, balances topics with the
+//! other members of the group (`balance.rs`) and deletes consumed segments.
 //!
 //! Invariants:
 //! - A topic is held by at most one worker (state `Busy`), so batches of a
@@ -15,6 +15,11 @@
 //!   in the data file.
 //! - One idle worker at a time sleeps on the doorbell; the others sleep on a
 //!   condition variable and are woken one per ready topic.
+//! - A topic is delivered only while this member owns it (holds its lock in
+//!   the group's `owners.lock`); it is given up only when no batch of it is
+//!   in flight and its position is persisted.
+
+pub(crate) mod balance;
 
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -30,6 +35,8 @@ use super::batch::Batch;
 use super::checkpoint::CheckpointStore;
 use super::cursor::{Corruption, Cursor, Fill};
 use super::filter::Filter;
+use super::members::Membership;
+use super::policy::{RetryPolicy, StartFrom};
 use super::segment::ReadSegment;
 use super::watch::Flags;
 use crate::config::Config;
@@ -60,6 +67,11 @@ pub(crate) struct Counters {
     pub checkpoint_errors: AtomicU64,
     pub config_reloads: AtomicU64,
     pub retention_passes: AtomicU64,
+    pub retries: AtomicU64,
+    pub dead_letters: AtomicU64,
+    pub topics_taken: AtomicU64,
+    pub topics_released: AtomicU64,
+    pub resets: AtomicU64,
 }
 
 /// Confirmed records of one segment: (segment, end offset, next seq).
@@ -97,6 +109,26 @@ struct TopicSlot {
     allowed: bool,
     /// Rung while a worker held it: look again before going idle.
     rung: bool,
+    /// This member holds the topic's owner lock.
+    owned: bool,
+    /// To be given up once no batch is in flight.
+    releasing: bool,
+    /// A move asked for (operator reset, or the closure's seek), applied
+    /// once no batch is in flight.
+    moving: Option<Move>,
+    /// The position moved (possibly backwards) since it was last persisted,
+    /// or was chosen by `StartFrom`: persist it even if it equals `persisted`.
+    dirty: Option<Kind>,
+}
+
+/// A position change not made by confirming records.
+#[derive(Debug, Clone)]
+pub(crate) struct Move {
+    pub to: u64,
+    /// Persisted as an operator's reset (else as a consumer's position).
+    pub reset: bool,
+    /// The request file to remove once applied.
+    pub request: Option<PathBuf>,
 }
 
 struct Sched {
@@ -199,6 +231,11 @@ pub(crate) struct Core {
     threads: Mutex<Vec<JoinHandle<()>>>,
     next_worker: AtomicU32,
     stopped: AtomicBool,
+    members: Mutex<Membership>,
+    start_from: StartFrom,
+    retry: RetryPolicy,
+    /// Set when the ckpt thread should balance before its next tick.
+    balance_soon: AtomicBool,
 }
 
 impl Core {
@@ -212,6 +249,9 @@ impl Core {
         on_corruption: Option<OnCorruption>,
         wake: Wake,
         store: CheckpointStore,
+        members: Membership,
+        start_from: StartFrom,
+        retry: RetryPolicy,
     ) -> Core {
         let filter = Filter::new(cfg.black_topics(), cfg.white_topics());
         Core {
@@ -246,12 +286,18 @@ impl Core {
             threads: Mutex::new(Vec::new()),
             next_worker: AtomicU32::new(0),
             stopped: AtomicBool::new(false),
+            members: Mutex::new(members),
+            start_from,
+            retry,
+            balance_soon: AtomicBool::new(false),
         }
     }
 
-    /// Finds topics on disk, then starts the first worker and the checkpoint thread.
+    /// Finds topics on disk and takes its share of them, then starts the
+    /// first worker and the checkpoint thread.
     pub(crate) fn start(self: &Arc<Core>) -> Result<()> {
         self.rescan_topics()?;
+        self.balance()?;
         let me = self.clone();
         let h = std::thread::Builder::new()
             .name("logstream-ckpt".into())
@@ -283,10 +329,10 @@ impl Core {
         Ok(())
     }
 
-    /// Adds the named topics (those whose directory exists and is new).
+    /// Adds the named topics (those whose directory exists and is new). They
+    /// are delivered once this member owns them (see `balance`).
     fn add_topics(&self, names: Vec<String>) {
         let mut s = self.sched.lock();
-        let store = self.store.lock();
         let filter = self.filter.read();
         let mut added = 0;
         for name in names {
@@ -296,40 +342,42 @@ impl Core {
             {
                 continue;
             }
-            let saved = store.get(&name);
-            // Without a saved position the group starts at the earliest
-            // retained record; records deleted unconsumed after the group was
-            // registered are reported as a gap, not skipped silently.
-            let dropped = if saved.is_none() { self.dropped_since_registered(&name) } else { None };
-            let next = saved.map_or(dropped.unwrap_or(0), |p| p.next_seq);
             let key: Arc<str> = name.as_str().into();
-            let report_gaps = saved.is_some() || dropped.is_some();
-            let cursor = Cursor::new(&self.layout.topic(&name), &name, next, report_gaps, self.log_id);
             let allowed = filter.allows(&name);
             s.buckets.entry(topic_bucket(&name)).or_default().push(key.clone());
             s.topics.insert(
                 key.clone(),
                 TopicSlot {
-                    name: key.clone(),
-                    cursor: Some(cursor),
-                    state: TState::Queued,
+                    name: key,
+                    cursor: None,
+                    state: TState::Idle,
                     retry: None,
                     attempts: 0,
-                    confirmed: next,
-                    persisted: next,
+                    confirmed: 0,
+                    persisted: 0,
                     spans: Vec::new(),
                     allowed,
                     rung: false,
+                    owned: false,
+                    releasing: false,
+                    moving: None,
+                    dirty: None,
                 },
             );
-            s.ready.push_back(key);
             added += 1;
         }
-        drop(store);
         drop(filter);
+        drop(s);
         if added > 0 {
-            self.cv.notify_all();
+            self.request_balance();
         }
+    }
+
+    /// Asks the ckpt thread to balance now rather than at its next tick.
+    pub(crate) fn request_balance(&self) {
+        self.balance_soon.store(true, Ordering::Release);
+        let _g = self.ckpt_lock.lock();
+        self.ckpt_cv.notify_all();
     }
 
     /// The first sequence number of records of `topic` deleted unconsumed
@@ -361,7 +409,7 @@ impl Core {
         let mut newly = Vec::new();
         for slot in s.topics.values_mut() {
             let allowed = f.allows(&slot.name);
-            if allowed && !slot.allowed && slot.state == TState::Idle {
+            if allowed && !slot.allowed && slot.state == TState::Idle && slot.owned && !slot.releasing {
                 slot.state = TState::Queued;
                 newly.push(slot.name.clone());
             }
@@ -369,6 +417,9 @@ impl Core {
         }
         s.ready.extend(newly);
         self.cv.notify_all();
+        drop(s);
+        // Topics no longer consumed are given up; newly allowed ones shared.
+        self.request_balance();
     }
 
     /// Marks the topics in dirty buckets, or all idle ones on a poll, as ready.
@@ -378,6 +429,9 @@ impl Core {
         let Sched { topics, buckets: by_bucket, ready, .. } = s;
         let mut queue = |name: &Arc<str>, topics: &mut HashMap<Arc<str>, TopicSlot>| {
             if let Some(t) = topics.get_mut(name) {
+                if !t.owned || t.releasing {
+                    return;
+                }
                 if t.state == TState::Idle {
                     t.state = TState::Queued;
                     ready.push_back(t.name.clone());
@@ -428,7 +482,7 @@ impl Core {
             if t.state != TState::Queued {
                 continue;
             }
-            if !t.allowed {
+            if !t.allowed || !t.owned || t.releasing {
                 t.state = TState::Idle;
                 continue;
             }
@@ -578,9 +632,11 @@ impl Core {
         }
 
         let outcome = catch_unwind(AssertUnwindSafe(|| (self.forward)(&batch)));
+        let mut error = None;
         let ok = match &outcome {
             Ok(Ok(())) => true,
             Ok(Err(e)) => {
+                error = Some(e.to_string());
                 self.counters.failures.fetch_add(1, Ordering::Relaxed);
                 log::warn!(
                     "forwarder failed on topic {name:?} seq {}..={} (attempt {}): {e}",
@@ -591,6 +647,7 @@ impl Core {
                 false
             }
             Err(_) => {
+                error = Some("the forwarder panicked".to_owned());
                 self.counters.panics.fetch_add(1, Ordering::Relaxed);
                 log::error!(
                     "forwarder panicked on topic {name:?} seq {}..={} (attempt {}); treated as a failure",
@@ -601,7 +658,7 @@ impl Core {
                 false
             }
         };
-        let done = if ok { batch.first_seq + batch.count } else { batch.confirmed_next() };
+        let mut done = if ok { batch.first_seq + batch.count } else { batch.confirmed_next() };
         let delivered = done - batch.first_seq;
         if delivered > 0 {
             self.counters.records.fetch_add(delivered, Ordering::Relaxed);
@@ -610,8 +667,58 @@ impl Core {
             self.counters.batches.fetch_add(1, Ordering::Relaxed);
             self.counters.bytes.fetch_add(batch.bytes, Ordering::Relaxed);
         }
-        cursor.advance(&batch, done);
-        self.finish(&name, cursor, batch, done, ok);
+        // Out of attempts: the failing records become dead letters and the
+        // topic moves on (only once they are durably stored).
+        let mut moved_on = ok;
+        if !ok && self.retry.max_attempts.is_some_and(|max| batch.attempt >= max) {
+            match self.dead_letter(&batch, done, error.as_deref().unwrap_or("")) {
+                Ok(next) => {
+                    done = next;
+                    moved_on = true;
+                }
+                Err(e) => log::error!(
+                    "topic {name:?}: storing seq {done}..={} as dead letters failed (retrying the batch): {e}",
+                    batch.last_seq()
+                ),
+            }
+        }
+        // The closure asked to go on from another position (Batch::seek).
+        let seek = if ok { batch.seek_target() } else { None };
+        match seek {
+            Some(to) => cursor.reset(to),
+            None => cursor.advance(&batch, done),
+        }
+        self.finish(&name, cursor, batch, seek.unwrap_or(done), moved_on, seek.is_some());
+    }
+
+    /// Stores the records of a failed batch from `from` on as dead letters
+    /// (only the one the closure named with `Batch::fail_record`, if it did);
+    /// returns the position after them.
+    fn dead_letter(&self, batch: &Batch, from: u64, error: &str) -> Result<u64> {
+        let only = batch.failed_record().filter(|&k| k >= from);
+        let now = crate::storage::file::now_ns();
+        let letters: Vec<crate::format::dead_letter::Envelope<'_>> = batch
+            .records()
+            .filter(|r| r.seq() >= from && only.is_none_or(|k| r.seq() == k))
+            .map(|r| crate::format::dead_letter::Envelope {
+                seq: r.seq(),
+                timestamp: r.timestamp(),
+                time: now,
+                attempts: batch.attempt,
+                error,
+                data: r.data(),
+            })
+            .collect();
+        super::dead::append(&self.layout.group(&self.group), &batch.topic, &letters)?;
+        self.counters.dead_letters.fetch_add(letters.len() as u64, Ordering::Relaxed);
+        log::warn!(
+            "topic {:?}: {} record(s) from seq {from} moved to the dead letters of group {:?} after {} attempts: {error}",
+            batch.topic,
+            letters.len(),
+            self.group,
+            batch.attempt
+        );
+        Ok(only.map_or(batch.first_seq + batch.count, |k| k + 1))
     }
 
     /// Cuts a batch; when caught up, arms the doorbell and looks once more.
@@ -675,13 +782,17 @@ impl Core {
         }
     }
 
-    fn finish(&self, name: &Arc<str>, cursor: Cursor, batch: Batch, done: u64, ok: bool) {
-        let persist_now = self.cfg.checkpoint_interval().is_zero() && done > batch.first_seq;
+    fn finish(&self, name: &Arc<str>, cursor: Cursor, batch: Batch, done: u64, ok: bool, seeked: bool) {
+        let persist_now = self.cfg.checkpoint_interval().is_zero() && (done > batch.first_seq || seeked);
         let mut s = self.sched.lock();
         s.in_flight -= 1;
         s.in_flight_bytes -= batch.bytes;
         let Some(t) = s.topics.get_mut(name) else { return };
-        if done != t.confirmed {
+        if seeked {
+            t.confirmed = done;
+            t.spans.clear();
+            t.dirty = Some(Kind::Position);
+        } else if done != t.confirmed {
             // The topic is serial: `done` is where the group now stands.
             t.confirmed = done;
             let seg = batch.source.seg();
@@ -692,6 +803,18 @@ impl Core {
             }
         }
         t.cursor = Some(cursor);
+        if t.releasing || t.moving.is_some() {
+            // The ckpt thread gives the topic up or moves it, now that no
+            // batch is in flight.
+            t.state = TState::Idle;
+            if !ok {
+                t.retry = retry_batch(&batch, done).map(|b| Retry { batch: b });
+            }
+            self.cv.notify_one();
+            drop(s);
+            self.request_balance();
+            return;
+        }
         if ok {
             t.attempts = 0;
             t.state = if persist_now { TState::Busy } else { TState::Queued };
@@ -700,8 +823,8 @@ impl Core {
             }
         } else {
             t.attempts += 1;
-            let backoff = backoff(self.cfg.retry_initial(), self.cfg.retry_max(), t.attempts);
-            let due = Instant::now() + backoff;
+            self.counters.retries.fetch_add(1, Ordering::Relaxed);
+            let due = Instant::now() + self.retry.backoff(t.attempts);
             let rest = retry_batch(&batch, done);
             match rest {
                 Some(b) => {
@@ -739,20 +862,20 @@ impl Core {
     /// Persists confirmed positions (all topics, or one), after making sure
     /// the records they count are durable.
     pub(crate) fn persist(&self, only: Option<&Arc<str>>) -> Result<()> {
-        let mut todo: Vec<(Arc<str>, u64, Vec<Span>)> = Vec::new();
+        let mut todo: Vec<(Arc<str>, u64, Vec<Span>, Kind)> = Vec::new();
         {
             let s = self.sched.lock();
             for t in s.topics.values() {
-                if only.is_some_and(|o| *o != t.name) || t.confirmed == t.persisted {
+                if only.is_some_and(|o| *o != t.name) || (t.confirmed == t.persisted && t.dirty.is_none()) {
                     continue;
                 }
-                todo.push((t.name.clone(), t.confirmed, t.spans.clone()));
+                todo.push((t.name.clone(), t.confirmed, t.spans.clone(), t.dirty.unwrap_or(Kind::Position)));
             }
         }
         if todo.is_empty() {
             return Ok(());
         }
-        for (name, _, spans) in &todo {
+        for (name, _, spans, _) in &todo {
             for (seg, end_off, end_seq) in spans {
                 let durable = seg.watermark().is_some_and(|w| w.durable_next >= *end_seq && w.durable_end >= *end_off);
                 if !durable {
@@ -763,14 +886,14 @@ impl Core {
                 }
             }
         }
-        let updates: Vec<(String, u64, Kind)> =
-            todo.iter().map(|(n, c, _)| (n.to_string(), *c, Kind::Position)).collect();
+        let updates: Vec<(String, u64, Kind)> = todo.iter().map(|(n, c, _, k)| (n.to_string(), *c, *k)).collect();
         self.store.lock().persist(&updates)?;
         self.counters.checkpoints.fetch_add(updates.len() as u64, Ordering::Relaxed);
         let mut s = self.sched.lock();
-        for (n, c, _) in &todo {
+        for (n, c, _, _) in &todo {
             if let Some(t) = s.topics.get_mut(n) {
-                t.persisted = t.persisted.max(*c);
+                // A moved position may lie behind the persisted one.
+                t.persisted = if t.dirty.take().is_some() { *c } else { t.persisted.max(*c) };
                 let p = t.persisted;
                 t.spans.retain(|(_, _, end)| *end > p);
             }
@@ -780,22 +903,36 @@ impl Core {
 
     fn checkpoint_loop(self: Arc<Core>) {
         let interval = self.cfg.checkpoint_interval();
-        let tick = if interval.is_zero() { Duration::from_secs(1) } else { interval };
+        let persist_every = if interval.is_zero() { Duration::from_secs(1) } else { interval };
+        let balance_every = self.cfg.rebalance_interval();
+        let mut last_persist = Instant::now();
+        let mut last_balance = Instant::now();
         let mut last_retention = Instant::now();
         let mut retained: HashMap<Arc<str>, u64> = HashMap::new();
         loop {
             {
                 let mut stop = self.ckpt_lock.lock();
-                if !*stop {
-                    self.ckpt_cv.wait_for(&mut stop, tick);
+                let next = (last_persist + persist_every).min(last_balance + balance_every);
+                let wait = next.saturating_duration_since(Instant::now());
+                if !*stop && !self.balance_soon.load(Ordering::Acquire) && !wait.is_zero() {
+                    self.ckpt_cv.wait_for(&mut stop, wait);
                 }
                 if *stop {
                     return;
                 }
             }
-            if let Err(e) = self.persist(None) {
-                self.counters.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
-                log::error!("persisting positions of group {:?} failed (will retry): {e}", self.group);
+            if self.balance_soon.swap(false, Ordering::AcqRel) || last_balance.elapsed() >= balance_every {
+                last_balance = Instant::now();
+                if let Err(e) = self.balance() {
+                    log::warn!("balancing topics of group {:?} failed (will retry): {e}", self.group);
+                }
+            }
+            if last_persist.elapsed() >= persist_every {
+                last_persist = Instant::now();
+                if let Err(e) = self.persist(None) {
+                    self.counters.checkpoint_errors.fetch_add(1, Ordering::Relaxed);
+                    log::error!("persisting positions of group {:?} failed (will retry): {e}", self.group);
+                }
             }
             if last_retention.elapsed() >= Duration::from_secs(1) {
                 last_retention = Instant::now();
@@ -814,7 +951,7 @@ impl Core {
         }
         let topics: Vec<(Arc<str>, u64)> = {
             let s = self.sched.lock();
-            s.topics.values().map(|t| (t.name.clone(), t.persisted)).collect()
+            s.topics.values().filter(|t| t.owned).map(|t| (t.name.clone(), t.persisted)).collect()
         };
         let others = match super::group::other_positions(&self.layout, &self.group) {
             Ok(o) => o,
@@ -866,13 +1003,36 @@ impl Core {
                 self.wake.wake();
             }
         }
-        self.persist(None)
+        let persisted = self.persist(None);
+        // Give every topic up at once, so peers take over without waiting
+        // for the kernel to notice anything.
+        self.members.lock().leave();
+        persisted
     }
 
-    /// Snapshot of the positions in memory: (topic, confirmed, persisted).
+    /// Records written to the topics this member owns and not yet confirmed.
+    pub(crate) fn lag(&self) -> u64 {
+        let owned: Vec<(Arc<str>, u64)> = {
+            let s = self.sched.lock();
+            s.topics.values().filter(|t| t.owned).map(|t| (t.name.clone(), t.confirmed)).collect()
+        };
+        owned
+            .iter()
+            .map(|(n, c)| crate::admin::next_seq(&self.layout.topic(n)).map_or(0, |end| end.saturating_sub(*c)))
+            .sum()
+    }
+
+    /// This member's id in the group.
+    pub(crate) fn member_id(&self) -> String {
+        self.members.lock().id.clone()
+    }
+
+    /// Snapshot of the positions in memory of the topics this member owns:
+    /// (topic, confirmed, persisted).
     pub(crate) fn positions(&self) -> Vec<(String, u64, u64)> {
         let s = self.sched.lock();
-        let mut v: Vec<_> = s.topics.values().map(|t| (t.name.to_string(), t.confirmed, t.persisted)).collect();
+        let mut v: Vec<_> =
+            s.topics.values().filter(|t| t.owned).map(|t| (t.name.to_string(), t.confirmed, t.persisted)).collect();
         v.sort();
         v
     }
@@ -899,11 +1059,7 @@ fn retry_batch(b: &Batch, done: u64) -> Option<Batch> {
         attempt: b.attempt + 1,
         log_id: b.log_id,
         skipped_before: 0,
+        seek_to: AtomicU64::new(u64::MAX),
+        failed: AtomicU64::new(u64::MAX),
     })
-}
-
-/// Exponential backoff: `initial * 2^(attempt-1)`, capped at `max`.
-pub(crate) fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
-    let shift = attempt.saturating_sub(1).min(30);
-    initial.saturating_mul(1u32 << shift).min(max)
 }

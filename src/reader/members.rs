@@ -1,0 +1,333 @@
+//! Members of a consumer group and the topics they own, across processes,
+//! with no server: only files and OS locks under `groups/<group>/`.
+//!
+//! ```text
+//! members/<id>.lock   flock held by a live member for its lifetime
+//! members/<id>.json   what it says about itself: pid, start time, topics owned
+//! owners.lock         byte-range locks: the byte at a topic's slot is held
+//!                     by the member that owns the topic
+//! ```
+//! A member delivers a topic only while it holds the topic's byte, so no two
+//! members ever deliver one topic at once. The kernel drops a dead member's
+//! locks at once (kill -9 included); the survivors see the topics free at
+//! their next balancing tick and take them over, starting after the last
+//! persisted position.
+//!
+//! Balancing is leaderless and sticky: with `T` topics and `M` live members
+//! each member aims at `floor(T/M)..=ceil(T/M)` topics. A member above the
+//! ceiling (or above the floor while another is below it) releases topics,
+//! those with the smallest backlog first, after persisting their positions;
+//! a member below the ceiling takes free topics, the largest backlog first
+//! (one at or above the floor only after they have stayed free for one tick,
+//! so the members furthest behind choose first).
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+use crate::error::{Error, IoContext, Result};
+use crate::storage::file::{now_ns, random_u64, try_lock};
+use crate::storage::range_lock::{RangeLocks, slot_of};
+
+/// Directory of the member files.
+pub(crate) const MEMBERS_DIR: &str = "members";
+/// The topic ownership lock file.
+pub(crate) const OWNERS_FILE: &str = "owners.lock";
+
+/// What a member publishes about itself.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MemberInfo {
+    /// Random id of the member (one per running `Reader`).
+    pub id: String,
+    /// Process id.
+    pub pid: u32,
+    /// When it joined (ns since the Unix epoch).
+    pub started: u64,
+    /// Topics it owns, as it last said.
+    pub topics: Vec<String>,
+}
+
+/// This reader's membership: its lock, and the locks of the topics it owns.
+pub(crate) struct Membership {
+    dir: PathBuf,
+    pub(crate) id: String,
+    started: u64,
+    _lock: File,
+    owners: RangeLocks,
+    /// Owned topics and their slots.
+    owned: HashMap<String, u64>,
+    /// Topics seen free at the last tick.
+    pub(crate) seen_free: std::collections::HashSet<String>,
+    published: Vec<String>,
+}
+
+impl std::fmt::Debug for Membership {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Membership").field("dir", &self.dir).field("id", &self.id).finish()
+    }
+}
+
+impl Membership {
+    /// Joins the group in `group_dir`.
+    pub(crate) fn join(group_dir: &Path) -> Result<Membership> {
+        let mdir = group_dir.join(MEMBERS_DIR);
+        std::fs::create_dir_all(&mdir).ctx("create members directory", &mdir)?;
+        let id = format!("{:016x}", random_u64());
+        // Lock under a temporary name, then rename: a peer probing liveness
+        // never sees an unlocked file of a live member.
+        let tmp = mdir.join(format!(".join-{id}"));
+        let f = crate::storage::file::open_rw(&tmp, true).ctx("create member lock", &tmp)?;
+        if !try_lock(&f).ctx("lock member file", &tmp)? {
+            return Err(Error::io("lock member file", &tmp, std::io::Error::other("held by another process")));
+        }
+        let lock_path = mdir.join(format!("{id}.lock"));
+        std::fs::rename(&tmp, &lock_path).ctx("register member", &lock_path)?;
+        let owners_path = group_dir.join(OWNERS_FILE);
+        let owners = RangeLocks::open(&owners_path).ctx("open topic owner locks", &owners_path)?;
+        let m = Membership {
+            dir: group_dir.to_path_buf(),
+            id,
+            started: now_ns(),
+            _lock: f,
+            owners,
+            owned: HashMap::new(),
+            seen_free: Default::default(),
+            published: vec!["-".into()],
+        };
+        m.publish_now()?;
+        Ok(m)
+    }
+
+    fn info_path(&self) -> PathBuf {
+        self.dir.join(MEMBERS_DIR).join(format!("{}.json", self.id))
+    }
+
+    /// Writes this member's info file if what it owns changed.
+    pub(crate) fn publish(&mut self) -> Result<()> {
+        let mut now: Vec<String> = self.owned.keys().cloned().collect();
+        now.sort();
+        if now == self.published {
+            return Ok(());
+        }
+        self.published = now;
+        self.publish_now()
+    }
+
+    fn publish_now(&self) -> Result<()> {
+        let mut topics: Vec<String> = self.owned.keys().cloned().collect();
+        topics.sort();
+        let info = MemberInfo { id: self.id.clone(), pid: std::process::id(), started: self.started, topics };
+        let path = self.info_path();
+        let tmp = path.with_extension("json.tmp");
+        let text = serde_json::to_vec(&info).map_err(|e| Error::io("encode member info", &path, e.into()))?;
+        // Informational (for balancing and operators): no fsync needed.
+        std::fs::write(&tmp, text).ctx("write member info", &tmp)?;
+        std::fs::rename(&tmp, &path).ctx("write member info", &path)
+    }
+
+    /// Whether this member owns `topic`.
+    pub(crate) fn owns(&self, topic: &str) -> bool {
+        self.owned.contains_key(topic)
+    }
+
+    /// Tries to take `topic`; true if this member owns it now.
+    pub(crate) fn try_own(&mut self, topic: &str) -> Result<bool> {
+        if self.owns(topic) {
+            return Ok(true);
+        }
+        let slot = slot_of(topic);
+        let path = self.dir.join(OWNERS_FILE);
+        if self.owners.try_lock(slot).ctx("lock topic owner slot", &path)? {
+            self.owned.insert(topic.to_owned(), slot);
+            return Ok(true);
+        }
+        Ok(false)
+    }
+
+    /// Whether some other member owns `topic`.
+    pub(crate) fn owned_by_other(&self, topic: &str) -> Result<bool> {
+        if self.owns(topic) {
+            return Ok(false);
+        }
+        let path = self.dir.join(OWNERS_FILE);
+        self.owners.held_by_other(slot_of(topic)).ctx("probe topic owner slot", &path)
+    }
+
+    /// Gives `topic` up (its position must be persisted first).
+    pub(crate) fn release(&mut self, topic: &str) -> Result<()> {
+        let Some(slot) = self.owned.remove(topic) else { return Ok(()) };
+        // Another owned topic may share the slot (a hash collision): keep it.
+        if self.owned.values().any(|&s| s == slot) {
+            return Ok(());
+        }
+        let path = self.dir.join(OWNERS_FILE);
+        self.owners.unlock(slot).ctx("unlock topic owner slot", &path)
+    }
+
+    /// Every live member (this one included). Files of dead members are removed.
+    pub(crate) fn live(&self) -> Result<Vec<MemberInfo>> {
+        live_members(&self.dir, Some(&self.id))
+    }
+
+    /// Leaves the group: removes this member's files (its locks go when the
+    /// membership is dropped).
+    pub(crate) fn leave(&mut self) {
+        let mdir = self.dir.join(MEMBERS_DIR);
+        let _ = std::fs::remove_file(self.info_path());
+        let _ = std::fs::remove_file(mdir.join(format!("{}.lock", self.id)));
+        let topics: Vec<String> = self.owned.keys().cloned().collect();
+        for t in topics {
+            if let Err(e) = self.release(&t) {
+                log::warn!("releasing topic {t:?}: {e}");
+            }
+        }
+    }
+}
+
+/// The live members of the group in `group_dir`; removes the files of dead
+/// ones (`me`, if given, is known to be alive and not probed).
+pub(crate) fn live_members(group_dir: &Path, me: Option<&str>) -> Result<Vec<MemberInfo>> {
+    let mdir = group_dir.join(MEMBERS_DIR);
+    let rd = match std::fs::read_dir(&mdir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(Error::io("list group members", &mdir, e)),
+    };
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.ctx("list group members", &mdir)?;
+        let Ok(name) = entry.file_name().into_string() else { continue };
+        let Some(id) = name.strip_suffix(".lock") else { continue };
+        let lock_path = entry.path();
+        let info_path = mdir.join(format!("{id}.json"));
+        if me != Some(id) {
+            let f = match crate::storage::file::open_rw(&lock_path, false) {
+                Ok(f) => f,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io("open member lock", &lock_path, e)),
+            };
+            if try_lock(&f).ctx("probe member lock", &lock_path)? {
+                // Its process is gone: clean up after it.
+                let _ = std::fs::remove_file(&info_path);
+                let _ = std::fs::remove_file(&lock_path);
+                continue;
+            }
+        }
+        let info = std::fs::read(&info_path)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<MemberInfo>(&b).ok())
+            .unwrap_or_else(|| MemberInfo { id: id.to_owned(), ..MemberInfo::default() });
+        out.push(info);
+    }
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    Ok(out)
+}
+
+/// What one balancing tick decided.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct Plan {
+    /// Topics to give up (positions persisted first).
+    pub release: Vec<String>,
+    /// Topics to try to take, in order.
+    pub take: Vec<String>,
+}
+
+/// Decides what this member releases and takes. `topics`: every topic the
+/// group consumes, with its backlog (records not yet confirmed); `mine`:
+/// those this member owns; `others`: how many topics each other live member
+/// owns; `free`: topics nobody owns, and whether each was already free at
+/// the last tick.
+pub(crate) fn plan(topics: &[(String, u64)], mine: &[String], others: &[usize], free: &[(String, bool)]) -> Plan {
+    let t = topics.len();
+    let m = others.len() + 1;
+    let (floor, ceil) = (t / m, t.div_ceil(m));
+    let backlog: HashMap<&str, u64> = topics.iter().map(|(n, b)| (n.as_str(), *b)).collect();
+    let by_backlog = |v: &mut Vec<String>, largest_first: bool| {
+        v.sort_by(|a, b| {
+            let (x, y) = (backlog.get(a.as_str()).copied().unwrap_or(0), backlog.get(b.as_str()).copied().unwrap_or(0));
+            if largest_first { y.cmp(&x).then(a.cmp(b)) } else { x.cmp(&y).then(a.cmp(b)) }
+        });
+    };
+    let mut out = Plan::default();
+    // Topics no longer consumed are always released.
+    let mut kept: Vec<String> = mine.iter().filter(|n| backlog.contains_key(n.as_str())).cloned().collect();
+    out.release.extend(mine.iter().filter(|n| !backlog.contains_key(n.as_str())).cloned());
+    let excess = if kept.len() > ceil {
+        kept.len() - ceil
+    } else if kept.len() > floor && others.iter().any(|&o| o < floor) {
+        1
+    } else {
+        0
+    };
+    if excess > 0 {
+        by_backlog(&mut kept, false);
+        out.release.extend(kept.drain(..excess));
+        return out;
+    }
+    let room = ceil.saturating_sub(kept.len());
+    let mut candidates: Vec<String> = free
+        .iter()
+        .filter(|(_, waited)| kept.len() < floor || *waited)
+        .map(|(n, _)| n.clone())
+        .filter(|n| backlog.contains_key(n.as_str()))
+        .collect();
+    by_backlog(&mut candidates, true);
+    candidates.truncate(room);
+    out.take = candidates;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn topics(n: usize) -> Vec<(String, u64)> {
+        (0..n).map(|i| (format!("t{i:02}"), i as u64)).collect()
+    }
+
+    #[test]
+    fn a_lone_member_takes_every_free_topic_at_once() {
+        let t = topics(5);
+        let free: Vec<(String, bool)> = t.iter().map(|(n, _)| (n.clone(), false)).collect();
+        let p = plan(&t, &[], &[], &free);
+        assert_eq!(p.take.len(), 5);
+        assert_eq!(p.take[0], "t04", "largest backlog first");
+    }
+
+    #[test]
+    fn a_member_above_the_ceiling_releases_its_smallest_topics() {
+        let t = topics(30);
+        let mine: Vec<String> = t.iter().map(|(n, _)| n.clone()).collect();
+        let p = plan(&t, &mine, &[0, 0], &[]);
+        assert_eq!(p.release.len(), 20);
+        assert_eq!(p.release[0], "t00");
+        assert!(p.take.is_empty());
+    }
+
+    #[test]
+    fn a_member_at_the_floor_waits_a_tick_before_taking_and_stops_at_the_ceiling() {
+        let t = topics(31);
+        let mine: Vec<String> = t[..10].iter().map(|(n, _)| n.clone()).collect();
+        let free = vec![("t30".to_owned(), false)];
+        assert!(plan(&t, &mine, &[10, 10], &free).take.is_empty());
+        let free = vec![("t30".to_owned(), true)];
+        assert_eq!(plan(&t, &mine, &[10, 10], &free).take, ["t30"]);
+        let mine: Vec<String> = t[..11].iter().map(|(n, _)| n.clone()).collect();
+        assert!(plan(&t, &mine, &[10, 10], &free).take.is_empty());
+    }
+
+    #[test]
+    fn a_member_above_the_floor_gives_one_topic_to_a_member_below_it() {
+        let t = topics(31);
+        let mine: Vec<String> = t[..11].iter().map(|(n, _)| n.clone()).collect();
+        assert_eq!(plan(&t, &mine, &[11, 9], &[]).release.len(), 1);
+        assert!(plan(&t, &mine, &[10, 10], &[]).release.is_empty());
+    }
+
+    #[test]
+    fn topics_no_longer_consumed_are_released() {
+        let t = topics(2);
+        let p = plan(&t, &["gone".to_owned()], &[], &[]);
+        assert_eq!(p.release, ["gone"]);
+    }
+}
