@@ -65,14 +65,19 @@ fn kill_writer(dir: &Path, size: usize, bytes: u64) {
     let _ = child.wait();
 }
 
-fn dir_bytes(dir: &Path) -> u64 {
-    let mut total = 0;
+/// Sum of the file lengths under `dir`, and of the bytes allocated to them.
+fn dir_bytes(dir: &Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let mut total = (0, 0);
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
         for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
             match e.metadata() {
                 Ok(m) if m.is_dir() => stack.push(e.path()),
-                Ok(m) => total += m.len(),
+                Ok(m) => {
+                    total.0 += m.len();
+                    total.1 += m.blocks() * 512;
+                }
                 Err(_) => {}
             }
         }
@@ -90,7 +95,7 @@ pub fn recovery(ctx: &mut Ctx) {
     let mut after_kill = Vec::new();
     let mut after_close = Vec::new();
     let mut fills = Vec::new();
-    let mut on_disk = 0;
+    let mut on_disk = (0, 0);
     let mut report = String::new();
     for rep in 0..=ctx.opts.reps {
         let dir = ctx.path("ls-recovery");
@@ -118,8 +123,9 @@ pub fn recovery(ctx: &mut Ctx) {
     let scen = format!("open after SIGKILL, {} MiB", bytes >> 20);
     let s = Summary::of(&after_kill);
     let mut row = Row::new(&scen, "Writer::open (recovery)", "time", "ns", s, Better::Lower).note(format!(
-        "{} MiB of files on disk; filling took {:.1} s (median); last report: {}",
-        on_disk >> 20,
+        "files: {} MiB long, {} MiB allocated; filling took {:.1} s (median); last report: {}",
+        on_disk.0 >> 20,
+        on_disk.1 >> 20,
         Summary::of(&fills).median,
         report.chars().take(200).collect::<String>()
     ));
