@@ -19,7 +19,7 @@ pub fn print(text: impl AsRef<[u8]>) -> Result<(), Failure> {
 /// Writes `value` as pretty JSON and a newline.
 ///
 /// # Errors
-/// As [`print`].
+/// As [`print()`].
 pub fn print_json(value: &impl Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Failure::error(format!("cannot encode JSON: {e}")))?;
     print(text + "\n")

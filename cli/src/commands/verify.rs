@@ -294,7 +294,7 @@ impl Plan {
                         s.next_seq.saturating_sub(1)
                     ));
                 } else if i == last && !s.sealed && !s.header_damaged {
-                    changes.push(format!("seal {name}, left open by a writer that did not close"));
+                    changes.push(format!("seal {name}, left open (its writer crashed, or is still running)"));
                 }
                 if s.header_damaged {
                     changes.push(format!("rewrite the header of {name} from its file name and index"));

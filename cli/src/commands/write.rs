@@ -31,8 +31,12 @@ pub fn run(cfg: &Config, args: &WriteArgs, json: bool) -> Outcome {
         None => Box::new(std::io::stdin().lock()),
     };
     let source = args.file.as_deref().unwrap_or(Path::new("standard input"));
-    let writer = Writer::open(cfg)?;
     let topic = args.topic.as_str();
+    // Refused before the writer opens, so a typo creates no directory.
+    if let Some(reason) = logstream::format::naming::name_problem(topic) {
+        return Err(logstream::Error::InvalidTopic { name: topic.to_owned(), reason }.into());
+    }
+    let writer = Writer::open(cfg)?;
     let first_seq = match writer.next_seq(topic) {
         Ok(seq) => seq,
         Err(e) => {
