@@ -1,4 +1,5 @@
-//! The engine-independent half of a mirror: puts received records into a
+//! The engine-independent half of a mirror (the same file as in
+//! `logstream-kafka`; keep the two in step): puts received records into a
 //! local log with their original sequence numbers, in order, whatever order
 //! the engine delivers them in, and tells which deliveries may be
 //! acknowledged.

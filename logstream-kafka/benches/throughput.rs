@@ -1,0 +1,88 @@
+//! Forwarding throughput against the client's own best pipelined produce
+//! rate, measured in the same run on librdkafka's mock cluster (no Kafka
+//! broker can run here, so this measures the client side only).
+//!
+//! `cargo bench -p logstream-kafka --bench throughput [-- RECORDS]`
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use common::*;
+use logstream_kafka::{KafkaForwarder, KafkaOptions};
+use rdkafka::ClientConfig;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+const TOPICS: usize = 10;
+const RECORD: usize = 100;
+
+/// Produces `n` records with an idempotent producer, awaiting reports with
+/// `window` in flight; returns records/s.
+fn raw_rate(brokers: &str, n: u64, window: usize) -> f64 {
+    let p: FutureProducer = ClientConfig::new()
+        .set("bootstrap.servers", brokers)
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .unwrap();
+    let data = vec![b'x'; RECORD];
+    let start = Instant::now();
+    let mut pending = VecDeque::with_capacity(window);
+    for i in 0..n {
+        if pending.len() == window {
+            let f: rdkafka::producer::DeliveryFuture = pending.pop_front().unwrap();
+            futures_executor::block_on(f).unwrap().unwrap();
+        }
+        let key = format!("t{}", i % TOPICS as u64);
+        pending.push_back(p.send_result(FutureRecord::to("raw").payload(&data).key(&key)).map_err(|e| e.0).unwrap());
+    }
+    for f in pending {
+        futures_executor::block_on(f).unwrap().unwrap();
+    }
+    n as f64 / start.elapsed().as_secs_f64()
+}
+
+fn forward_rate(brokers: &str, n: u64) -> f64 {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.set_max_batch_bytes(2 << 20); // the default; the tests' small batches are for failure timing
+    let topics = topic_names(TOPICS);
+    let per_topic = n / TOPICS as u64;
+    let w = logstream::Writer::open(&cfg).unwrap();
+    let data = vec![b'x'; RECORD];
+    for _ in 0..per_topic {
+        for t in &topics {
+            w.write(t, &data).unwrap();
+        }
+    }
+    w.close().unwrap();
+    let fwd = KafkaForwarder::connect(&KafkaOptions::new(brokers, "logs").unwrap()).unwrap();
+    let start = Instant::now();
+    let reader = logstream::Reader::builder(&cfg).group("bench").start(fwd.into_forwarder()).unwrap();
+    wait_for("every record confirmed", Duration::from_secs(600), || all_confirmed(&reader, TOPICS, per_topic));
+    let rate = (per_topic * TOPICS as u64) as f64 / start.elapsed().as_secs_f64();
+    reader.stop().unwrap();
+    rate
+}
+
+fn main() {
+    let n: u64 = std::env::args().skip(1).find_map(|a| a.parse().ok()).unwrap_or(200_000);
+    let mock = Mock::start();
+    mock.create_topic("raw", 4);
+    mock.create_topic("logs", 4);
+    println!("{n} records of {RECORD} bytes on {TOPICS} topics, librdkafka mock cluster");
+    let mut best: f64 = 0.0;
+    for window in [10_000, 100_000] {
+        let r = raw_rate(&mock.brokers, n, window);
+        println!("raw idempotent produce, {window} reports in flight: {r:>10.0} records/s");
+        best = best.max(r);
+    }
+    let f = forward_rate(&mock.brokers, n);
+    println!(
+        "KafkaForwarder (reader + headers): {f:>10.0} records/s, {:.2} x the best raw rate (goal >= 0.80)",
+        f / best
+    );
+}
