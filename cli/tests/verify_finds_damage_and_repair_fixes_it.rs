@@ -127,7 +127,7 @@ fn verify_repair_asks_first_and_a_no_changes_nothing() {
     assert!(out.contains(&format!("cut t/00000000000000000000.dat at byte {end}")), "{out}");
     assert!(out.ends_with("nothing changed\n"), "{out}");
     let err = String::from_utf8_lossy(&a.get_output().stderr).into_owned();
-    assert!(err.starts_with("repair ") && err.ends_with("? [y/N] "), "the question goes to stderr: {err:?}");
+    assert_eq!(err, format!("repair {}? [y/N] n\n", log.dir().display()), "the question goes to stderr");
     assert_eq!(std::fs::read(&seg).expect("read segment"), before, "nothing changed");
 
     log.cmd().args(["verify", "--repair"]).write_stdin("y\n").assert().code(0);

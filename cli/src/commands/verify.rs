@@ -6,7 +6,7 @@
 //! last report: 3 while anything is damaged, which includes damaged records
 //! no repair can bring back.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -359,6 +359,10 @@ fn confirm(dir: &Path) -> Result<bool, Failure> {
     std::io::stdin()
         .read_line(&mut answer)
         .map_err(|e| Failure::error(format!("cannot read the answer from standard input: {e}")))?;
+    if !std::io::stdin().is_terminal() {
+        // The answer was not echoed: end the question's line.
+        let _ = writeln!(err, "{}", answer.trim());
+    }
     Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
@@ -367,7 +371,7 @@ fn describe_changes(dir: &Path, r: &RepairReport) -> String {
     let mut lines = Vec::new();
     for t in &r.recovery.topics {
         if let Some(cut) = &t.cut {
-            lines.push(format!("cut {} at byte {}: {}", short(dir, &cut.segment), cut.offset, cut.reason));
+            lines.push(format!("cut {} at byte {}: {}", short(dir, &cut.segment), cut.offset, cut_reason(&cut.reason)));
         } else if t.segments_checked > 0 {
             lines.push(format!("{}: checked and sealed {} segment(s) left open", t.topic, t.segments_checked));
         }
@@ -401,4 +405,15 @@ fn describe_changes(dir: &Path, r: &RepairReport) -> String {
         out.push_str(&format!("  {l}\n"));
     }
     out
+}
+
+/// Recovery names what it found at a cut by the frame decoder's verdict;
+/// these are the words for it.
+fn cut_reason(reason: &str) -> String {
+    match reason {
+        "BadTag" => "no record starts there".into(),
+        "BadCrc" => "the record there fails its checksum".into(),
+        "Truncated" => "the record there is cut short".into(),
+        other => other.to_owned(),
+    }
 }

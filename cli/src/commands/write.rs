@@ -55,14 +55,13 @@ pub fn run(cfg: &Config, args: &WriteArgs, json: bool) -> Outcome {
     let next_seq = first_seq + written;
     if json {
         print_json(&Written { topic, written, first_seq, next_seq })?;
-    } else if written == 0 {
-        print(format!("wrote 0 records to topic {topic:?}\n"))?;
     } else {
-        print(format!(
-            "wrote {written} record{} to topic {topic:?} (seq {first_seq}..{})\n",
-            if written == 1 { "" } else { "s" },
-            next_seq - 1
-        ))?;
+        let seqs = match written {
+            0 => String::new(),
+            1 => format!(" (seq {first_seq})"),
+            _ => format!(" (seq {first_seq}..{})", next_seq - 1),
+        };
+        print(format!("wrote {written} record{} to topic {topic:?}{seqs}\n", if written == 1 { "" } else { "s" }))?;
     }
     Ok(Exit::Ok)
 }
