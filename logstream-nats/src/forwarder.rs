@@ -1,9 +1,12 @@
 //! [`NatsForwarder`]: publishes a batch into JetStream with many acks in
 //! flight and confirms it only when every record was acknowledged.
 //!
-//! Each batch runs two halves at once on the caller's thread: one publishes
-//! the records in order, taking a permit of the shared window per record;
-//! the other awaits the acks in order and gives the permits back. A failed
+//! The records are copied into messages on the caller's thread, then a task
+//! on the connection's runtime runs two halves at once: one publishes the
+//! messages in order, taking a permit of the window shared by all batches
+//! per message; the other awaits the acks in order and gives the permits
+//! back. The caller's thread sleeps until the task ends (one wake-up per
+//! batch, not per ack). A failed
 //! ack stops both; the records acknowledged before it are confirmed with
 //! [`Batch::confirm`] and the rest of the batch fails, so the reader retries
 //! from the first unacknowledged record. A record that reached the stream
@@ -127,7 +130,14 @@ impl NatsForwarder {
     /// [`NatsError::InvalidTopic`], or [`NatsError::InvalidOption`] when
     /// called from inside a tokio runtime (use [`NatsForwarder::forward_async`]).
     pub fn forward(&self, batch: &Batch) -> Result<()> {
-        self.conn.block_on(self.forward_async(batch))?
+        let (subject, out) = self.prepare(batch)?;
+        // The pipeline runs as a task on the runtime's threads, where the
+        // acks arrive: the reader's thread wakes once, not once per ack.
+        let task = self.conn.inner.runtime.spawn(self.clone().pipeline(subject.clone(), out));
+        let outcome = self.conn.block_on(task)?.unwrap_or_else(|e| {
+            (None, Some((batch.first_seq(), PublishError::with_source(PublishErrorKind::Other, e))))
+        });
+        self.finish(batch, &subject, outcome)
     }
 
     /// [`NatsForwarder::forward`] for async callers; it must run on the
@@ -136,31 +146,20 @@ impl NatsForwarder {
     /// # Errors
     /// As [`NatsForwarder::forward`].
     pub async fn forward_async(&self, batch: &Batch) -> Result<()> {
-        let r = self.publish_batch(batch).await;
-        if r.is_err() {
-            self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
-        }
-        r
+        let (subject, out) = self.prepare(batch)?;
+        let outcome = self.clone().pipeline(subject.clone(), out).await;
+        self.finish(batch, &subject, outcome)
     }
 
-    async fn publish_batch(&self, batch: &Batch) -> Result<()> {
+    /// The batch's subject and its records as messages (copied: they cross
+    /// to the runtime's threads).
+    fn prepare(&self, batch: &Batch) -> Result<(String, Vec<Outgoing>)> {
         let topic = batch.topic();
-        let subject_text = self.subject.render(topic, batch.log_id())?;
-        let subject = async_nats::Subject::from(subject_text.as_str());
-        let js = self.conn.jetstream();
-        let (tx, mut rx) = mpsc::unbounded_channel::<(u64, usize, PublishAckFuture, OwnedSemaphorePermit)>();
-
-        let publish = async move {
-            let client = &self.conn.inner.client;
-            let headers = self.conn.inner.opts.headers;
-            for (i, rec) in batch.records().enumerate() {
-                // Publishing while disconnected only queues messages in the
-                // client, to be sent after the reconnect behind the re-sends
-                // of an earlier failure: fail fast instead.
-                if i % 64 == 0 && client.connection_state() != async_nats::connection::State::Connected {
-                    return Err((rec.seq(), PublishError::with_source(PublishErrorKind::Other, NotConnected)));
-                }
-                let Ok(permit) = self.window.clone().acquire_owned().await else { break };
+        let subject = self.subject.render(topic, batch.log_id())?;
+        let headers = self.conn.inner.opts.headers;
+        let out = batch
+            .records()
+            .map(|rec| {
                 let meta = RecordMeta {
                     log_id: batch.log_id(),
                     topic,
@@ -169,16 +168,54 @@ impl NatsForwarder {
                     timestamp: rec.timestamp(),
                     batch_first: batch.first_seq(),
                 };
-                let msg =
-                    PublishMessage::build().payload(Bytes::copy_from_slice(rec.data())).headers(meta.headers(headers));
-                match js.send_publish(subject.clone(), msg).await {
+                Outgoing {
+                    seq: rec.seq(),
+                    len: rec.data().len(),
+                    msg: PublishMessage::build()
+                        .payload(Bytes::copy_from_slice(rec.data()))
+                        .headers(meta.headers(headers)),
+                }
+            })
+            .collect();
+        Ok((subject, out))
+    }
+
+    /// Confirms the acknowledged prefix and turns a failure into the error.
+    fn finish(&self, batch: &Batch, subject: &str, (last_acked, failure): Outcome) -> Result<()> {
+        let Some(failure) = failure else { return Ok(()) };
+        self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+        if let Some(seq) = last_acked {
+            // Cannot fail: `seq` came from this batch.
+            let _ = batch.confirm(seq);
+        }
+        Err(self.publish_error(batch, subject, last_acked, failure))
+    }
+
+    /// Publishes in order while awaiting the acks in order; returns the last
+    /// acknowledged record and the first failure.
+    async fn pipeline(self, subject: String, out: Vec<Outgoing>) -> Outcome {
+        let subject = async_nats::Subject::from(subject.as_str());
+        let me = &self;
+        let js = self.conn.jetstream();
+        let client = &self.conn.inner.client;
+        let (tx, mut rx) = mpsc::unbounded_channel::<(u64, usize, PublishAckFuture, OwnedSemaphorePermit)>();
+        let publish = async move {
+            for (i, o) in out.into_iter().enumerate() {
+                // Publishing while disconnected only queues messages in the
+                // client, to be sent after the reconnect behind the re-sends
+                // of an earlier failure: fail fast instead.
+                if i % 64 == 0 && client.connection_state() != async_nats::connection::State::Connected {
+                    return Err((o.seq, PublishError::with_source(PublishErrorKind::Other, NotConnected)));
+                }
+                let Ok(permit) = me.window.clone().acquire_owned().await else { break };
+                match js.send_publish(subject.clone(), o.msg).await {
                     Ok(ack) => {
-                        self.counters.published.fetch_add(1, Ordering::Relaxed);
-                        if tx.send((rec.seq(), rec.data().len(), ack, permit)).is_err() {
+                        me.counters.published.fetch_add(1, Ordering::Relaxed);
+                        if tx.send((o.seq, o.len, ack, permit)).is_err() {
                             break; // the ack half failed and stopped listening
                         }
                     }
-                    Err(e) => return Err((rec.seq(), e)),
+                    Err(e) => return Err((o.seq, e)),
                 }
             }
             Ok(())
@@ -189,10 +226,10 @@ impl NatsForwarder {
                 match ack.await {
                     Ok(a) => {
                         last_acked = Some(seq);
-                        self.counters.acked.fetch_add(1, Ordering::Relaxed);
-                        self.counters.bytes.fetch_add(len as u64, Ordering::Relaxed);
+                        me.counters.acked.fetch_add(1, Ordering::Relaxed);
+                        me.counters.bytes.fetch_add(len as u64, Ordering::Relaxed);
                         if a.duplicate {
-                            self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+                            me.counters.duplicates.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                     Err(e) => return (last_acked, Some((seq, e))),
@@ -201,15 +238,10 @@ impl NatsForwarder {
             (last_acked, None)
         };
         let (published, (last_acked, ack_failure)) = tokio::join!(publish, collect);
-        let failure = match (ack_failure, published) {
-            (None, Ok(())) => return Ok(()),
-            (Some((seq, e)), _) | (None, Err((seq, e))) => (seq, e),
-        };
-        if let Some(seq) = last_acked {
-            // Cannot fail: `seq` came from this batch.
-            let _ = batch.confirm(seq);
+        match (ack_failure, published) {
+            (None, Ok(())) => (last_acked, None),
+            (Some(f), _) | (None, Err(f)) => (last_acked, Some(f)),
         }
-        Err(self.publish_error(batch, &subject_text, last_acked, failure))
     }
 
     fn publish_error(
@@ -237,6 +269,16 @@ impl NatsForwarder {
         NatsError::Publish { topic, seq, subject: subject.to_owned(), confirmed, cause }
     }
 }
+
+/// One record ready to publish.
+struct Outgoing {
+    seq: u64,
+    len: usize,
+    msg: PublishMessage,
+}
+
+/// The last acknowledged record, and the first failure.
+type Outcome = (Option<u64>, Option<(u64, PublishError)>);
 
 /// The cause of a batch failed because the client is reconnecting.
 #[derive(Debug)]
