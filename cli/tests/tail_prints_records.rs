@@ -162,6 +162,9 @@ fn tail_follow_waits_for_a_topic_that_does_not_exist_yet() {
         OsStr::new("tail"),
         OsStr::new("-f"),
         OsStr::new("signup"),
+        // Whether the topic exists yet when the follower looks or not.
+        OsStr::new("--from"),
+        OsStr::new("earliest"),
         OsStr::new("-n"),
         OsStr::new("1"),
     ]);
