@@ -59,6 +59,9 @@ pub struct Progress {
     pub forwarder: ForwarderStats,
     /// Per topic: next sequence number confirmed, and persisted.
     pub positions: Vec<(String, u64, u64)>,
+    /// Per topic: what is left to forward, from the persisted positions
+    /// (empty if it could not be read; the reason is logged).
+    pub lag: Vec<logstream::TopicLag>,
 }
 
 impl NatsForwarder {
@@ -85,11 +88,19 @@ impl NatsForwarder {
             .group(group)
             .start(self.into_forwarder())
             .map_err(NatsError::local("start the reader"))?;
+        let lag = || match logstream::Group::open(cfg, group).and_then(|g| g.lag()) {
+            Ok(l) => l,
+            Err(e) => {
+                log::warn!("cannot read the lag of group {group:?}: {e}");
+                Vec::new()
+            }
+        };
         let progress = |reader: &logstream::ReaderHandle| Progress {
             elapsed: start.elapsed(),
             reader: reader.stats(),
             forwarder: stats.stats(),
             positions: reader.positions(),
+            lag: lag(),
         };
         while !shutdown.wait_timeout(every) {
             on_progress(&progress(&reader));
