@@ -17,7 +17,8 @@ fn config_check_prints_every_key_with_defaults_filled_in_and_sizes_in_bytes() {
     assert_eq!(v["durability"], "async");
     let printed: Vec<&String> = v.as_object().expect("an object").keys().collect();
     for (key, _) in logstream::CONFIG_KEYS {
-        let optional = matches!(*key, "max_disk_bytes" | "max_topic_bytes");
+        let optional =
+            matches!(*key, "max_disk_bytes" | "max_topic_bytes" | "retention_max_bytes" | "retention_max_total_bytes");
         assert!(optional || printed.iter().any(|k| k == key), "{key} is printed: {v}");
     }
 }

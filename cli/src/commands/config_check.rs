@@ -12,7 +12,7 @@ use serde::Serialize;
 use crate::exit::{Exit, Outcome};
 use crate::output::print_json;
 
-/// Every key of `logstream::CONFIG_KEYS`, in its order.
+/// Every key of `logstream::CONFIG_KEYS`.
 #[derive(Debug, Serialize)]
 struct Effective {
     base_dir: PathBuf,
@@ -41,6 +41,13 @@ struct Effective {
     #[serde(skip_serializing_if = "Option::is_none")]
     full_max_wait_ms: Option<u128>,
     segment_max_age_ms: u128,
+    rebalance_interval_ms: u128,
+    retry_max_attempts: u32,
+    retention_max_age_ms: u128,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention_max_bytes: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retention_max_total_bytes: Option<u64>,
 }
 
 impl Effective {
@@ -77,6 +84,11 @@ impl Effective {
             full_policy,
             full_max_wait_ms,
             segment_max_age_ms: cfg.segment_max_age().map_or(0, |d| d.as_millis()),
+            rebalance_interval_ms: cfg.rebalance_interval().as_millis(),
+            retry_max_attempts: cfg.retry_max_attempts().unwrap_or(0),
+            retention_max_age_ms: cfg.retention_max_age().map_or(0, |d| d.as_millis()),
+            retention_max_bytes: cfg.retention_max_bytes(),
+            retention_max_total_bytes: cfg.retention_max_total_bytes(),
         }
     }
 }
@@ -98,7 +110,10 @@ mod tests {
     #[test]
     fn every_config_key_is_printed_and_nothing_else() {
         let mut cfg = Config::new("/var/lib/app/logstream");
-        cfg.set_max_disk_bytes(Some(1 << 30)).set_max_topic_bytes(Some(1 << 29));
+        cfg.set_max_disk_bytes(Some(1 << 30))
+            .set_max_topic_bytes(Some(1 << 29))
+            .set_retention_max_bytes(Some(1 << 28))
+            .set_retention_max_total_bytes(Some(1 << 30));
         let value = serde_json::to_value(Effective::of(&cfg)).unwrap();
         let mut printed: Vec<&str> = value.as_object().unwrap().keys().map(String::as_str).collect();
         let mut keys: Vec<&str> = logstream::CONFIG_KEYS.iter().map(|(k, _)| *k).collect();
@@ -114,7 +129,10 @@ mod tests {
             .set_full_policy(FullPolicy::DropOldest)
             .set_durability(Durability::Sync)
             .set_segment_max_age_ms(60_000)
-            .set_black_topics(vec!["noise".into()]);
+            .set_black_topics(vec!["noise".into()])
+            .set_retry_max_attempts(5)
+            .set_retention_max_age_ms(86_400_000)
+            .set_retention_max_bytes(Some(1 << 30));
         let text = serde_json::to_string(&Effective::of(&cfg)).unwrap();
         let back = Config::from_json_str(&text, None).unwrap();
         assert_eq!(
