@@ -60,8 +60,7 @@ pub struct Global {
 
 /// The commands.
 ///
-/// `lag`, `reset` and `dlq` join this list once the library's group admin
-/// API exists; each is a variant here and a module in `commands/`.
+/// Each is a variant here and a module in `commands/`.
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Topics: records, segments, oldest and newest record, disk use
@@ -109,12 +108,25 @@ rebuilds damaged indexes and headers, and rewrites damaged checkpoint
 journals. Damaged records cannot be brought back: readers skip them.")]
     Verify(VerifyArgs),
 
-    /// Consumer groups and the positions they saved
+    /// Consumer groups, their members and the positions they saved
     #[command(long_about = "\
-List the consumer groups of the log and, per topic, the position each saved:
-the sequence number of the next record it will be handed. Damaged checkpoint
-entries and positions past the end of their topic are shown too.")]
+List the consumer groups of the log and, per topic, the position each saved
+(the sequence number of the next record it will be handed) and when; then the
+readers consuming each group now. Damaged checkpoints are reported by
+verify.")]
     Groups,
+
+    /// Per group and topic: position, records and bytes left to deliver
+    #[command(long_about = "\
+Per group and topic: the records retained (FIRST..NEXT), the group's position
+(CONFIRMED: the next record it delivers), the records and bytes it has left
+(LAG, BYTES), when it last saved its position, and the member reading the
+topic now (OWNER).")]
+    Lag {
+        /// Only this group
+        #[arg(long, short = 'g', value_name = "GROUP")]
+        group: Option<String>,
+    },
 
     /// Configuration files
     #[command(subcommand)]

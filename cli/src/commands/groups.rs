@@ -1,21 +1,62 @@
-//! `logstream groups`: the consumer groups and their saved positions.
-//!
-//! The positions come from `logstream::verify`, the one public way to read
-//! them today (it also walks every segment, which costs time on a large log).
-//! When the library's group admin API lands, [`saved_positions`] is the one
-//! place to change, and `lag`, `reset` and `dlq` join as their own modules.
+//! `logstream groups`: the consumer groups, their members and the position
+//! each saved, from the library's `Group` admin API.
 
-use logstream::{Config, GroupReport};
+use logstream::{Config, Group, GroupPosition, MemberInfo};
+use serde::Serialize;
 
 use crate::exit::{Exit, Outcome};
 use crate::output::{print, print_json};
-use crate::reports::Group;
 use crate::table::{Align, Table};
 use crate::target::existing_log;
+use crate::units;
 
-/// Every group of the log and what it saved.
-fn saved_positions(cfg: &Config) -> logstream::Result<Vec<GroupReport>> {
-    Ok(logstream::verify(cfg)?.groups)
+#[derive(Serialize)]
+struct GroupJson {
+    group: String,
+    members: Vec<Member>,
+    positions: Vec<Position>,
+}
+
+#[derive(Serialize)]
+struct Member {
+    id: String,
+    pid: u32,
+    started: String,
+    started_ns: u64,
+    topics: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct Position {
+    topic: String,
+    next_seq: u64,
+    saved: String,
+    saved_ns: u64,
+    /// Set by an operator (`logstream reset`) rather than by a reader.
+    reset: bool,
+}
+
+/// A group as listed: its name, members and positions.
+pub type Listed = (String, Vec<MemberInfo>, Vec<GroupPosition>);
+
+/// The groups of the log, or just `only`.
+///
+/// # Errors
+/// [`logstream::Error::NoSuchGroup`] for `only`; I/O errors.
+pub fn open_groups(cfg: &Config, only: Option<&str>) -> logstream::Result<Vec<Group>> {
+    if let Some(name) = only {
+        return Ok(vec![Group::open(cfg, name)?]);
+    }
+    let mut out = Vec::new();
+    for name in Group::list(cfg)? {
+        match Group::open(cfg, &name) {
+            Ok(g) => out.push(g),
+            // Deregistered since it was listed.
+            Err(logstream::Error::NoSuchGroup { .. }) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(out)
 }
 
 /// Prints the groups of the log in `cfg`.
@@ -24,9 +65,12 @@ fn saved_positions(cfg: &Config) -> logstream::Result<Vec<GroupReport>> {
 /// No log there; I/O errors reading it.
 pub fn run(cfg: &Config, json: bool) -> Outcome {
     let dir = existing_log(cfg)?;
-    let groups = saved_positions(cfg)?;
+    let mut groups: Vec<Listed> = Vec::new();
+    for g in open_groups(cfg, None)? {
+        groups.push((g.name().to_owned(), g.members()?, g.positions()?));
+    }
     if json {
-        print_json(&groups.iter().map(Group::of).collect::<Vec<_>>())?;
+        print_json(&groups.into_iter().map(group_json).collect::<Vec<_>>())?;
         return Ok(Exit::Ok);
     }
     if groups.is_empty() {
@@ -37,42 +81,54 @@ pub fn run(cfg: &Config, json: bool) -> Outcome {
         ("GROUP", Align::Left),
         ("TOPIC", Align::Left),
         ("POSITION", Align::Right),
+        ("SAVED", Align::Left),
         ("NOTE", Align::Left),
     ]);
-    let mut problems = Vec::new();
-    for g in &groups {
-        if g.positions.is_empty() {
-            t.row(vec![g.group.clone(), "-".into(), "-".into(), "no position saved yet".into()]);
+    let mut members = String::new();
+    for (group, ms, positions) in &groups {
+        if positions.is_empty() {
+            t.row(vec![group.clone(), "-".into(), "-".into(), "-".into(), "no position saved yet".into()]);
         }
-        for (topic, next) in &g.positions {
-            let note = g
-                .past_end
-                .iter()
-                .find(|(t, _, _)| t == topic)
-                .map(|(_, _, end)| format!("past the end ({end}): the reader moves it back"))
-                .unwrap_or_default();
-            t.row(vec![g.group.clone(), topic.clone(), next.to_string(), note]);
+        for p in positions {
+            let note = if p.reset { "set by a reset" } else { "" };
+            t.row(vec![group.clone(), p.topic.clone(), p.next_seq.to_string(), units::time(p.time), note.into()]);
         }
-        for (file, offset) in &g.damaged_entries {
-            problems.push(format!(
-                "group {:?}: damaged checkpoint entry at byte {offset} of {} (an older position is used)",
-                g.group,
-                file.display()
-            ));
-        }
-        for file in &g.unreadable_files {
-            problems.push(format!("group {:?}: unreadable checkpoint file {}", g.group, file.display()));
+        for m in ms {
+            let owns = if m.topics.is_empty() { "no topic yet".to_owned() } else { m.topics.join(", ") };
+            members.push_str(&format!("{group}: member {} (pid {}) reads {owns}\n", m.id, m.pid));
         }
     }
     let mut text = t.render();
-    if !problems.is_empty() {
+    if !members.is_empty() {
         text.push('\n');
-        for p in problems {
-            text.push_str(&p);
-            text.push('\n');
-        }
-        text.push_str("`logstream verify --repair` rewrites damaged checkpoint files\n");
+        text.push_str(&members);
     }
     print(text)?;
     Ok(Exit::Ok)
+}
+
+fn group_json((group, members, positions): Listed) -> GroupJson {
+    GroupJson {
+        group,
+        members: members
+            .into_iter()
+            .map(|m| Member {
+                id: m.id,
+                pid: m.pid,
+                started: units::time_ns(m.started),
+                started_ns: m.started,
+                topics: m.topics,
+            })
+            .collect(),
+        positions: positions
+            .into_iter()
+            .map(|p| Position {
+                saved: units::time_ns(p.time),
+                saved_ns: p.time,
+                topic: p.topic,
+                next_seq: p.next_seq,
+                reset: p.reset,
+            })
+            .collect(),
+    }
 }

@@ -3,6 +3,7 @@
 mod completions;
 mod config_check;
 mod groups;
+mod lag;
 mod stat;
 mod tail;
 mod verify;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Write(args) => write::run(&target::config(&cli.global)?, &args, json),
         Command::Verify(args) => verify::run(&target::config(&cli.global)?, &args, json),
         Command::Groups => groups::run(&target::config(&cli.global)?, json),
+        Command::Lag { group } => lag::run(&target::config(&cli.global)?, group.as_deref(), json),
         Command::Config(ConfigCommand::Check { file }) => config_check::run(&file),
         Command::Completions { shell } => completions::run(shell),
     }

@@ -102,6 +102,23 @@ impl Log {
     }
 }
 
+/// Consumes every record of the log as `group`, then stops (saving positions).
+pub fn consume_all(log: &Log, group: &str, records: usize) {
+    let (tx, rx) = mpsc::channel::<usize>();
+    let reader = logstream::Reader::builder(&log.cfg)
+        .group(group)
+        .start(move |b: &logstream::Batch| -> Result<(), std::io::Error> {
+            let _ = tx.send(b.len());
+            Ok(())
+        })
+        .expect("start reader");
+    let mut seen = 0;
+    while seen < records {
+        seen += rx.recv_timeout(PATIENCE).expect("a batch within the patience");
+    }
+    reader.stop().expect("stop reader");
+}
+
 /// `n` records `"<topic>-<i>"`.
 pub fn numbered(topic: &str, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("{topic}-{i}")).collect()
