@@ -128,6 +128,30 @@ topic now (OWNER).")]
         group: Option<String>,
     },
 
+    /// Move a group's position in a topic (works while its readers run)
+    #[command(
+        long_about = "\
+Move GROUP's position in TOPIC: the group's readers deliver from there on
+(earliest: replay everything retained; latest: skip the backlog; SEQ: that
+record, clamped to what is retained). A running reader applies it after the
+batch it is delivering.",
+        after_help = "Example:\n  logstream reset --group billing orders --to latest"
+    )]
+    Reset {
+        /// The group
+        #[arg(long, short = 'g', value_name = "GROUP")]
+        group: String,
+        /// The topic
+        topic: String,
+        /// New position: earliest, latest or a sequence number
+        #[arg(long, value_name = "earliest|latest|SEQ", value_parser = parse_start)]
+        to: Start,
+    },
+
+    /// A group's dead letters: records that kept failing
+    #[command(subcommand)]
+    Dlq(DlqCommand),
+
     /// Configuration files
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -219,6 +243,47 @@ pub struct VerifyArgs {
     /// Repair without asking
     #[arg(long, short = 'y', requires = "repair")]
     pub yes: bool,
+}
+
+/// `logstream dlq …`.
+#[derive(Debug, Subcommand)]
+pub enum DlqCommand {
+    /// Dead letters waiting, per topic
+    Count(DlqTarget),
+    /// Print dead letters, oldest first, with the error that sent each there
+    List {
+        /// Whose dead letters
+        #[command(flatten)]
+        target: DlqTarget,
+        /// At most N per topic
+        #[arg(short = 'n', long, value_name = "N", default_value_t = 100)]
+        count: usize,
+    },
+    /// Write the dead letters back into their topics (as new records) and remove them
+    #[command(long_about = "\
+Write the dead letters back into their topics, as new records, and remove
+them; the group then delivers them again. This opens the log as its writer:
+it fails with exit code 4 while another writer holds the directory.")]
+    Replay(DlqTarget),
+    /// Delete the dead letters without replaying them (asks first unless --yes)
+    Clear {
+        /// Whose dead letters
+        #[command(flatten)]
+        target: DlqTarget,
+        /// Delete without asking
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+}
+
+/// The group (and topic) a `dlq` command is about.
+#[derive(Debug, Args)]
+pub struct DlqTarget {
+    /// The group
+    #[arg(long, short = 'g', value_name = "GROUP")]
+    pub group: String,
+    /// Only this topic [default: every topic]
+    pub topic: Option<String>,
 }
 
 /// `logstream config …`.

@@ -7,6 +7,7 @@ mod args;
 mod commands;
 mod exit;
 mod output;
+mod prompt;
 mod reports;
 mod table;
 mod target;

@@ -85,7 +85,7 @@ fn an_invalid_topic_name_is_named() {
 #[test]
 fn help_lists_every_command_and_the_exit_codes() {
     let out = stdout_of(&logstream().arg("--help").assert().success());
-    for cmd in ["stat", "tail", "write", "verify", "groups", "config", "completions"] {
+    for cmd in ["stat", "tail", "write", "verify", "groups", "lag", "reset", "dlq", "config", "completions"] {
         assert!(out.contains(&format!("\n  {cmd} ")), "{cmd} in --help: {out}");
     }
     for code in ["0  done", "1  error", "2  wrong command line", "3  verify found damage", "4  the log is locked"] {

@@ -2,8 +2,10 @@
 
 mod completions;
 mod config_check;
+mod dlq;
 mod groups;
 mod lag;
+mod reset;
 mod stat;
 mod tail;
 mod verify;
@@ -26,6 +28,8 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Verify(args) => verify::run(&target::config(&cli.global)?, &args, json),
         Command::Groups => groups::run(&target::config(&cli.global)?, json),
         Command::Lag { group } => lag::run(&target::config(&cli.global)?, group.as_deref(), json),
+        Command::Reset { group, topic, to } => reset::run(&target::config(&cli.global)?, &group, &topic, to, json),
+        Command::Dlq(action) => dlq::run(&target::config(&cli.global)?, &action, json),
         Command::Config(ConfigCommand::Check { file }) => config_check::run(&file),
         Command::Completions { shell } => completions::run(shell),
     }

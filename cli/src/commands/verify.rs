@@ -6,15 +6,15 @@
 //! last report: 3 while anything is damaged, which includes damaged records
 //! no repair can bring back.
 
-use std::io::{IsTerminal, Write};
 use std::path::Path;
 
 use indicatif::{ProgressBar, ProgressStyle};
 use logstream::{Config, RepairReport, SegmentReport, VerifyReport};
 
 use crate::args::VerifyArgs;
-use crate::exit::{Exit, Failure, Outcome};
+use crate::exit::{Exit, Outcome};
 use crate::output::{print, print_json};
+use crate::prompt::confirm;
 use crate::reports::{Changes, Repair, Verify};
 use crate::table::{Align, Table};
 use crate::target::existing_log;
@@ -48,7 +48,7 @@ pub fn run(cfg: &Config, args: &VerifyArgs, json: bool) -> Outcome {
     if !json {
         print(describe(dir, &before) + "\n" + &plan.render())?;
     }
-    if plan.changes.is_empty() || (!args.yes && !confirm(dir)?) {
+    if plan.changes.is_empty() || (!args.yes && !confirm(&format!("repair {}?", dir.display()))?) {
         if json {
             print_json(&json_out)?;
         } else if !plan.changes.is_empty() {
@@ -347,23 +347,6 @@ impl Plan {
         }
         out
     }
-}
-
-/// Asks on stderr and reads the answer from stdin; anything but yes (end of
-/// input included) is no.
-fn confirm(dir: &Path) -> Result<bool, Failure> {
-    let mut err = std::io::stderr().lock();
-    let _ = write!(err, "repair {}? [y/N] ", dir.display());
-    let _ = err.flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| Failure::error(format!("cannot read the answer from standard input: {e}")))?;
-    if !std::io::stdin().is_terminal() {
-        // The answer was not echoed: end the question's line.
-        let _ = writeln!(err, "{}", answer.trim());
-    }
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
 }
 
 /// What `repair` changed, one line each.

@@ -1,0 +1,180 @@
+//! `logstream dlq count|list|replay|clear --group G [TOPIC]`: the records a
+//! group gave up on after `retry_max_attempts` (msource's
+//! `failure_queue_count` and `clear_failure_queue`).
+
+use logstream::{Config, DeadLetter, Group, Writer};
+use serde::Serialize;
+
+use crate::args::{DlqCommand, DlqTarget};
+use crate::exit::{Exit, Failure, Outcome};
+use crate::output::{print, print_json};
+use crate::prompt::confirm;
+use crate::table::{Align, Table};
+use crate::target::existing_log;
+use crate::units;
+
+#[derive(Serialize)]
+struct Count {
+    topic: String,
+    count: u64,
+}
+
+#[derive(Serialize)]
+struct Letter<'a> {
+    topic: &'a str,
+    seq: u64,
+    written: String,
+    written_ns: u64,
+    failed: String,
+    failed_ns: u64,
+    attempts: u32,
+    error: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data_hex: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Done<'a> {
+    group: &'a str,
+    topic: Option<&'a str>,
+    /// Dead letters replayed or deleted.
+    count: u64,
+}
+
+/// Runs a `dlq` command.
+///
+/// # Errors
+/// No log or group; the log is locked (replay); I/O errors.
+pub fn run(cfg: &Config, action: &DlqCommand, json: bool) -> Outcome {
+    existing_log(cfg)?;
+    match action {
+        DlqCommand::Count(t) => count(&open(cfg, t)?, t, json),
+        DlqCommand::List { target, count } => list(&open(cfg, target)?, target, *count, json),
+        DlqCommand::Replay(t) => {
+            let g = open(cfg, t)?;
+            let writer = Writer::open(cfg)?;
+            let replayed = g.replay_dead_letters(t.topic.as_deref(), &writer);
+            writer.close()?;
+            done(t, replayed?, "replayed", json)
+        }
+        DlqCommand::Clear { target, yes } => {
+            let g = open(cfg, target)?;
+            let waiting: u64 = counts(&g, target)?.iter().map(|c| c.count).sum();
+            if waiting == 0 {
+                return done(target, 0, "deleted", json);
+            }
+            if !yes && !confirm(&format!("delete {waiting} dead letter(s) of group {:?}?", target.group))? {
+                print("nothing deleted\n")?;
+                return Ok(Exit::Ok);
+            }
+            let deleted = g.clear_dead_letters(target.topic.as_deref())?;
+            done(target, deleted, "deleted", json)
+        }
+    }
+}
+
+fn open(cfg: &Config, t: &DlqTarget) -> Result<Group, Failure> {
+    if let Some(topic) = &t.topic
+        && let Some(reason) = logstream::format::naming::name_problem(topic)
+    {
+        return Err(logstream::Error::InvalidTopic { name: topic.clone(), reason }.into());
+    }
+    Ok(Group::open(cfg, &t.group)?)
+}
+
+fn counts(g: &Group, t: &DlqTarget) -> Result<Vec<Count>, Failure> {
+    Ok(g.dead_letter_counts()?
+        .into_iter()
+        .filter(|(topic, _)| t.topic.as_ref().is_none_or(|only| only == topic))
+        .map(|(topic, count)| Count { topic, count })
+        .collect())
+}
+
+fn count(g: &Group, t: &DlqTarget, json: bool) -> Outcome {
+    let counts = counts(g, t)?;
+    if json {
+        print_json(&counts)?;
+    } else if counts.is_empty() {
+        print(format!("no dead letters in group {:?}\n", t.group))?;
+    } else {
+        let mut table = Table::new(&[("TOPIC", Align::Left), ("DEAD LETTERS", Align::Right)]);
+        for c in &counts {
+            table.row(vec![c.topic.clone(), c.count.to_string()]);
+        }
+        print(table.render())?;
+    }
+    Ok(Exit::Ok)
+}
+
+fn list(g: &Group, t: &DlqTarget, max: usize, json: bool) -> Outcome {
+    let mut letters: Vec<DeadLetter> = Vec::new();
+    for c in counts(g, t)? {
+        letters.extend(g.dead_letters(&c.topic, max)?);
+    }
+    if json {
+        let out: Vec<Letter<'_>> = letters.iter().map(letter).collect();
+        print_json(&out)?;
+        return Ok(Exit::Ok);
+    }
+    if letters.is_empty() {
+        print(format!("no dead letters in group {:?}\n", t.group))?;
+        return Ok(Exit::Ok);
+    }
+    let mut table = Table::new(&[
+        ("TOPIC", Align::Left),
+        ("SEQ", Align::Right),
+        ("FAILED", Align::Left),
+        ("ATTEMPTS", Align::Right),
+        ("ERROR", Align::Left),
+        ("DATA", Align::Left),
+    ]);
+    for l in &letters {
+        table.row(vec![
+            l.topic.clone(),
+            l.seq.to_string(),
+            units::time(l.time),
+            l.attempts.to_string(),
+            l.error.clone(),
+            preview(&l.data),
+        ]);
+    }
+    print(table.render())?;
+    Ok(Exit::Ok)
+}
+
+fn letter(l: &DeadLetter) -> Letter<'_> {
+    let text = std::str::from_utf8(&l.data).ok();
+    Letter {
+        topic: &l.topic,
+        seq: l.seq,
+        written: units::time_ns(l.timestamp),
+        written_ns: l.timestamp,
+        failed: units::time_ns(l.time),
+        failed_ns: l.time,
+        attempts: l.attempts,
+        error: &l.error,
+        data: text,
+        data_hex: text.is_none().then(|| units::hex(&l.data)),
+    }
+}
+
+/// The start of a record for a table cell: UTF-8 text or hex, on one line.
+fn preview(data: &[u8]) -> String {
+    const MAX: usize = 40;
+    let text = match std::str::from_utf8(data) {
+        Ok(s) => s.escape_debug().to_string(),
+        Err(_) => format!("0x{}", units::hex(data)),
+    };
+    if text.chars().count() > MAX { text.chars().take(MAX).collect::<String>() + "…" } else { text }
+}
+
+fn done(t: &DlqTarget, count: u64, verb: &str, json: bool) -> Outcome {
+    if json {
+        print_json(&Done { group: &t.group, topic: t.topic.as_deref(), count })?;
+    } else {
+        print(format!("{verb} {count} dead letter(s) of group {:?}\n", t.group))?;
+    }
+    Ok(Exit::Ok)
+}
