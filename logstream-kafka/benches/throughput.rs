@@ -74,15 +74,20 @@ fn main() {
     mock.create_topic("raw", 4);
     mock.create_topic("logs", 4);
     println!("{n} records of {RECORD} bytes on {TOPICS} topics, librdkafka mock cluster");
-    let mut best: f64 = 0.0;
-    for window in [10_000, 100_000] {
-        let r = raw_rate(&mock.brokers, n, window);
-        println!("raw idempotent produce, {window} reports in flight: {r:>10.0} records/s");
-        best = best.max(r);
+    // Best of three rounds each, interleaved: the machine is shared.
+    let (mut best_raw, mut best_fwd) = (0.0f64, 0.0f64);
+    for round in 1..=3 {
+        for window in [10_000, 100_000] {
+            let r = raw_rate(&mock.brokers, n, window);
+            println!("round {round}: raw idempotent produce, {window} reports in flight: {r:>10.0} records/s");
+            best_raw = best_raw.max(r);
+        }
+        let f = forward_rate(&mock.brokers, n);
+        println!("round {round}: KafkaForwarder (reader + headers): {f:>10.0} records/s");
+        best_fwd = best_fwd.max(f);
     }
-    let f = forward_rate(&mock.brokers, n);
     println!(
-        "KafkaForwarder (reader + headers): {f:>10.0} records/s, {:.2} x the best raw rate (goal >= 0.80)",
-        f / best
+        "best: raw {best_raw:.0}/s, forwarder {best_fwd:.0}/s: {:.2} x the raw rate (goal >= 0.80)",
+        best_fwd / best_raw
     );
 }

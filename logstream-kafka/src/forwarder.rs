@@ -76,6 +76,9 @@ impl std::fmt::Debug for KafkaForwarder {
     }
 }
 
+/// A delivery report, or the producer gone before it came.
+type Report = <DeliveryFuture as std::future::Future>::Output;
+
 /// The producer settings the forwarder relies on, applied after the user's.
 const FORCED: &[(&str, &str)] = &[("enable.idempotence", "true"), ("acks", "all")];
 
@@ -179,8 +182,8 @@ impl KafkaForwarder {
                         // librdkafka's queue is full: wait for the oldest report.
                         record = back;
                         match pending.pop_front() {
-                            Some(p) => {
-                                if let Err(f) = self.settle(p, &mut last_ok) {
+                            Some((seq, len, f)) => {
+                                if let Err(f) = self.settle(seq, len, futures_executor::block_on(f), &mut last_ok) {
                                     failure = Some(f);
                                     break 'records;
                                 }
@@ -195,10 +198,18 @@ impl KafkaForwarder {
                 }
             }
         }
+        // Reports of a partition arrive in order: waiting for the last one
+        // first finds the others ready, so this thread wakes about once.
+        let last = pending.pop_back().map(|(seq, len, f)| (seq, len, futures_executor::block_on(f)));
         while failure.is_none()
-            && let Some(p) = pending.pop_front()
+            && let Some((seq, len, f)) = pending.pop_front()
         {
-            failure = self.settle(p, &mut last_ok).err();
+            failure = self.settle(seq, len, futures_executor::block_on(f), &mut last_ok).err();
+        }
+        if failure.is_none()
+            && let Some((seq, len, report)) = last
+        {
+            failure = self.settle(seq, len, report, &mut last_ok).err();
         }
         let Some((seq, cause)) = failure else { return Ok(()) };
         if let Some(ok) = last_ok {
@@ -209,12 +220,8 @@ impl KafkaForwarder {
     }
 
     /// Waits for one delivery report.
-    fn settle(
-        &self,
-        (seq, len, f): (u64, usize, DeliveryFuture),
-        last_ok: &mut Option<u64>,
-    ) -> Result<(), (u64, String)> {
-        match futures_executor::block_on(f) {
+    fn settle(&self, seq: u64, len: usize, report: Report, last_ok: &mut Option<u64>) -> Result<(), (u64, String)> {
+        match report {
             Ok(Ok(_)) => {
                 *last_ok = Some(seq);
                 self.counters.delivered.fetch_add(1, Ordering::Relaxed);

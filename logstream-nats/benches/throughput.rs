@@ -76,20 +76,28 @@ fn main() {
     let conn = NatsConnection::connect(&opts).unwrap();
     conn.ensure_stream(&StreamSpec::new("RAW", opts.subject())).unwrap();
     println!("{n} records of {RECORD} bytes on {TOPICS} topics, nats-server on loopback");
-    let mut best: f64 = 0.0;
-    for (window, with_id) in [(1000, false), (4000, false), (4000, true)] {
-        let r = raw_rate(&conn, n, window, with_id);
-        println!(
-            "raw publish, {window} acks in flight{}: {r:>10.0} records/s",
-            if with_id { ", Nats-Msg-Id" } else { "" }
-        );
-        best = best.max(r);
+    // Best of three rounds each, interleaved: the machine is shared.
+    let (mut best_raw, mut best_id) = (0.0f64, 0.0f64);
+    let mut best_fwd = [0.0f64; 2];
+    for round in 1..=3 {
+        for (window, with_id) in [(1000, false), (4000, false), (4000, true)] {
+            let r = raw_rate(&conn, n, window, with_id);
+            let id = if with_id { ", Nats-Msg-Id" } else { "" };
+            println!("round {round}: raw publish, {window} acks in flight{id}: {r:>10.0} records/s");
+            if with_id { best_id = best_id.max(r) } else { best_raw = best_raw.max(r) }
+        }
+        for (i, set) in [HeaderSet::Full, HeaderSet::IdOnly].into_iter().enumerate() {
+            let f = forward_rate(&server, n, set);
+            println!("round {round}: NatsForwarder, {set:?} headers: {f:>10.0} records/s");
+            best_fwd[i] = best_fwd[i].max(f);
+        }
     }
-    for set in [HeaderSet::Full, HeaderSet::IdOnly] {
-        let f = forward_rate(&server, n, set);
+    println!("best raw publish {best_raw:.0}/s, with Nats-Msg-Id {best_id:.0}/s");
+    for (f, set) in best_fwd.iter().zip(["Full", "IdOnly"]) {
         println!(
-            "NatsForwarder, {set:?} headers: {f:>10.0} records/s, {:.2} x the best raw rate (goal >= 0.80)",
-            f / best
+            "best NatsForwarder, {set} headers: {f:.0}/s = {:.2} x raw, {:.2} x raw with Nats-Msg-Id (goal >= 0.80)",
+            f / best_raw,
+            f / best_id
         );
     }
 }
