@@ -17,7 +17,8 @@ pub enum Exit {
     Usage = 2,
     /// `verify` found damage (after `--repair`: damage that remains).
     Damage = 3,
-    /// Another writer holds the log directory (`write`, `verify --repair`).
+    /// Another writer holds the log directory (`write`, `verify --repair`,
+    /// `dlq replay`).
     Locked = 4,
 }
 
@@ -28,7 +29,7 @@ Exit codes:
   1  error (I/O, bad config, missing directory or topic)
   2  wrong command line
   3  verify found damage (after --repair: damage that remains)
-  4  the log is locked by another writer (write, verify --repair)";
+  4  the log is locked by another writer (write, verify --repair, dlq replay)";
 
 impl From<Exit> for std::process::ExitCode {
     fn from(e: Exit) -> std::process::ExitCode {
