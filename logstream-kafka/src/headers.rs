@@ -7,7 +7,7 @@
 //! | `logstream-seq`         | the record's sequence number (decimal)         |
 //! | `logstream-epoch`       | the writer session that wrote it (decimal)     |
 //! | `logstream-log-id`      | the log directory's id, 16 hex digits          |
-//! | `logstream-batch-first` | first sequence number of the batch it came in  |
+//! | `logstream-batch-start` | `1`, only on the first record of each batch    |
 //!
 //! The Kafka record's timestamp is the time the record was written to the
 //! log (milliseconds), and its key the logstream topic under
@@ -25,8 +25,9 @@ pub const SEQ: &str = "logstream-seq";
 pub const EPOCH: &str = "logstream-epoch";
 /// Header with the log directory's id (16 hex digits).
 pub const LOG_ID: &str = "logstream-log-id";
-/// Header with the first sequence number of the batch the record was sent in.
-pub const BATCH_FIRST: &str = "logstream-batch-first";
+/// Header present (`1`) only on the first record of each batch: a mirror
+/// may start an empty topic there.
+pub const BATCH_START: &str = "logstream-batch-start";
 
 /// The unique id of a record: log directory, topic, writer epoch, sequence number.
 pub fn record_id(log_id: u64, topic: &str, epoch: u64, seq: u64) -> String {
@@ -44,19 +45,14 @@ pub(crate) struct RecordMeta<'a> {
 impl RecordMeta<'_> {
     pub(crate) fn headers(&self) -> OwnedHeaders {
         let id = record_id(self.log_id, self.topic, self.epoch, self.seq);
-        let (seq, epoch, log_id, first) = (
-            self.seq.to_string(),
-            self.epoch.to_string(),
-            format!("{:016x}", self.log_id),
-            self.batch_first.to_string(),
-        );
-        OwnedHeaders::new_with_capacity(6)
+        let (seq, epoch, log_id) = (self.seq.to_string(), self.epoch.to_string(), format!("{:016x}", self.log_id));
+        let h = OwnedHeaders::new_with_capacity(6)
             .insert(Header { key: ID, value: Some(&id) })
             .insert(Header { key: TOPIC, value: Some(self.topic) })
             .insert(Header { key: SEQ, value: Some(&seq) })
             .insert(Header { key: EPOCH, value: Some(&epoch) })
-            .insert(Header { key: LOG_ID, value: Some(&log_id) })
-            .insert(Header { key: BATCH_FIRST, value: Some(&first) })
+            .insert(Header { key: LOG_ID, value: Some(&log_id) });
+        if self.seq == self.batch_first { h.insert(Header { key: BATCH_START, value: Some("1") }) } else { h }
     }
 }
 
@@ -66,7 +62,7 @@ pub(crate) struct Received {
     pub topic: String,
     pub seq: u64,
     pub epoch: u64,
-    pub batch_first: u64,
+    pub starts_batch: bool,
 }
 
 impl Received {
@@ -85,7 +81,7 @@ impl Received {
             topic: get(TOPIC)?.to_owned(),
             seq,
             epoch: num(EPOCH)?,
-            batch_first: num(BATCH_FIRST).unwrap_or(seq),
+            starts_batch: h.iter().any(|x| x.key == BATCH_START),
         })
     }
 }
@@ -99,7 +95,7 @@ mod tests {
         let m = RecordMeta { log_id: 0xab, topic: "a.b c", epoch: 3, seq: 42, batch_first: 40 };
         let h = m.headers();
         let r = Received::parse(Some(&h)).unwrap();
-        assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, batch_first: 40 });
+        assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: false });
         let id = h.iter().find(|x| x.key == ID).unwrap().value.unwrap();
         assert_eq!(id, b"00000000000000ab/a.b c/3/42");
     }

@@ -205,7 +205,7 @@ impl KafkaSource {
                         topic: &rec.topic,
                         seq: rec.seq,
                         epoch: rec.epoch,
-                        batch_first: rec.batch_first,
+                        starts_batch: rec.starts_batch,
                         data: msg.payload().unwrap_or_default(),
                     };
                     if let Err(e) = mirror.offer(d, (kt, partition, offset)) {

@@ -6,19 +6,18 @@
 //! | `Logstream-Topic`       | the topic                                      |
 //! | `Logstream-Seq`         | the record's sequence number                   |
 //! | `Logstream-Epoch`       | the writer session that wrote it               |
-//! | `Logstream-Log-Id`      | the log directory's id, 16 hex digits          |
 //! | `Logstream-Timestamp`   | when it was written, ns since the Unix epoch   |
-//! | `Logstream-Batch-First` | first sequence number of the batch it came in  |
+//! | `Logstream-Batch-Start` | `1`, only on the first record of each batch    |
 //!
-//! With [`HeaderSet::IdOnly`] only `Nats-Msg-Id` and `Logstream-Batch-First`
-//! are sent (a third of the header bytes, a faster stream); the topic,
-//! epoch and sequence number are then read from the message id, which is
-//! unambiguous because topics never contain `/`.
+//! With [`HeaderSet::IdOnly`] only `Nats-Msg-Id` (and the batch start mark)
+//! is sent, a fraction of the header bytes: the stream takes small records
+//! markedly faster. The topic, epoch and sequence number are then read from
+//! the message id, which is unambiguous because topics never contain `/`.
 //!
 //! The message id is unique for the life of a stream, not only of one log: a
 //! log directory deleted and created again gets a new `log_id`, and a tail
 //! cut after a power loss (which makes the writer reuse sequence numbers)
-//! gets a new `epoch`. `Logstream-Batch-First` lets a mirror tell a topic's
+//! gets a new `epoch`. The batch start mark lets a mirror tell a topic's
 //! true first record from one whose predecessors are still to come.
 
 use async_nats::HeaderMap;
@@ -32,22 +31,20 @@ pub const TOPIC: &str = "Logstream-Topic";
 pub const SEQ: &str = "Logstream-Seq";
 /// Header with the writer session (epoch) that wrote the record.
 pub const EPOCH: &str = "Logstream-Epoch";
-/// Header with the log directory's id (16 hex digits).
-pub const LOG_ID: &str = "Logstream-Log-Id";
 /// Header with the write time, nanoseconds since the Unix epoch.
 pub const TIMESTAMP: &str = "Logstream-Timestamp";
-/// Header with the first sequence number of the batch the record was sent in.
-pub const BATCH_FIRST: &str = "Logstream-Batch-First";
+/// Header present (`1`) only on the first record of each batch.
+pub const BATCH_START: &str = "Logstream-Batch-Start";
 
 /// Which headers each message carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub enum HeaderSet {
     /// Every header of the table above: consumers read topic, sequence
-    /// number, epoch, log id and write time without parsing.
+    /// number, epoch and write time without parsing.
     #[default]
     Full,
-    /// `Nats-Msg-Id` and `Logstream-Batch-First` only: fewer bytes per
-    /// message for small records; [`crate::NatsSource`] reads either form.
+    /// `Nats-Msg-Id` and the batch start mark only: fewer bytes per message
+    /// for small records; [`crate::NatsSource`] reads either form.
     IdOnly,
 }
 
@@ -71,16 +68,15 @@ impl RecordMeta<'_> {
     pub(crate) fn headers(&self, set: HeaderSet) -> HeaderMap {
         let mut h = HeaderMap::new();
         h.insert(NATS_MESSAGE_ID, message_id(self.log_id, self.topic, self.epoch, self.seq));
-        if set == HeaderSet::IdOnly {
-            h.insert(BATCH_FIRST, HeaderValue::from(self.batch_first));
-            return h;
+        if self.seq == self.batch_first {
+            h.insert(BATCH_START, "1");
         }
-        h.insert(TOPIC, self.topic);
-        h.insert(SEQ, HeaderValue::from(self.seq));
-        h.insert(EPOCH, HeaderValue::from(self.epoch));
-        h.insert(LOG_ID, format!("{:016x}", self.log_id));
-        h.insert(TIMESTAMP, HeaderValue::from(self.timestamp));
-        h.insert(BATCH_FIRST, HeaderValue::from(self.batch_first));
+        if set == HeaderSet::Full {
+            h.insert(TOPIC, self.topic);
+            h.insert(SEQ, HeaderValue::from(self.seq));
+            h.insert(EPOCH, HeaderValue::from(self.epoch));
+            h.insert(TIMESTAMP, HeaderValue::from(self.timestamp));
+        }
         h
     }
 }
@@ -91,7 +87,7 @@ pub(crate) struct Received {
     pub topic: String,
     pub seq: u64,
     pub epoch: u64,
-    pub batch_first: u64,
+    pub starts_batch: bool,
 }
 
 impl Received {
@@ -114,13 +110,7 @@ impl Received {
             let n = |v: &str| v.parse::<u64>().map_err(|e| bad(format!("Nats-Msg-Id {id:?}: {e}")));
             (topic.to_owned(), n(seq)?, n(epoch)?)
         };
-        Ok(Received {
-            topic,
-            seq,
-            epoch,
-            // Messages from forwarders without the header count as batch starts.
-            batch_first: num(BATCH_FIRST).unwrap_or(seq),
-        })
+        Ok(Received { topic, seq, epoch, starts_batch: h.get(BATCH_START).is_some() })
     }
 }
 
@@ -134,16 +124,16 @@ mod tests {
         let h = m.headers(HeaderSet::Full);
         assert_eq!(h.get(NATS_MESSAGE_ID).unwrap().as_str(), "00000000000000ab/a.b c/3/42");
         let r = Received::parse(Some(&h), 1, "s").unwrap();
-        assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, batch_first: 40 });
+        assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: false });
     }
 
     #[test]
     fn id_only_headers_parse_back_from_the_message_id() {
-        let m = RecordMeta { log_id: 1, topic: "a.b c", epoch: 3, seq: 42, timestamp: 9, batch_first: 40 };
+        let m = RecordMeta { log_id: 1, topic: "a.b c", epoch: 3, seq: 42, timestamp: 9, batch_first: 42 };
         let h = m.headers(HeaderSet::IdOnly);
         assert!(h.get(TOPIC).is_none());
         let r = Received::parse(Some(&h), 1, "s").unwrap();
-        assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, batch_first: 40 });
+        assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: true });
     }
 
     #[test]

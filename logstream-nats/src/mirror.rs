@@ -13,7 +13,7 @@
 //! - a later one waits (in memory, bounded) for its predecessors.
 //!
 //! An empty local topic starts at a record that began its batch (nothing
-//! before it can still be on its way) or, after `reorder_wait` without
+//! before it can still be on its way: the forwarder marks batch starts) or, after `reorder_wait` without
 //! predecessors arriving, at the lowest record waiting (the stream's limits
 //! removed the topic's start). A non-empty topic whose gap is not filled
 //! within `reorder_wait` is an error: the stream lost records.
@@ -73,7 +73,8 @@ pub(crate) struct Delivered<'a> {
     pub topic: &'a str,
     pub seq: u64,
     pub epoch: u64,
-    pub batch_first: u64,
+    /// The record was the first of the batch it was sent in.
+    pub starts_batch: bool,
     pub data: &'a [u8],
 }
 
@@ -130,7 +131,7 @@ impl<T> Mirror<T> {
             return Ok(());
         }
         let starts_empty_topic =
-            st.next == 0 && rec.seq == rec.batch_first && st.waiting.keys().next().is_none_or(|&w| w > rec.seq);
+            st.next == 0 && rec.starts_batch && st.waiting.keys().next().is_none_or(|&w| w > rec.seq);
         if rec.seq == st.next || starts_empty_topic {
             self.write(rec.topic, rec.seq, rec.epoch, rec.data, vec![token])?;
             return self.drain(rec.topic);
@@ -250,7 +251,7 @@ mod tests {
     }
 
     fn rec(topic: &str, seq: u64, batch_first: u64) -> Delivered<'_> {
-        Delivered { topic, seq, epoch: 1, batch_first, data: b"x" }
+        Delivered { topic, seq, epoch: 1, starts_batch: seq == batch_first, data: b"x" }
     }
 
     #[test]

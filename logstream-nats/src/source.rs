@@ -271,7 +271,7 @@ impl NatsSource {
             topic: &rec.topic,
             seq: rec.seq,
             epoch: rec.epoch,
-            batch_first: rec.batch_first,
+            starts_batch: rec.starts_batch,
             data: &payload,
         };
         mirror.offer(d, msg).map_err(mirror_error)
