@@ -21,6 +21,8 @@ const RECORD: usize = 100;
 
 /// Publishes `n` messages with `window` acks in flight; returns records/s.
 fn raw_rate(conn: &NatsConnection, n: u64, window: usize, with_id: bool) -> f64 {
+    static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let data = Bytes::from(vec![b'x'; RECORD]);
     conn.runtime().block_on(async {
         let js = conn.jetstream();
@@ -33,7 +35,8 @@ fn raw_rate(conn: &NatsConnection, n: u64, window: usize, with_id: bool) -> f64 
             }
             let mut msg = PublishMessage::build().payload(data.clone());
             if with_id {
-                msg = msg.message_id(format!("raw/{with_id}/{i}"));
+                // Unique across rounds: a repeated id would be dropped as a duplicate.
+                msg = msg.message_id(format!("raw/{run}/{i}"));
             }
             acks.push_back(js.send_publish(format!("raw.t{}", i % TOPICS as u64), msg).await.unwrap());
         }
