@@ -126,6 +126,7 @@ impl Cursor {
     /// comes alone), without moving the cursor.
     pub(crate) fn fill(&mut self, max_bytes: u64, events: &mut Vec<Corruption>) -> Result<Fill> {
         let mut skipped_before = 0;
+        let events_before = events.len();
         loop {
             if !self.positioned && !self.seek(events)? {
                 return Ok(Fill::CaughtUp(None));
@@ -180,6 +181,15 @@ impl Cursor {
             };
             self.skip_until = None;
             if count > 0 {
+                // Records deleted before this group read them (damage is
+                // counted where it is skipped).
+                skipped_before += events[events_before..]
+                    .iter()
+                    .map(|e| match e {
+                        Corruption::Gap { from_seq, to_seq, .. } => to_seq.saturating_sub(*from_seq),
+                        _ => 0,
+                    })
+                    .sum::<u64>();
                 return Ok(Fill::Batch(Batch {
                     topic: self.topic.clone(),
                     source,

@@ -35,7 +35,7 @@ pub(crate) fn remeasure(shared: &Shared) -> Result<()> {
 /// Deletes the oldest sealed segment (of `only`, or of any topic), never the
 /// newest segment of a topic. False if there is none to delete. Readers of
 /// groups that had not read it report the gap when they reach it.
-pub(crate) fn drop_oldest(shared: &Shared, only: Option<&Topic>) -> Result<bool> {
+pub(crate) fn drop_oldest(shared: &Shared, only: Option<&Topic>, why: &str) -> Result<bool> {
     let topics: Vec<Arc<Topic>> = match only {
         Some(t) => shared.topics.read().get(&*t.name).cloned().into_iter().collect(),
         None => shared.topics.read().values().cloned().collect(),
@@ -62,10 +62,10 @@ pub(crate) fn drop_oldest(shared: &Shared, only: Option<&Topic>) -> Result<bool>
     let data = t.dir.join(data_file_name(base));
     let index = t.dir.join(index_file_name(base));
     let freed = [&data, &index].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| disk_bytes(&m)).sum::<u64>();
-    std::fs::remove_file(&data).ctx("delete oldest segment to stay under a disk cap", &data)?;
+    std::fs::remove_file(&data).ctx("delete oldest segment", &data)?;
     let _ = std::fs::remove_file(&index);
     log::warn!(
-        "disk cap reached: deleted {} (records from seq {base} of topic {:?}); groups that had not read them will report the gap",
+        "{why}: deleted {} (records {base}..{next} of topic {:?}); groups that had not read them will report the gap",
         data.display(),
         t.name
     );
@@ -73,6 +73,50 @@ pub(crate) fn drop_oldest(shared: &Shared, only: Option<&Topic>) -> Result<bool>
     account.credit(freed);
     shared.stats.segments_dropped.fetch_add(1, Ordering::Relaxed);
     Ok(true)
+}
+
+/// Deletes the oldest sealed segments beyond the retention limits
+/// (`retention_max_age_ms`, `retention_max_bytes`,
+/// `retention_max_total_bytes`), consumed or not; each deletion is noted in
+/// the topic's `DROPPED` file so groups that had not read it report the gap.
+pub(crate) fn retention(shared: &Shared) -> Result<()> {
+    let cfg = &shared.cfg;
+    if cfg.retention_max_age().is_none()
+        && cfg.retention_max_bytes().is_none()
+        && cfg.retention_max_total_bytes().is_none()
+    {
+        return Ok(());
+    }
+    remeasure(shared)?;
+    let topics: Vec<Arc<Topic>> = shared.topics.read().values().cloned().collect();
+    if let Some(age) = cfg.retention_max_age() {
+        let cutoff = crate::storage::file::now_ns().saturating_sub(age.as_nanos() as u64);
+        for t in &topics {
+            loop {
+                let segs = list_segments(&t.dir)?;
+                let [first, _, ..] = segs[..] else { break };
+                // Its newest record is the last record before the next segment.
+                let newest = match read_header(&t.dir.join(data_file_name(first))) {
+                    Ok((_, Some(w), _)) if w.is_sealed() => w.last_time,
+                    _ => break,
+                };
+                if newest == 0 || newest >= cutoff || !drop_oldest(shared, Some(t), "retention_max_age_ms")? {
+                    break;
+                }
+            }
+        }
+    }
+    if let Some(max) = cfg.retention_max_bytes() {
+        for t in &topics {
+            while t.usage.load(Ordering::Acquire) > max && drop_oldest(shared, Some(t), "retention_max_bytes")? {}
+        }
+    }
+    if let Some(max) = cfg.retention_max_total_bytes() {
+        while shared.budget.used.load(Ordering::Acquire) > max
+            && drop_oldest(shared, None, "retention_max_total_bytes")?
+        {}
+    }
+    Ok(())
 }
 
 /// Appends a deleted range to the topic's `DROPPED` file, durably.

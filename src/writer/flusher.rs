@@ -134,6 +134,9 @@ pub(crate) fn run(shared: Arc<Shared>) {
             if caps && let Err(e) = super::caps::remeasure(&shared) {
                 log::warn!("measuring the log's disk use failed: {e}");
             }
+            if let Err(e) = super::caps::retention(&shared) {
+                log::warn!("applying retention limits failed (will retry): {e}");
+            }
         }
         if sync_now {
             next_tick = Instant::now() + interval;

@@ -198,7 +198,7 @@ impl Shared {
             }
             crate::config::FullPolicy::DropOldest => {
                 let per_topic = matches!(e, Error::Full { what: "max_topic_bytes", .. });
-                if super::caps::drop_oldest(self, if per_topic { Some(t) } else { None })? {
+                if super::caps::drop_oldest(self, if per_topic { Some(t) } else { None }, "disk cap reached")? {
                     return Ok(());
                 }
                 self.stats.full_errors.fetch_add(1, Ordering::Relaxed);
