@@ -145,8 +145,8 @@ fn three_members_split_thirty_topics_and_the_survivors_take_over_a_killed_ones()
         }
         top.len() == TOPICS && top.values().all(|&n| n == 200)
     });
-    for i in 1..3 {
-        std::fs::write(&stops[i], b"").unwrap();
+    for stop in &stops[1..] {
+        std::fs::write(stop, b"").unwrap();
     }
     for (c, l) in children.iter_mut().zip(&mut lines).skip(1) {
         assert_eq!(l.next().as_deref(), Some("stopped"));
