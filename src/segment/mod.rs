@@ -340,10 +340,16 @@ impl Segment {
         }
     }
 
-    /// Makes `0..end` of the data file and the whole index durable.
-    pub(crate) fn sync(&self, end: u64, index_end: u64) -> Result<()> {
+    /// Makes `0..end` of the data file durable, and the index up to
+    /// `index_end` if given. The index of an active segment is not synced on
+    /// every pass (it would double the device flushes): it is a hint that
+    /// recovery checks against the data and rebuilds after a power loss;
+    /// it is synced once, when the segment is sealed.
+    pub(crate) fn sync(&self, end: u64, index_end: Option<u64>) -> Result<()> {
         self.data.sync(0, end as usize).ctx("sync data file", &self.data_path)?;
-        self.index.sync(0, index_end as usize).ctx("sync index file", &self.index_path)?;
+        if let Some(index_end) = index_end {
+            self.index.sync(0, index_end as usize).ctx("sync index file", &self.index_path)?;
+        }
         Ok(())
     }
 }

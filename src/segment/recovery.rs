@@ -360,11 +360,14 @@ pub(crate) fn rebuild_index_tail(seg: &Segment, end: u64, interval: u64) -> Resu
             _ => break,
         }
     }
-    // Zero what follows (stale entries from a lost tail, or damage).
-    let mut j = i;
-    while !matches!(index_entry(&seg.index, idx_len, j), IndexSlot::Empty) {
-        seg.index.zero((INDEX_START + j * INDEX_ENTRY_LEN) as usize, INDEX_ENTRY_LEN as usize);
-        j += 1;
+    // Zero what follows (stale entries from a lost tail, or damage). The
+    // index of an active segment is not synced on every pass, so after a
+    // power loss entries can survive beyond a hole: clear to the end.
+    let slots = idx_len.min(seg.index.len() as u64).saturating_sub(INDEX_START) / INDEX_ENTRY_LEN;
+    for j in i..slots {
+        if !matches!(index_entry(&seg.index, idx_len, j), IndexSlot::Empty) {
+            seg.index.zero((INDEX_START + j * INDEX_ENTRY_LEN) as usize, INDEX_ENTRY_LEN as usize);
+        }
     }
     // Re-create entries by walking the frames after the last good entry.
     let file_len = seg.data_allocated.load(std::sync::atomic::Ordering::Acquire);

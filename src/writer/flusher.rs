@@ -45,11 +45,24 @@ struct FlushState {
     shutdown: bool,
     exited: bool,
     failed: Option<String>,
+    /// Callers blocked in `flush_until` now.
+    waiting: usize,
+    /// Most callers seen waiting at once lately (group commit: the next
+    /// pass waits a little for that many).
+    peak: usize,
+    /// A caller wants the durable watermarks written too (`Writer::flush`).
+    publish: bool,
 }
 
 impl FlushCtl {
     /// Asks for a sync pass and waits until one that started after this call finished.
     pub(crate) fn flush_and_wait(&self) -> std::result::Result<(), String> {
+        self.flush_until(None).map(|_| ())
+    }
+
+    /// As `flush_and_wait`, with the durable watermarks written by that pass.
+    pub(crate) fn flush_and_publish(&self) -> std::result::Result<(), String> {
+        self.state.lock().publish = true;
         self.flush_until(None).map(|_| ())
     }
 
@@ -60,7 +73,20 @@ impl FlushCtl {
         s.requested += 1;
         let mine = s.requested;
         s.wake = true;
+        s.waiting += 1;
+        s.peak = s.peak.max(s.waiting);
         self.cv.notify_all();
+        let r = self.wait_for(&mut s, mine, deadline);
+        s.waiting -= 1;
+        r
+    }
+
+    fn wait_for(
+        &self,
+        s: &mut parking_lot::MutexGuard<'_, FlushState>,
+        mine: u64,
+        deadline: Option<Instant>,
+    ) -> std::result::Result<bool, String> {
         loop {
             if let Some(why) = &s.failed {
                 return Err(why.clone());
@@ -73,11 +99,11 @@ impl FlushCtl {
             }
             match deadline {
                 Some(d) => {
-                    if self.cv.wait_until(&mut s, d).timed_out() && s.completed < mine {
+                    if self.cv.wait_until(s, d).timed_out() && s.completed < mine {
                         return Ok(false);
                     }
                 }
-                None => self.cv.wait(&mut s),
+                None => self.cv.wait(s),
             }
         }
     }
@@ -118,15 +144,20 @@ pub(crate) fn run(shared: Arc<Shared>) {
     let mut next_tick = Instant::now() + interval;
     let caps = shared.cfg.max_disk_bytes().is_some() || shared.cfg.max_topic_bytes().is_some();
     let mut last_housekeeping = Instant::now();
+    let mut last_pass = std::time::Duration::ZERO;
     loop {
-        let (generation, shutdown, sync_now) = {
+        let (generation, shutdown, sync_now, publish) = {
             let mut s = shared.flush.state.lock();
             while !s.wake && !s.shutdown && Instant::now() < next_tick {
                 shared.flush.cv.wait_until(&mut s, next_tick);
             }
             s.wake = false;
             let due = Instant::now() >= next_tick;
-            (s.requested, s.shutdown, due || s.requested > s.completed || s.shutdown)
+            if !due && !s.shutdown && s.requested > s.completed {
+                gather(&shared.flush, &mut s, last_pass);
+            }
+            let publish = due || s.shutdown || std::mem::take(&mut s.publish);
+            (s.requested, s.shutdown, due || s.requested > s.completed || s.shutdown, publish)
         };
         if last_housekeeping.elapsed() >= std::time::Duration::from_secs(1) {
             last_housekeeping = Instant::now();
@@ -141,9 +172,10 @@ pub(crate) fn run(shared: Arc<Shared>) {
         if sync_now {
             next_tick = Instant::now() + interval;
             let started = Instant::now();
-            let pass = sync_pass(&shared);
+            let pass = sync_pass(&shared, publish);
+            last_pass = started.elapsed();
             if matches!(pass, Ok(true)) {
-                shared.stats.sync_latency.record(started.elapsed());
+                shared.stats.sync_latency.record(last_pass);
                 shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
             }
             match pass {
@@ -180,6 +212,22 @@ pub(crate) fn run(shared: Arc<Shared>) {
     }
 }
 
+/// Group commit: before a pass that callers asked for, waits a little (at
+/// most as long as the last pass took, at most 1 ms) until as many callers wait as lately
+/// did, so that one sync carries all of them instead of the half that came
+/// back first. A lone caller never waits.
+fn gather(ctl: &FlushCtl, s: &mut parking_lot::MutexGuard<'_, FlushState>, last_pass: std::time::Duration) {
+    let target = s.peak;
+    let deadline = Instant::now() + last_pass.min(std::time::Duration::from_millis(1));
+    while s.waiting < target && !s.shutdown {
+        if ctl.cv.wait_until(s, deadline).timed_out() {
+            break;
+        }
+    }
+    // Callers that went away are forgotten slowly, one per pass.
+    s.peak = s.waiting.max(target.saturating_sub(1));
+}
+
 /// Rolls active segments older than `segment_max_age`, so that age-based
 /// retention also works on quiet topics.
 fn roll_old_segments(shared: &Shared) {
@@ -204,7 +252,7 @@ struct Work {
 
 /// One sync pass over every topic with unsynced records. Returns whether any
 /// record was newly made durable.
-fn sync_pass(shared: &Shared) -> Result<bool> {
+fn sync_pass(shared: &Shared, publish: bool) -> Result<bool> {
     if shared.is_poisoned() {
         return Err(shared.poison_error());
     }
@@ -216,7 +264,11 @@ fn sync_pass(shared: &Shared) -> Result<bool> {
     let mut work = Vec::new();
     for t in topics {
         let mut st = t.state.lock();
-        let active = st.appender.as_ref().map(|a| a.progress()).filter(|p| p.next_seq > st.synced_next);
+        let active = st
+            .appender
+            .as_ref()
+            .map(|a| a.progress())
+            .filter(|p| p.next_seq > st.synced_next || (publish && p.next_seq > st.wm_next));
         if active.is_none() && st.sealed.is_empty() && !st.dir_dirty() {
             continue;
         }
@@ -253,9 +305,13 @@ fn sync_pass(shared: &Shared) -> Result<bool> {
                 let mut st = w.topic.state.lock();
                 st.dir_synced = st.dir_synced.max(seen);
             }
-            for p in w.sealed.iter().chain(w.active.iter()) {
+            for p in &w.sealed {
                 p.seg.release_written(p.end);
-                p.seg.sync(p.end, p.index_end)?;
+                p.seg.sync(p.end, Some(p.index_end))?;
+            }
+            if let Some(p) = &w.active {
+                p.seg.release_written(p.end);
+                p.seg.sync(p.end, None)?;
             }
         }
     }
@@ -269,8 +325,14 @@ fn sync_pass(shared: &Shared) -> Result<bool> {
             }
         }
         if let Some(p) = &w.active {
-            let prev = read_watermark(&p.seg.data);
-            write_watermark(&p.seg.data, &watermark(p, prev));
+            // Passes that callers asked for (durable writes, `flush`) leave
+            // the watermark to the next timed pass: rewriting the header
+            // page every time would add a second write to each sync.
+            if publish {
+                let prev = read_watermark(&p.seg.data);
+                write_watermark(&p.seg.data, &watermark(p, prev));
+                w.topic.state.lock().wm_next = p.next_seq;
+            }
             published = true;
             // Rescue a wake-up the write path may have missed (it checks
             // `waiting` without a full fence): ring waiters of a topic that moved.

@@ -292,7 +292,8 @@ impl Shared {
     /// Returns once everything written before the call is durable (group
     /// commit: concurrent callers share the flush thread's next pass).
     pub(crate) fn wait_durable(&self) -> Result<()> {
-        self.flush()
+        self.check_usable()?;
+        self.flush.flush_and_wait().map_err(|why| self.flush_error(why))
     }
 
     pub(crate) fn append_at(&self, t: &Topic, seq: u64, data: &[u8]) -> Result<Placed> {
@@ -541,15 +542,17 @@ impl Shared {
 
     pub(crate) fn flush(&self) -> Result<()> {
         self.check_usable()?;
-        self.flush.flush_and_wait().map_err(|why| {
-            if self.is_poisoned() {
-                self.poison_error()
-            } else if self.state.load(Ordering::SeqCst) == CLOSED {
-                Error::Closed
-            } else {
-                Error::Poisoned { op: "flush", path: self.layout.base.clone(), cause: why }
-            }
-        })
+        self.flush.flush_and_publish().map_err(|why| self.flush_error(why))
+    }
+
+    fn flush_error(&self, why: String) -> Error {
+        if self.is_poisoned() {
+            self.poison_error()
+        } else if self.state.load(Ordering::SeqCst) == CLOSED {
+            Error::Closed
+        } else {
+            Error::Poisoned { op: "flush", path: self.layout.base.clone(), cause: why }
+        }
     }
 
     pub(crate) fn check_usable(&self) -> Result<()> {

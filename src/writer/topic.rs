@@ -37,6 +37,9 @@ pub(crate) struct TopicState {
     pub dir_synced: u64,
     /// `next_seq` as of the last completed sync.
     pub synced_next: u64,
+    /// `next_seq` the active segment's durable watermark says (written by
+    /// timed passes only).
+    pub wm_next: u64,
     /// First sequence number of the newest segment on disk (readers that
     /// reached its seal wait on it for the next segment).
     pub last_segment: Option<u64>,
@@ -61,6 +64,7 @@ impl Topic {
                 dir_changes: 0,
                 dir_synced: 0,
                 synced_next: next_seq,
+                wm_next: next_seq,
                 last_segment,
                 written: (0, 0),
                 deleted: false,
