@@ -48,6 +48,7 @@ mod doorbell;
 mod error;
 pub mod format;
 mod layout;
+mod metrics;
 mod reader;
 mod repair;
 mod segment;

@@ -8,7 +8,7 @@
 mod common;
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::*;
 use logstream_kafka::{KafkaForwarder, KafkaOptions};
@@ -46,26 +46,8 @@ fn raw_rate(brokers: &str, n: u64, window: usize) -> f64 {
 }
 
 fn forward_rate(brokers: &str, n: u64) -> f64 {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path());
-    cfg.set_max_batch_bytes(2 << 20); // the default; the tests' small batches are for failure timing
-    let topics = topic_names(TOPICS);
-    let per_topic = n / TOPICS as u64;
-    let w = logstream::Writer::open(&cfg).unwrap();
-    let data = vec![b'x'; RECORD];
-    for _ in 0..per_topic {
-        for t in &topics {
-            w.write(t, &data).unwrap();
-        }
-    }
-    w.close().unwrap();
     let fwd = KafkaForwarder::connect(&KafkaOptions::new(brokers, "logs").unwrap()).unwrap();
-    let start = Instant::now();
-    let reader = logstream::Reader::builder(&cfg).group("bench").start(fwd.into_forwarder()).unwrap();
-    wait_for("every record confirmed", Duration::from_secs(600), || all_confirmed(&reader, TOPICS, per_topic));
-    let rate = (per_topic * TOPICS as u64) as f64 / start.elapsed().as_secs_f64();
-    reader.stop().unwrap();
-    rate
+    logstream_ship::testing::forward_rate(fwd, n, TOPICS, RECORD)
 }
 
 fn main() {

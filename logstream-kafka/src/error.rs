@@ -1,6 +1,8 @@
 //! The crate's one error type. Every variant names what was being done (the
 //! brokers, Kafka topic, logstream topic or record) and why it failed.
 
+use logstream_ship::{Gap, LocalError, MirrorError};
+
 /// Everything that can go wrong shipping to or mirroring from Kafka.
 ///
 /// A forwarder closure that returns one of these makes the `logstream`
@@ -77,39 +79,25 @@ pub enum KafkaError {
         reason: String,
     },
 
-    /// The Kafka topics lack records the mirror needs to continue a topic.
-    #[error(
-        "topic {topic:?}: the mirror holds records up to {} but Kafka's next record is {got} \
-         (waited {waited_s} s for the missing ones); were they removed by retention?",
-        expected.saturating_sub(1)
-    )]
-    Gap {
-        /// The logstream topic.
-        topic: String,
-        /// The mirror's next sequence number.
-        expected: u64,
-        /// The lowest sequence number Kafka offered.
-        got: u64,
-        /// Seconds the mirror waited.
-        waited_s: u64,
-    },
+    /// The engine lacks records the mirror needs to continue a topic.
+    #[error(transparent)]
+    Gap(#[from] Gap),
 
     /// The local logstream directory failed (open, write, flush, reader start).
-    #[error("local log: cannot {op}: {source}")]
-    Local {
-        /// What was being done.
-        op: &'static str,
-        /// The logstream error.
-        #[source]
-        source: logstream::Error,
-    },
+    #[error(transparent)]
+    Local(#[from] LocalError),
+}
+
+impl From<MirrorError> for KafkaError {
+    fn from(e: MirrorError) -> KafkaError {
+        match e {
+            MirrorError::Gap(g) => g.into(),
+            MirrorError::Local(l) => l.into(),
+        }
+    }
 }
 
 impl KafkaError {
-    pub(crate) fn local(op: &'static str) -> impl FnOnce(logstream::Error) -> KafkaError {
-        move |source| KafkaError::Local { op, source }
-    }
-
     pub(crate) fn option(option: &'static str, reason: impl Into<String>) -> KafkaError {
         KafkaError::InvalidOption { option, reason: reason.into() }
     }

@@ -28,6 +28,10 @@ use crate::error::{KafkaError, Result};
 use crate::headers::RecordMeta;
 use crate::options::{KafkaOptions, Partitioning};
 
+/// What a running forwarder has done ([`KafkaForwarder::run`](logstream_ship::Forwarder::run)), passed to the
+/// progress callback.
+pub type Progress = logstream_ship::Progress<ForwarderStats>;
+
 /// Counters of a forwarder since it was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -73,6 +77,21 @@ pub struct KafkaForwarder {
 impl std::fmt::Debug for KafkaForwarder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KafkaForwarder").field("brokers", &self.opts.brokers).field("topic", &self.opts.topic).finish()
+    }
+}
+
+/// Lets [`logstream_ship::run`] drive it: `forwarder.run(&cfg, group,
+/// &shutdown, every, on_progress)` forwards until `shutdown` is triggered.
+impl logstream_ship::Forwarder for KafkaForwarder {
+    type Stats = ForwarderStats;
+    type Error = KafkaError;
+
+    fn forward(&self, batch: &Batch) -> Result<()> {
+        KafkaForwarder::forward(self, batch)
+    }
+
+    fn stats(&self) -> ForwarderStats {
+        KafkaForwarder::stats(self)
     }
 }
 

@@ -13,7 +13,12 @@
 //! log (milliseconds), and its key the logstream topic under
 //! [`crate::Partitioning::ByTopic`].
 
+use logstream_ship::Received;
 use rdkafka::message::{Header, Headers, OwnedHeaders};
+
+/// The unique id of a record: log directory, topic, writer epoch, sequence
+/// number (`{log_id:016x}/{topic}/{epoch}/{seq}`).
+pub use logstream_ship::record_id;
 
 /// Header with the record's unique id.
 pub const ID: &str = "logstream-id";
@@ -28,11 +33,6 @@ pub const LOG_ID: &str = "logstream-log-id";
 /// Header present (`1`) only on the first record of each batch: a mirror
 /// may start an empty topic there.
 pub const BATCH_START: &str = "logstream-batch-start";
-
-/// The unique id of a record: log directory, topic, writer epoch, sequence number.
-pub fn record_id(log_id: u64, topic: &str, epoch: u64, seq: u64) -> String {
-    format!("{log_id:016x}/{topic}/{epoch}/{seq}")
-}
 
 pub(crate) struct RecordMeta<'a> {
     pub log_id: u64,
@@ -56,34 +56,23 @@ impl RecordMeta<'_> {
     }
 }
 
-/// A record as read back from Kafka.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Received {
-    pub topic: String,
-    pub seq: u64,
-    pub epoch: u64,
-    pub starts_batch: bool,
-}
-
-impl Received {
-    /// Reads the logstream headers; `Err` says what is missing.
-    pub(crate) fn parse<H: Headers>(headers: Option<&H>) -> Result<Received, String> {
-        let h = headers.ok_or("it has no headers")?;
-        let get = |name: &str| -> Result<&str, String> {
-            let v = h.iter().find(|x| x.key == name).and_then(|x| x.value).ok_or(format!("no {name} header"))?;
-            std::str::from_utf8(v).map_err(|e| format!("header {name} is not UTF-8: {e}"))
-        };
-        let num = |name: &str| -> Result<u64, String> {
-            get(name)?.parse::<u64>().map_err(|e| format!("header {name} is not a number: {e}"))
-        };
-        let seq = num(SEQ)?;
-        Ok(Received {
-            topic: get(TOPIC)?.to_owned(),
-            seq,
-            epoch: num(EPOCH)?,
-            starts_batch: h.iter().any(|x| x.key == BATCH_START),
-        })
-    }
+/// Reads the logstream headers of a Kafka record; `Err` says what is missing.
+pub(crate) fn parse<H: Headers>(headers: Option<&H>) -> Result<Received, String> {
+    let h = headers.ok_or("it has no headers")?;
+    let get = |name: &str| -> Result<&str, String> {
+        let v = h.iter().find(|x| x.key == name).and_then(|x| x.value).ok_or(format!("no {name} header"))?;
+        std::str::from_utf8(v).map_err(|e| format!("header {name} is not UTF-8: {e}"))
+    };
+    let num = |name: &str| -> Result<u64, String> {
+        get(name)?.parse::<u64>().map_err(|e| format!("header {name} is not a number: {e}"))
+    };
+    let seq = num(SEQ)?;
+    Ok(Received {
+        topic: get(TOPIC)?.to_owned(),
+        seq,
+        epoch: num(EPOCH)?,
+        starts_batch: h.iter().any(|x| x.key == BATCH_START),
+    })
 }
 
 #[cfg(test)]
@@ -94,7 +83,7 @@ mod tests {
     fn headers_written_by_the_forwarder_parse_back() {
         let m = RecordMeta { log_id: 0xab, topic: "a.b c", epoch: 3, seq: 42, batch_first: 40 };
         let h = m.headers();
-        let r = Received::parse(Some(&h)).unwrap();
+        let r = parse(Some(&h)).unwrap();
         assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: false });
         let id = h.iter().find(|x| x.key == ID).unwrap().value.unwrap();
         assert_eq!(id, b"00000000000000ab/a.b c/3/42");
@@ -102,6 +91,6 @@ mod tests {
 
     #[test]
     fn a_record_without_logstream_headers_is_refused() {
-        assert_eq!(Received::parse::<OwnedHeaders>(None).unwrap_err(), "it has no headers");
+        assert_eq!(parse::<OwnedHeaders>(None).unwrap_err(), "it has no headers");
     }
 }

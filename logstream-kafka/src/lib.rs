@@ -8,7 +8,12 @@
 //!   the delivered prefix is confirmed and the rest retried.
 //! - [`KafkaSource`] mirrors such topics into another log directory with the
 //!   original topics and sequence numbers.
-//! - [`KafkaForwarder::run`] and [`Shutdown`] run a forwarder as a service.
+//! - [`KafkaForwarder::run`](Forwarder::run) (from the [`Forwarder`] trait) and [`Shutdown`]
+//!   run a forwarder as a service.
+//!
+//! What does not depend on Kafka (the run loop, the mirror's reorder buffer,
+//! templates, record ids) is in `logstream-ship`, shared with
+//! `logstream-nats`; this crate re-exports what its API uses.
 //!
 //! ```no_run
 //! use logstream_kafka::{KafkaForwarder, KafkaOptions};
@@ -40,16 +45,15 @@
 mod error;
 mod forwarder;
 pub mod headers;
-mod mirror;
 mod options;
-mod ship;
 mod source;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod topic;
 
 pub use error::{KafkaError, Result};
-pub use forwarder::{ForwarderStats, KafkaForwarder};
-pub use mirror::MirrorStats;
+pub use forwarder::{ForwarderStats, KafkaForwarder, Progress};
+pub use logstream_ship::{Forwarder, Gap, LocalError, MirrorStats, Shutdown};
 pub use options::{KafkaOptions, KeyFn, PartitionFn, Partitioning};
-pub use ship::{Progress, Shutdown};
 pub use source::{KafkaSource, SourceMonitor, SourceOptions, Subscription};
 pub use topic::{MAX_TOPIC_LEN, TopicEncoding, TopicTemplate};

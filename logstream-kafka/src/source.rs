@@ -22,10 +22,10 @@ use parking_lot::Mutex;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
+use logstream_ship::{LocalError, Mirror, MirrorStats, Shutdown};
+
 use crate::error::{KafkaError, Result};
-use crate::headers::Received;
-use crate::mirror::{Delivered, Mirror, MirrorError, MirrorStats};
-use crate::ship::Shutdown;
+use crate::headers;
 use crate::topic::TopicTemplate;
 
 /// Which Kafka topics a mirror reads.
@@ -150,7 +150,7 @@ impl KafkaSource {
             op: "subscribe",
             cause: e.to_string(),
         })?;
-        let writer = logstream::Writer::open(local).map_err(KafkaError::local("open the mirror's log"))?;
+        let writer = logstream::Writer::open(local).map_err(LocalError::doing("open the mirror's log"))?;
         Ok(KafkaSource { consumer, writer, opts, stats: Arc::default() })
     }
 
@@ -189,7 +189,7 @@ impl KafkaSource {
                         None => names.entry(msg.topic().to_owned()).or_insert_with(|| msg.topic().into()).clone(),
                     };
                     let (partition, offset) = (msg.partition(), msg.offset());
-                    let rec = Received::parse(msg.headers()).map_err(|reason| KafkaError::NotARecord {
+                    let rec = headers::parse(msg.headers()).map_err(|reason| KafkaError::NotARecord {
                         kafka_topic: kt.to_string(),
                         partition,
                         offset,
@@ -201,15 +201,8 @@ impl KafkaSource {
                     };
                     let track = tracks.entry((kt.clone(), partition)).or_default();
                     track.pending.insert(offset);
-                    let d = Delivered {
-                        topic: &rec.topic,
-                        seq: rec.seq,
-                        epoch: rec.epoch,
-                        starts_batch: rec.starts_batch,
-                        data: msg.payload().unwrap_or_default(),
-                    };
-                    if let Err(e) = mirror.offer(d, (kt, partition, offset)) {
-                        break Err(mirror_error(e));
+                    if let Err(e) = mirror.offer(&rec, msg.payload().unwrap_or_default(), (kt, partition, offset)) {
+                        break Err(e.into());
                     }
                     since_commit += 1;
                     if since_commit < self.opts.chunk {
@@ -219,7 +212,7 @@ impl KafkaSource {
                 Some(Err(e)) => log::warn!("mirror consumer group {:?}: {e}", self.opts.group),
                 None => {
                     if let Err(e) = mirror.idle() {
-                        break Err(mirror_error(e));
+                        break Err(e.into());
                     }
                 }
             }
@@ -239,7 +232,7 @@ impl KafkaSource {
     }
 
     fn commit(&self, mirror: &mut Mirror<Token>, tracks: &mut HashMap<(Arc<str>, i32), Track>) -> Result<()> {
-        for (kt, partition, offset) in mirror.acknowledgeable().map_err(mirror_error)? {
+        for (kt, partition, offset) in mirror.acknowledgeable()? {
             if let Some(t) = tracks.get_mut(&(kt, partition)) {
                 t.pending.remove(&offset);
                 t.next = t.next.max(offset + 1);
@@ -265,14 +258,5 @@ impl KafkaSource {
         }
         *self.stats.lock() = mirror.stats();
         Ok(())
-    }
-}
-
-fn mirror_error(e: MirrorError) -> KafkaError {
-    match e {
-        MirrorError::Local(op, source) => KafkaError::Local { op, source },
-        MirrorError::Gap { topic, expected, got, waited } => {
-            KafkaError::Gap { topic, expected, got, waited_s: waited.as_secs() }
-        }
     }
 }

@@ -7,7 +7,7 @@
 //! template without `{topic}` sends every logstream topic to one Kafka
 //! topic, keyed by the logstream topic (see [`crate::Partitioning`]).
 
-use std::fmt::Write as _;
+use logstream_ship::{Part, Template, push_escaped};
 
 use crate::error::{KafkaError, Result};
 
@@ -25,13 +25,6 @@ pub enum TopicEncoding {
     Refuse,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Topic,
-    LogId,
-}
-
 /// A parsed Kafka topic template with `{topic}` and `{log_id}` placeholders.
 ///
 /// ```
@@ -43,8 +36,7 @@ enum Part {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TopicTemplate {
-    text: String,
-    parts: Vec<Part>,
+    template: Template,
     encoding: TopicEncoding,
 }
 
@@ -60,46 +52,24 @@ impl TopicTemplate {
     /// `{`, or literal characters Kafka does not allow in topic names.
     pub fn parse(template: &str, encoding: TopicEncoding) -> Result<TopicTemplate> {
         let bad = |reason: String| KafkaError::option("topic template", format!("{template:?}: {reason}"));
-        let mut parts = Vec::new();
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            if open > 0 {
-                parts.push(Part::Literal(rest[..open].to_owned()));
-            }
-            let Some(close) = rest[open..].find('}') else {
-                return Err(bad("a `{` is not closed".into()));
-            };
-            match &rest[open + 1..open + close] {
-                "topic" => parts.push(Part::Topic),
-                "log_id" => parts.push(Part::LogId),
-                other => return Err(bad(format!("unknown placeholder {{{other}}}; use {{topic}} or {{log_id}}"))),
-            }
-            rest = &rest[open + close + 1..];
+        let parsed = Template::parse(template).map_err(bad)?;
+        if let Some(c) = parsed.literals().flat_map(str::bytes).find(|b| !kafka_char(*b)) {
+            return Err(bad(format!("{:?} is not allowed in Kafka topic names ([A-Za-z0-9._-])", c as char)));
         }
-        if !rest.is_empty() {
-            parts.push(Part::Literal(rest.to_owned()));
-        }
-        for p in &parts {
-            if let Part::Literal(l) = p
-                && let Some(c) = l.bytes().find(|b| !kafka_char(*b))
-            {
-                return Err(bad(format!("{:?} is not allowed in Kafka topic names ([A-Za-z0-9._-])", c as char)));
-            }
-        }
-        if parts.is_empty() {
+        if parsed.parts().is_empty() {
             return Err(bad("it is empty".into()));
         }
-        Ok(TopicTemplate { text: template.to_owned(), parts, encoding })
+        Ok(TopicTemplate { template: parsed, encoding })
     }
 
     /// The template as given.
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.template.as_str()
     }
 
     /// True if every logstream topic goes to one Kafka topic.
     pub fn is_single_topic(&self) -> bool {
-        self.parts.iter().all(|p| matches!(p, Part::Literal(_)))
+        self.template.is_constant()
     }
 
     /// The Kafka topic of `topic`'s records in the log `log_id`.
@@ -109,32 +79,22 @@ impl TopicTemplate {
     /// name would be longer than [`MAX_TOPIC_LEN`].
     pub fn render(&self, topic: &str, log_id: u64) -> Result<String> {
         let refuse = |reason: String| KafkaError::InvalidTopic { topic: topic.to_owned(), reason };
-        let mut out = String::with_capacity(self.text.len() + topic.len() * 2);
-        for p in &self.parts {
-            match p {
-                Part::Literal(l) => out.push_str(l),
-                Part::LogId => {
-                    let _ = write!(out, "{log_id:016x}");
-                }
-                Part::Topic => {
-                    for &b in topic.as_bytes() {
-                        match (self.encoding, b) {
-                            (_, b) if kafka_char(b) && b != b'_' => out.push(b as char),
-                            (TopicEncoding::Escape, b'_') => out.push_str("__"),
-                            (TopicEncoding::Refuse, b'_') => out.push('_'),
-                            (TopicEncoding::Escape, b) => {
-                                let _ = write!(out, "_{b:02X}");
-                            }
-                            (TopicEncoding::Refuse, b) => {
-                                return Err(refuse(format!(
-                                    "byte {b:#04x} is outside [A-Za-z0-9._-] and the encoding is Refuse"
-                                )));
-                            }
-                        }
+        let out = self.template.render(log_id, |out| {
+            for &b in topic.as_bytes() {
+                match (self.encoding, b) {
+                    (_, b) if kafka_char(b) && b != b'_' => out.push(b as char),
+                    (TopicEncoding::Escape, b'_') => out.push_str("__"),
+                    (TopicEncoding::Refuse, b'_') => out.push('_'),
+                    (TopicEncoding::Escape, b) => push_escaped(out, '_', b),
+                    (TopicEncoding::Refuse, b) => {
+                        return Err(refuse(format!(
+                            "byte {b:#04x} is outside [A-Za-z0-9._-] and the encoding is Refuse"
+                        )));
                     }
                 }
             }
-        }
+            Ok(())
+        })?;
         if out.len() > MAX_TOPIC_LEN {
             return Err(refuse(format!("the Kafka topic name would be {} bytes, over {MAX_TOPIC_LEN}", out.len())));
         }
@@ -148,7 +108,7 @@ impl TopicTemplate {
     /// every Kafka topic this template renders.
     pub fn pattern(&self) -> String {
         let mut out = String::from("^");
-        for p in &self.parts {
+        for p in self.template.parts() {
             match p {
                 Part::Literal(l) => {
                     for c in l.chars() {
@@ -169,7 +129,7 @@ impl TopicTemplate {
 
 impl std::fmt::Display for TopicTemplate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.as_str())
     }
 }
 

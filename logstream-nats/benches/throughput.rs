@@ -9,7 +9,7 @@
 mod common;
 
 use std::collections::VecDeque;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
@@ -48,28 +48,10 @@ fn raw_rate(conn: &NatsConnection, n: u64, window: usize, with_id: bool) -> f64 
 }
 
 fn forward_rate(server: &NatsServer, n: u64, headers: HeaderSet) -> f64 {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = config(dir.path());
-    cfg.set_max_batch_bytes(2 << 20); // the default; the tests' small batches are for failure timing
-    let topics = topic_names(TOPICS);
-    let per_topic = n / TOPICS as u64;
-    let w = logstream::Writer::open(&cfg).unwrap();
-    let data = vec![b'x'; RECORD];
-    for _ in 0..per_topic {
-        for t in &topics {
-            w.write(t, &data).unwrap();
-        }
-    }
-    w.close().unwrap();
     let opts = NatsOptions::new(&server.url(), "logs.{topic}").unwrap().headers(headers);
     let fwd = NatsForwarder::connect(&opts).unwrap();
     fwd.connection().ensure_stream(&StreamSpec::new("LOGS", opts.subject())).unwrap();
-    let start = Instant::now();
-    let reader = logstream::Reader::builder(&cfg).group("bench").start(fwd.into_forwarder()).unwrap();
-    wait_for("every record confirmed", Duration::from_secs(600), || all_confirmed(&reader, TOPICS, per_topic));
-    let rate = (per_topic * TOPICS as u64) as f64 / start.elapsed().as_secs_f64();
-    reader.stop().unwrap();
-    rate
+    logstream_ship::testing::forward_rate(fwd, n, TOPICS, RECORD)
 }
 
 fn main() {

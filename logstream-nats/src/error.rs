@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use logstream_ship::{Gap, LocalError, MirrorError};
+
 /// Everything that can go wrong shipping to or mirroring from NATS.
 ///
 /// A forwarder closure that returns one of these makes the `logstream`
@@ -120,39 +122,25 @@ pub enum NatsError {
         reason: String,
     },
 
-    /// The stream lacks records the mirror needs to continue a topic.
-    #[error(
-        "topic {topic:?}: the mirror holds records up to {} but the stream's next record is {got} \
-         (waited {waited_s} s for the missing ones); were they removed by the stream's limits?",
-        expected.saturating_sub(1)
-    )]
-    Gap {
-        /// The topic.
-        topic: String,
-        /// The mirror's next sequence number.
-        expected: u64,
-        /// The lowest sequence number the stream offered.
-        got: u64,
-        /// Seconds the mirror waited.
-        waited_s: u64,
-    },
+    /// The engine lacks records the mirror needs to continue a topic.
+    #[error(transparent)]
+    Gap(#[from] Gap),
 
     /// The local logstream directory failed (open, write, flush, reader start).
-    #[error("local log: cannot {op}: {source}")]
-    Local {
-        /// What was being done.
-        op: &'static str,
-        /// The logstream error.
-        #[source]
-        source: logstream::Error,
-    },
+    #[error(transparent)]
+    Local(#[from] LocalError),
+}
+
+impl From<MirrorError> for NatsError {
+    fn from(e: MirrorError) -> NatsError {
+        match e {
+            MirrorError::Gap(g) => g.into(),
+            MirrorError::Local(l) => l.into(),
+        }
+    }
 }
 
 impl NatsError {
-    pub(crate) fn local(op: &'static str) -> impl FnOnce(logstream::Error) -> NatsError {
-        move |source| NatsError::Local { op, source }
-    }
-
     pub(crate) fn option(option: &'static str, reason: impl Into<String>) -> NatsError {
         NatsError::InvalidOption { option, reason: reason.into() }
     }

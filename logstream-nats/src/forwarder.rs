@@ -27,6 +27,10 @@ use crate::headers::RecordMeta;
 use crate::options::NatsOptions;
 use crate::subject::SubjectTemplate;
 
+/// What a running forwarder has done ([`NatsForwarder::run`](logstream_ship::Forwarder::run)), passed to the
+/// progress callback.
+pub type Progress = logstream_ship::Progress<ForwarderStats>;
+
 /// Counters of a forwarder since it was made.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -76,6 +80,21 @@ pub struct NatsForwarder {
 impl std::fmt::Debug for NatsForwarder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NatsForwarder").field("conn", &self.conn).field("subject", &self.subject.as_str()).finish()
+    }
+}
+
+/// Lets [`logstream_ship::run`] drive it: `forwarder.run(&cfg, group,
+/// &shutdown, every, on_progress)` forwards until `shutdown` is triggered.
+impl logstream_ship::Forwarder for NatsForwarder {
+    type Stats = ForwarderStats;
+    type Error = NatsError;
+
+    fn forward(&self, batch: &Batch) -> Result<()> {
+        NatsForwarder::forward(self, batch)
+    }
+
+    fn stats(&self) -> ForwarderStats {
+        NatsForwarder::stats(self)
     }
 }
 

@@ -14,16 +14,19 @@
 //! markedly faster. The topic, epoch and sequence number are then read from
 //! the message id, which is unambiguous because topics never contain `/`.
 //!
-//! The message id is unique for the life of a stream, not only of one log: a
-//! log directory deleted and created again gets a new `log_id`, and a tail
-//! cut after a power loss (which makes the writer reuse sequence numbers)
-//! gets a new `epoch`. The batch start mark lets a mirror tell a topic's
-//! true first record from one whose predecessors are still to come.
+//! The message id is [`logstream_ship::record_id`], unique for the life of
+//! a stream, not only of one log. The batch start mark lets a mirror tell a
+//! topic's true first record from one whose predecessors are still to come.
 
 use async_nats::HeaderMap;
 use async_nats::header::{HeaderValue, NATS_MESSAGE_ID};
+use logstream_ship::{Received, RecordId};
 
 use crate::error::NatsError;
+
+/// The `Nats-Msg-Id` of a record: unique per log directory, topic, writer
+/// epoch and sequence number (`{log_id:016x}/{topic}/{epoch}/{seq}`).
+pub use logstream_ship::record_id as message_id;
 
 /// Header with the logstream topic.
 pub const TOPIC: &str = "Logstream-Topic";
@@ -46,12 +49,6 @@ pub enum HeaderSet {
     /// `Nats-Msg-Id` and the batch start mark only: fewer bytes per message
     /// for small records; [`crate::NatsSource`] reads either form.
     IdOnly,
-}
-
-/// The `Nats-Msg-Id` of a record: unique per log directory, topic, writer
-/// epoch and sequence number.
-pub fn message_id(log_id: u64, topic: &str, epoch: u64, seq: u64) -> String {
-    format!("{log_id:016x}/{topic}/{epoch}/{seq}")
 }
 
 /// What the forwarder knows about a record when it publishes it.
@@ -81,37 +78,19 @@ impl RecordMeta<'_> {
     }
 }
 
-/// A record as read back from the stream.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Received {
-    pub topic: String,
-    pub seq: u64,
-    pub epoch: u64,
-    pub starts_batch: bool,
-}
-
-impl Received {
-    /// Reads the logstream headers of a stream message.
-    pub(crate) fn parse(headers: Option<&HeaderMap>, stream_seq: u64, subject: &str) -> Result<Received, NatsError> {
-        let bad = |reason: String| NatsError::NotARecord { stream_seq, subject: subject.to_owned(), reason };
-        let h = headers.ok_or_else(|| bad("it has no headers".into()))?;
-        let text = |name: &str| h.get(name).map(HeaderValue::as_str).ok_or_else(|| bad(format!("no {name} header")));
-        let num =
-            |name: &str| text(name)?.parse::<u64>().map_err(|e| bad(format!("header {name} is not a number: {e}")));
-        let (topic, seq, epoch) = if h.get(TOPIC).is_some() {
-            (text(TOPIC)?.to_owned(), num(SEQ)?, num(EPOCH)?)
-        } else {
-            // `{log_id}/{topic}/{epoch}/{seq}`; topics never contain `/`.
-            let id = text(NATS_MESSAGE_ID.as_ref())?;
-            let parts: Vec<&str> = id.split('/').collect();
-            let [_, topic, epoch, seq] = parts[..] else {
-                return Err(bad(format!("Nats-Msg-Id {id:?} is not log_id/topic/epoch/seq")));
-            };
-            let n = |v: &str| v.parse::<u64>().map_err(|e| bad(format!("Nats-Msg-Id {id:?}: {e}")));
-            (topic.to_owned(), n(seq)?, n(epoch)?)
-        };
-        Ok(Received { topic, seq, epoch, starts_batch: h.get(BATCH_START).is_some() })
-    }
+/// Reads the logstream headers of a stream message.
+pub(crate) fn parse(headers: Option<&HeaderMap>, stream_seq: u64, subject: &str) -> Result<Received, NatsError> {
+    let bad = |reason: String| NatsError::NotARecord { stream_seq, subject: subject.to_owned(), reason };
+    let h = headers.ok_or_else(|| bad("it has no headers".into()))?;
+    let text = |name: &str| h.get(name).map(HeaderValue::as_str).ok_or_else(|| bad(format!("no {name} header")));
+    let num = |name: &str| text(name)?.parse::<u64>().map_err(|e| bad(format!("header {name} is not a number: {e}")));
+    let (topic, seq, epoch) = if h.get(TOPIC).is_some() {
+        (text(TOPIC)?.to_owned(), num(SEQ)?, num(EPOCH)?)
+    } else {
+        let id = RecordId::parse(text(NATS_MESSAGE_ID.as_ref())?).map_err(|e| bad(format!("Nats-Msg-Id {e}")))?;
+        (id.topic.to_owned(), id.seq, id.epoch)
+    };
+    Ok(Received { topic, seq, epoch, starts_batch: h.get(BATCH_START).is_some() })
 }
 
 #[cfg(test)]
@@ -123,7 +102,7 @@ mod tests {
         let m = RecordMeta { log_id: 0xab, topic: "a.b c", epoch: 3, seq: 42, timestamp: 9, batch_first: 40 };
         let h = m.headers(HeaderSet::Full);
         assert_eq!(h.get(NATS_MESSAGE_ID).unwrap().as_str(), "00000000000000ab/a.b c/3/42");
-        let r = Received::parse(Some(&h), 1, "s").unwrap();
+        let r = parse(Some(&h), 1, "s").unwrap();
         assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: false });
     }
 
@@ -132,13 +111,13 @@ mod tests {
         let m = RecordMeta { log_id: 1, topic: "a.b c", epoch: 3, seq: 42, timestamp: 9, batch_first: 42 };
         let h = m.headers(HeaderSet::IdOnly);
         assert!(h.get(TOPIC).is_none());
-        let r = Received::parse(Some(&h), 1, "s").unwrap();
+        let r = parse(Some(&h), 1, "s").unwrap();
         assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: true });
     }
 
     #[test]
     fn a_message_without_logstream_headers_is_refused_with_its_position() {
-        let e = Received::parse(None, 17, "logs.x").unwrap_err().to_string();
+        let e = parse(None, 17, "logs.x").unwrap_err().to_string();
         assert!(e.contains("17") && e.contains("logs.x") && e.contains("no headers"), "{e}");
     }
 }

@@ -11,7 +11,12 @@
 //!   see [`StreamSpec`]).
 //! - [`NatsSource`] mirrors such a stream into another log directory with
 //!   the original topics and sequence numbers.
-//! - [`NatsForwarder::run`] and [`Shutdown`] run a forwarder as a service.
+//! - [`NatsForwarder::run`](Forwarder::run) (from the [`Forwarder`] trait) and [`Shutdown`]
+//!   run a forwarder as a service.
+//!
+//! What does not depend on NATS (the run loop, the mirror's reorder buffer,
+//! templates, record ids) is in `logstream-ship`, shared with
+//! `logstream-kafka`; this crate re-exports what its API uses.
 //!
 //! ```no_run
 //! use logstream_nats::{NatsForwarder, NatsOptions, StreamSpec};
@@ -57,20 +62,19 @@ mod connection;
 mod error;
 mod forwarder;
 pub mod headers;
-mod mirror;
 mod options;
-mod ship;
 mod source;
 mod stream;
 mod subject;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use connection::NatsConnection;
 pub use error::{NatsError, Result};
-pub use forwarder::{ForwarderStats, NatsForwarder};
+pub use forwarder::{ForwarderStats, NatsForwarder, Progress};
 pub use headers::HeaderSet;
-pub use mirror::MirrorStats;
+pub use logstream_ship::{Forwarder, Gap, LocalError, MirrorStats, Shutdown};
 pub use options::{Auth, DEFAULT_WINDOW, NatsOptions, Tls};
-pub use ship::{Progress, Shutdown};
 pub use source::{NatsSource, SourceMonitor, SourceOptions};
 pub use stream::{Ensured, Storage, StreamSpec};
 pub use subject::{SubjectTemplate, TopicEncoding};

@@ -25,11 +25,11 @@ use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt;
 use parking_lot::Mutex;
 
+use logstream_ship::{LocalError, Mirror, MirrorStats, Shutdown};
+
 use crate::connection::NatsConnection;
 use crate::error::{NatsError, Result};
-use crate::headers::Received;
-use crate::mirror::{Delivered, Mirror, MirrorError, MirrorStats};
-use crate::ship::Shutdown;
+use crate::headers;
 
 /// Where a mirror reads and how it waits.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,7 +109,7 @@ impl NatsSource {
     /// # Errors
     /// [`NatsError::Local`] if the local log cannot be opened.
     pub fn new(conn: &NatsConnection, local: &logstream::Config, opts: SourceOptions) -> Result<NatsSource> {
-        let writer = logstream::Writer::open(local).map_err(NatsError::local("open the mirror's log"))?;
+        let writer = logstream::Writer::open(local).map_err(LocalError::doing("open the mirror's log"))?;
         Ok(NatsSource { conn: conn.clone(), writer, opts, stats: Arc::default() })
     }
 
@@ -140,7 +140,7 @@ impl NatsSource {
             let session = self.conn.block_on(self.session(shutdown, every, &mut last_report, &mut on_progress))?;
             match session {
                 Ok(()) => break,
-                Err(e @ (NatsError::Local { .. } | NatsError::Gap { .. } | NatsError::NotARecord { .. })) => {
+                Err(e @ (NatsError::Local(_) | NatsError::Gap(_) | NatsError::NotARecord { .. })) => {
                     return Err(e);
                 }
                 Err(e @ NatsError::Consumer { op: "find the stream", .. }) => return Err(e),
@@ -245,7 +245,7 @@ impl NatsSource {
                 }
                 None => {
                     if let Err(e) = mirror.idle() {
-                        break Err(mirror_error(e));
+                        break Err(e.into());
                     }
                 }
             }
@@ -265,40 +265,16 @@ impl NatsSource {
 
     fn offer(&self, mirror: &mut Mirror<jetstream::Message>, msg: jetstream::Message) -> Result<()> {
         let stream_seq = msg.info().map(|i| i.stream_sequence).unwrap_or(0);
-        let rec = Received::parse(msg.message.headers.as_ref(), stream_seq, msg.message.subject.as_str())?;
+        let rec = headers::parse(msg.message.headers.as_ref(), stream_seq, msg.message.subject.as_str())?;
         let payload = msg.message.payload.clone();
-        let d = Delivered {
-            topic: &rec.topic,
-            seq: rec.seq,
-            epoch: rec.epoch,
-            starts_batch: rec.starts_batch,
-            data: &payload,
-        };
-        mirror.offer(d, msg).map_err(mirror_error)
+        Ok(mirror.offer(&rec, &payload, msg)?)
     }
 
     async fn acknowledge(&self, mirror: &mut Mirror<jetstream::Message>, base: MirrorStats) -> Result<()> {
-        for msg in mirror.acknowledgeable().map_err(mirror_error)? {
+        for msg in mirror.acknowledgeable()? {
             msg.ack_with(AckKind::Ack).await.map_err(|e| self.consumer_error("acknowledge")(e.to_string()))?;
         }
-        let s = mirror.stats();
-        let mut total = self.stats.lock();
-        *total = MirrorStats {
-            received: base.received + s.received,
-            written: base.written + s.written,
-            already_present: base.already_present + s.already_present,
-            waiting: s.waiting,
-            acknowledged: base.acknowledged + s.acknowledged,
-        };
+        *self.stats.lock() = base.followed_by(mirror.stats());
         Ok(())
-    }
-}
-
-fn mirror_error(e: MirrorError) -> NatsError {
-    match e {
-        MirrorError::Local(op, source) => NatsError::Local { op, source },
-        MirrorError::Gap { topic, expected, got, waited } => {
-            NatsError::Gap { topic, expected, got, waited_s: waited.as_secs() }
-        }
     }
 }

@@ -7,7 +7,7 @@
 //! keeps each topic one token and the mapping one-to-one. The mirror never
 //! decodes subjects: it reads the topic from the `Logstream-Topic` header.
 
-use std::fmt::Write as _;
+use logstream_ship::{Part, Template, push_escaped};
 
 use crate::error::{NatsError, Result};
 
@@ -33,13 +33,6 @@ fn plain(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-enum Part {
-    Literal(String),
-    Topic,
-    LogId,
-}
-
 /// A parsed subject template: literal text with `{topic}` and `{log_id}`
 /// (the log directory's id, 16 hex digits) placeholders.
 ///
@@ -52,8 +45,7 @@ enum Part {
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SubjectTemplate {
-    text: String,
-    parts: Vec<Part>,
+    template: Template,
     encoding: TopicEncoding,
 }
 
@@ -65,36 +57,16 @@ impl SubjectTemplate {
     /// `{`, whitespace or wildcards in the literal text, or an empty token.
     pub fn parse(template: &str, encoding: TopicEncoding) -> Result<SubjectTemplate> {
         let bad = |reason: String| NatsError::option("subject template", format!("{template:?}: {reason}"));
-        let mut parts = Vec::new();
-        let mut rest = template;
-        while let Some(open) = rest.find('{') {
-            if open > 0 {
-                parts.push(Part::Literal(rest[..open].to_owned()));
+        let parsed = Template::parse(template).map_err(bad)?;
+        for l in parsed.literals() {
+            if let Some(c) = l.chars().find(|c| c.is_whitespace() || c.is_control() || *c == '}') {
+                return Err(bad(format!("{c:?} is not allowed in a subject")));
             }
-            let Some(close) = rest[open..].find('}') else {
-                return Err(bad("a `{` is not closed".into()));
-            };
-            match &rest[open + 1..open + close] {
-                "topic" => parts.push(Part::Topic),
-                "log_id" => parts.push(Part::LogId),
-                other => return Err(bad(format!("unknown placeholder {{{other}}}; use {{topic}} or {{log_id}}"))),
-            }
-            rest = &rest[open + close + 1..];
-        }
-        if !rest.is_empty() {
-            parts.push(Part::Literal(rest.to_owned()));
-        }
-        for p in &parts {
-            if let Part::Literal(l) = p {
-                if let Some(c) = l.chars().find(|c| c.is_whitespace() || c.is_control() || *c == '}') {
-                    return Err(bad(format!("{c:?} is not allowed in a subject")));
-                }
-                if l.split('.').any(|tok| tok == "*" || tok == ">") {
-                    return Err(bad("wildcards (`*`, `>`) cannot be published to".into()));
-                }
+            if l.split('.').any(|tok| tok == "*" || tok == ">") {
+                return Err(bad("wildcards (`*`, `>`) cannot be published to".into()));
             }
         }
-        let t = SubjectTemplate { text: template.to_owned(), parts, encoding };
+        let t = SubjectTemplate { template: parsed, encoding };
         let sample = t.render("t", 0)?;
         if sample.split('.').any(str::is_empty) {
             return Err(bad("it yields an empty token (a leading, trailing or doubled `.`)".into()));
@@ -104,7 +76,7 @@ impl SubjectTemplate {
 
     /// The template as given.
     pub fn as_str(&self) -> &str {
-        &self.text
+        self.template.as_str()
     }
 
     /// The topic encoding.
@@ -117,25 +89,15 @@ impl SubjectTemplate {
     /// # Errors
     /// [`NatsError::InvalidTopic`] if the encoding refuses the topic.
     pub fn render(&self, topic: &str, log_id: u64) -> Result<String> {
-        let mut out = String::with_capacity(self.text.len() + topic.len() * 2);
-        for p in &self.parts {
-            match p {
-                Part::Literal(l) => out.push_str(l),
-                Part::LogId => {
-                    let _ = write!(out, "{log_id:016x}");
-                }
-                Part::Topic => encode_topic(topic, self.encoding, &mut out)?,
-            }
-        }
-        Ok(out)
+        self.template.render(log_id, |out| encode_topic(topic, self.encoding, out))
     }
 
     /// A subject filter matching every subject this template renders: each
     /// token holding a placeholder becomes `*`, or `>` when it is the last
     /// token and dots are kept in topics.
     pub fn filter(&self) -> String {
-        let marked: String = self
-            .parts
+        let parts = self.template.parts();
+        let marked: String = parts
             .iter()
             .map(|p| match p {
                 Part::Literal(l) => l.as_str(),
@@ -144,7 +106,7 @@ impl SubjectTemplate {
             .collect();
         let tokens: Vec<&str> = marked.split('.').collect();
         let last = tokens.len() - 1;
-        let topic_last = matches!(self.parts.last(), Some(Part::Topic));
+        let topic_last = matches!(parts.last(), Some(Part::Topic));
         tokens
             .iter()
             .enumerate()
@@ -160,7 +122,7 @@ impl SubjectTemplate {
 
 impl std::fmt::Display for SubjectTemplate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text)
+        f.write_str(self.as_str())
     }
 }
 
@@ -177,7 +139,7 @@ fn encode_topic(topic: &str, encoding: TopicEncoding, out: &mut String) -> Resul
                 "byte {b:#04x} is outside [A-Za-z0-9_-] and the encoding is Refuse; use TopicEncoding::Escape"
             )));
         } else {
-            let _ = write!(out, "%{b:02X}");
+            push_escaped(out, '%', b);
         }
     }
     Ok(())

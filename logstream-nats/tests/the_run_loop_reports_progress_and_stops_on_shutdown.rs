@@ -3,37 +3,21 @@
 
 mod common;
 
-use std::sync::mpsc;
-use std::time::Duration;
-
 use common::*;
-use logstream_nats::{NatsForwarder, NatsOptions, Shutdown, StreamSpec};
+use logstream_nats::{NatsForwarder, NatsOptions, StreamSpec};
 
 #[test]
 fn the_run_loop_reports_progress_and_stops_on_shutdown() {
     let server = NatsServer::start();
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
-    let topics = topic_names(3);
-    write_log(&cfg, &topics, 1_000);
+    write_log(&cfg, &topic_names(3), 1_000);
     let opts = NatsOptions::new(&server.url(), "logs.{topic}").unwrap();
     let fwd = NatsForwarder::connect(&opts).unwrap();
     let conn = fwd.connection().clone();
     conn.ensure_stream(&StreamSpec::new("LOGS", opts.subject())).unwrap();
 
-    let shutdown = Shutdown::new();
-    let stop = shutdown.clone();
-    let (tx, rx) = mpsc::channel();
-    let run_cfg = cfg.clone();
-    let t = std::thread::spawn(move || {
-        fwd.run(&run_cfg, "shipper", &stop, Duration::from_millis(20), |p| {
-            let _ = tx.send(p.reader.records);
-        })
-    });
-    // Progress reports come until every record is confirmed.
-    while rx.recv_timeout(Duration::from_secs(30)).unwrap() < 3_000 {}
-    shutdown.trigger();
-    let last = t.join().unwrap().unwrap();
+    let last = run_until_confirmed(fwd, &cfg, "shipper", 3_000);
     assert_eq!((last.reader.records, last.forwarder.acked), (3_000, 3_000));
     assert!(last.positions.iter().all(|(_, confirmed, persisted)| *confirmed == 1_000 && *persisted == 1_000));
     assert_eq!(

@@ -17,7 +17,6 @@ mod segment;
 mod watch;
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use crate::config::Config;
 use crate::doorbell::{Doorbell, claim_slot};
@@ -263,27 +262,7 @@ impl ReaderHandle {
 
     /// Counters since start.
     pub fn stats(&self) -> ReaderStats {
-        let c = &self.core.counters;
-        ReaderStats {
-            batches: c.batches.load(Ordering::Relaxed),
-            records: c.records.load(Ordering::Relaxed),
-            bytes: c.bytes.load(Ordering::Relaxed),
-            failures: c.failures.load(Ordering::Relaxed),
-            panics: c.panics.load(Ordering::Relaxed),
-            corruptions: c.corruptions.load(Ordering::Relaxed),
-            checkpoints: c.checkpoints.load(Ordering::Relaxed),
-            segments_deleted: c.segments_deleted.load(Ordering::Relaxed),
-            checkpoint_errors: c.checkpoint_errors.load(Ordering::Relaxed),
-            config_reloads: c.config_reloads.load(Ordering::Relaxed),
-            retention_passes: c.retention_passes.load(Ordering::Relaxed),
-            retries: c.retries.load(Ordering::Relaxed),
-            dead_letters: c.dead_letters.load(Ordering::Relaxed),
-            topics_taken: c.topics_taken.load(Ordering::Relaxed),
-            topics_released: c.topics_released.load(Ordering::Relaxed),
-            resets: c.resets.load(Ordering::Relaxed),
-            topics_owned: self.core.positions().len() as u64,
-            lag: self.core.lag(),
-        }
+        self.core.stats()
     }
 
     /// Per topic this reader owns: the next sequence number to deliver as

@@ -168,6 +168,9 @@ pub(crate) fn run(shared: Arc<Shared>) {
             if let Err(e) = super::caps::retention(&shared) {
                 log::warn!("applying retention limits failed (will retry): {e}");
             }
+            if cfg!(feature = "metrics") {
+                crate::metrics::writer(&shared.layout.base, &shared.stats_snapshot());
+            }
         }
         if sync_now {
             next_tick = Instant::now() + interval;

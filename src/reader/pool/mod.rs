@@ -938,6 +938,9 @@ impl Core {
                 last_retention = Instant::now();
                 self.retention(&mut retained);
                 self.counters.retention_passes.fetch_add(1, Ordering::Relaxed);
+                if cfg!(feature = "metrics") {
+                    crate::metrics::reader(&self.layout.base, &self.group, &self.stats());
+                }
             }
         }
     }
@@ -1020,6 +1023,31 @@ impl Core {
             .iter()
             .map(|(n, c)| crate::admin::next_seq(&self.layout.topic(n)).map_or(0, |end| end.saturating_sub(*c)))
             .sum()
+    }
+
+    /// Counters since start.
+    pub(crate) fn stats(&self) -> super::ReaderStats {
+        let c = &self.counters;
+        super::ReaderStats {
+            batches: c.batches.load(Ordering::Relaxed),
+            records: c.records.load(Ordering::Relaxed),
+            bytes: c.bytes.load(Ordering::Relaxed),
+            failures: c.failures.load(Ordering::Relaxed),
+            panics: c.panics.load(Ordering::Relaxed),
+            corruptions: c.corruptions.load(Ordering::Relaxed),
+            checkpoints: c.checkpoints.load(Ordering::Relaxed),
+            segments_deleted: c.segments_deleted.load(Ordering::Relaxed),
+            checkpoint_errors: c.checkpoint_errors.load(Ordering::Relaxed),
+            config_reloads: c.config_reloads.load(Ordering::Relaxed),
+            retention_passes: c.retention_passes.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            dead_letters: c.dead_letters.load(Ordering::Relaxed),
+            topics_taken: c.topics_taken.load(Ordering::Relaxed),
+            topics_released: c.topics_released.load(Ordering::Relaxed),
+            resets: c.resets.load(Ordering::Relaxed),
+            topics_owned: self.positions().len() as u64,
+            lag: self.lag(),
+        }
     }
 
     /// This member's id in the group.

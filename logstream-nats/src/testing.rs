@@ -1,0 +1,141 @@
+//! Helpers for tests against a real NATS server (feature `testing`), used
+//! by this crate's tests and by the CLI's `logstream forward` tests: a
+//! `nats-server -js` on a free loopback port, and reading a stream back.
+//! They panic on failure, as test helpers do.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{AckPolicy, pull};
+use futures_util::StreamExt;
+use logstream_ship::testing::{Topics, wait_for};
+
+use crate::NatsConnection;
+
+/// A `nats-server -js` on 127.0.0.1 with its store in a temp dir; killed on drop.
+#[derive(Debug)]
+pub struct NatsServer {
+    child: Option<Child>,
+    /// The port it listens on.
+    pub port: u16,
+    store: tempfile::TempDir,
+}
+
+/// The `nats-server` binary: `$NATS_SERVER`, else found on the PATH or in
+/// the directories Debian installs it to.
+///
+/// # Panics
+/// When it is not installed, saying how to install it.
+pub fn server_binary() -> PathBuf {
+    if let Some(p) = std::env::var_os("NATS_SERVER") {
+        return PathBuf::from(p);
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    let dirs = std::env::split_paths(&path).chain(["/usr/sbin", "/usr/bin", "/usr/local/bin"].map(PathBuf::from));
+    for d in dirs {
+        let p = d.join("nats-server");
+        if p.is_file() {
+            return p;
+        }
+    }
+    panic!(
+        "nats-server is not installed: these tests need a real NATS server with JetStream. \
+         Install it with `apt-get install -y nats-server` (CI's .ci/run does), or point NATS_SERVER at the binary."
+    );
+}
+
+/// A loopback port nothing listens on (at the moment of the call).
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").expect("bind a free port").local_addr().expect("its address").port()
+}
+
+impl NatsServer {
+    /// Starts a server and waits until it accepts connections.
+    pub fn start() -> NatsServer {
+        let store = tempfile::tempdir().expect("a store directory");
+        let mut s = NatsServer { child: None, port: free_port(), store };
+        s.restart();
+        s
+    }
+
+    /// The client URL.
+    pub fn url(&self) -> String {
+        format!("nats://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server again on the same port and store.
+    pub fn restart(&mut self) {
+        assert!(self.child.is_none(), "the server is running");
+        let log = std::fs::File::create(self.store.path().join("server.log")).expect("create the server log");
+        let child = Command::new(server_binary())
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .arg(self.store.path().join("js"))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("start nats-server");
+        self.child = Some(child);
+        let port = self.port;
+        wait_for("nats-server to accept connections", Duration::from_secs(20), || {
+            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+    }
+
+    /// Stops the server gracefully (SIGTERM, as a service manager does) and waits for it.
+    pub fn stop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            if let Some(pid) = rustix::process::Pid::from_raw(c.id() as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+            }
+            let _ = c.wait();
+        }
+    }
+
+    /// The server's log, for failure messages.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.store.path().join("server.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Messages in the stream.
+pub fn stream_len(conn: &NatsConnection, stream: &str) -> u64 {
+    conn.runtime().block_on(async {
+        let mut s = conn.jetstream().get_stream(stream).await.expect("the stream");
+        s.info().await.expect("stream info").state.messages
+    })
+}
+
+/// Every message of the stream, per `Logstream-Topic`, in stream order.
+pub fn read_stream(conn: &NatsConnection, stream: &str) -> Topics {
+    let total = stream_len(conn, stream);
+    conn.runtime().block_on(async {
+        let s = conn.jetstream().get_stream(stream).await.expect("the stream");
+        let config = pull::Config { ack_policy: AckPolicy::None, ..Default::default() };
+        let consumer = s.create_consumer(config).await.expect("a consumer");
+        let mut msgs = consumer.messages().await.expect("a message stream");
+        let mut out = Topics::new();
+        for _ in 0..total {
+            let m = tokio::time::timeout(Duration::from_secs(30), msgs.next())
+                .await
+                .expect("a message within 30 s")
+                .expect("the message stream goes on")
+                .expect("a message");
+            let h = m.message.headers.as_ref().expect("headers");
+            let topic = h.get(crate::headers::TOPIC).expect("a topic header").as_str().to_owned();
+            let seq: u64 = h.get(crate::headers::SEQ).expect("a seq header").as_str().parse().expect("a number");
+            out.entry(topic).or_default().push((seq, m.message.payload.to_vec()));
+        }
+        out
+    })
+}
