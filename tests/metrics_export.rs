@@ -9,7 +9,10 @@ use std::time::Duration;
 use common::*;
 use metrics_util::debugging::{DebugValue, DebuggingRecorder};
 
-fn value(snap: &[(String, Vec<(String, String)>, DebugValue)], name: &str, group: Option<&str>) -> Option<f64> {
+/// A metric: name, labels, value.
+type Metric = (String, Vec<(String, String)>, DebugValue);
+
+fn value(snap: &[Metric], name: &str, group: Option<&str>) -> Option<f64> {
     snap.iter()
         .filter(|(n, labels, _)| n == name && group.is_none_or(|g| labels.iter().any(|(k, v)| k == "group" && v == g)))
         .map(|(_, _, v)| match v {
@@ -25,7 +28,7 @@ fn writer_and_reader_counters_are_published_through_the_metrics_facade() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     recorder.install().unwrap();
-    let snap = || -> Vec<(String, Vec<(String, String)>, DebugValue)> {
+    let snap = || -> Vec<Metric> {
         snapshotter
             .snapshot()
             .into_vec()
