@@ -34,7 +34,13 @@ const SYNCFS_THRESHOLD: usize = 64;
 #[derive(Default)]
 pub(crate) struct FlushCtl {
     state: Mutex<FlushState>,
-    cv: Condvar,
+    /// The flush thread waits here for requests. Kept apart from `done` so
+    /// that a caller's request wakes the thread alone, not every other
+    /// caller waiting for a pass (8 group-commit callers on 2 cores spent
+    /// more time waking each other than syncing).
+    work: Condvar,
+    /// Callers wait here for their pass to complete.
+    done: Condvar,
 }
 
 #[derive(Default)]
@@ -45,13 +51,23 @@ struct FlushState {
     shutdown: bool,
     exited: bool,
     failed: Option<String>,
-    /// Callers blocked in `flush_until` now.
-    waiting: usize,
+    /// The request numbers of the callers blocked in `flush_until` now.
+    /// Those at or below `completed` are satisfied and about to leave; the
+    /// rest wait for a pass (counting them all made a pass start while half
+    /// the callers it should carry were still waking up from the last one).
+    waiters: std::collections::BTreeSet<u64>,
     /// Most callers seen waiting at once lately (group commit: the next
     /// pass waits a little for that many).
     peak: usize,
     /// A caller wants the durable watermarks written too (`Writer::flush`).
     publish: bool,
+}
+
+impl FlushState {
+    /// Callers waiting for a pass that has not completed yet.
+    fn unsatisfied(&self) -> usize {
+        self.waiters.range(self.completed + 1..).count()
+    }
 }
 
 impl FlushCtl {
@@ -73,11 +89,11 @@ impl FlushCtl {
         s.requested += 1;
         let mine = s.requested;
         s.wake = true;
-        s.waiting += 1;
-        s.peak = s.peak.max(s.waiting);
-        self.cv.notify_all();
+        s.waiters.insert(mine);
+        s.peak = s.peak.max(s.unsatisfied());
+        self.work.notify_one();
         let r = self.wait_for(&mut s, mine, deadline);
-        s.waiting -= 1;
+        s.waiters.remove(&mine);
         r
     }
 
@@ -99,11 +115,11 @@ impl FlushCtl {
             }
             match deadline {
                 Some(d) => {
-                    if self.cv.wait_until(s, d).timed_out() && s.completed < mine {
+                    if self.done.wait_until(s, d).timed_out() && s.completed < mine {
                         return Ok(false);
                     }
                 }
-                None => self.cv.wait(s),
+                None => self.done.wait(s),
             }
         }
     }
@@ -113,14 +129,14 @@ impl FlushCtl {
         let mut s = self.state.lock();
         s.requested += 1;
         s.wake = true;
-        self.cv.notify_all();
+        self.work.notify_one();
     }
 
     /// Wakes the thread without asking for a sync.
     pub(crate) fn nudge(&self) {
         let mut s = self.state.lock();
         s.wake = true;
-        self.cv.notify_all();
+        self.work.notify_one();
     }
 
     /// Tells the thread to make a last sync pass and exit.
@@ -128,13 +144,13 @@ impl FlushCtl {
         let mut s = self.state.lock();
         s.shutdown = true;
         s.wake = true;
-        self.cv.notify_all();
+        self.work.notify_one();
     }
 
     fn fail(&self, why: String) {
         let mut s = self.state.lock();
         s.failed.get_or_insert(why);
-        self.cv.notify_all();
+        self.done.notify_all();
     }
 }
 
@@ -149,7 +165,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
         let (generation, shutdown, sync_now, publish) = {
             let mut s = shared.flush.state.lock();
             while !s.wake && !s.shutdown && Instant::now() < next_tick {
-                shared.flush.cv.wait_until(&mut s, next_tick);
+                shared.flush.work.wait_until(&mut s, next_tick);
             }
             s.wake = false;
             let due = Instant::now() >= next_tick;
@@ -185,7 +201,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
                 Ok(published) => {
                     let mut s = shared.flush.state.lock();
                     s.completed = s.completed.max(generation);
-                    shared.flush.cv.notify_all();
+                    shared.flush.done.notify_all();
                     drop(s);
                     if published {
                         shared.bell.poke_file();
@@ -203,7 +219,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
         if shutdown {
             let mut s = shared.flush.state.lock();
             s.exited = true;
-            shared.flush.cv.notify_all();
+            shared.flush.done.notify_all();
             drop(s);
             // Closed: another writer may take the directory now (after
             // `close_timeout` gave up, this is the last thing that ran).
@@ -222,13 +238,13 @@ pub(crate) fn run(shared: Arc<Shared>) {
 fn gather(ctl: &FlushCtl, s: &mut parking_lot::MutexGuard<'_, FlushState>, last_pass: std::time::Duration) {
     let target = s.peak;
     let deadline = Instant::now() + last_pass.min(std::time::Duration::from_millis(1));
-    while s.waiting < target && !s.shutdown {
-        if ctl.cv.wait_until(s, deadline).timed_out() {
+    while s.unsatisfied() < target && !s.shutdown {
+        if ctl.work.wait_until(s, deadline).timed_out() {
             break;
         }
     }
     // Callers that went away are forgotten slowly, one per pass.
-    s.peak = s.waiting.max(target.saturating_sub(1));
+    s.peak = s.unsatisfied().max(target.saturating_sub(1));
 }
 
 /// Rolls active segments older than `segment_max_age`, so that age-based
