@@ -57,6 +57,32 @@ pub enum Corruption {
     },
 }
 
+impl std::fmt::Display for Corruption {
+    /// One line for a log: what was skipped or moved, in which topic and file.
+    ///
+    /// ```
+    /// let c = logstream::Corruption::Gap { topic: "orders".into(), from_seq: 10, to_seq: 25 };
+    /// assert_eq!(c.to_string(), "topic \"orders\": records 10..25 are gone (deleted or lost); reading resumes at 25");
+    /// ```
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Corruption::Damaged { topic, segment, offset, first_seq, skipped } => write!(
+                f,
+                "topic {topic:?}: damaged bytes at offset {offset} of {}; {skipped} record(s) from seq {first_seq} skipped",
+                segment.display()
+            ),
+            Corruption::Gap { topic, from_seq, to_seq } => write!(
+                f,
+                "topic {topic:?}: records {from_seq}..{to_seq} are gone (deleted or lost); reading resumes at {to_seq}"
+            ),
+            Corruption::PastEnd { topic, saved, end } => write!(
+                f,
+                "topic {topic:?}: the saved position {saved} is past the log's end {end}; reading resumes at {end}"
+            ),
+        }
+    }
+}
+
 /// What a fill produced.
 pub(crate) enum Fill {
     /// Records.

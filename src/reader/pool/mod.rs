@@ -576,6 +576,10 @@ impl Core {
     fn report(&self, events: &mut Vec<Corruption>) {
         for e in events.drain(..) {
             self.counters.corruptions.fetch_add(1, Ordering::Relaxed);
+            // Damage and clamps are logged where they are found; gaps here.
+            if matches!(e, Corruption::Gap { .. }) {
+                log::warn!("group {:?}: {e}", self.group);
+            }
             if let Some(f) = &self.on_corruption
                 && catch_unwind(AssertUnwindSafe(|| f(&e))).is_err()
             {
