@@ -123,35 +123,19 @@ pub struct DataHeader {
 impl DataHeader {
     /// Encodes the static part (64 bytes).
     pub fn encode(&self) -> [u8; 64] {
-        let mut b = [0u8; 64];
-        b[0..8].copy_from_slice(&DATA_MAGIC);
-        b[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        let mut b = header_start(&DATA_MAGIC);
         b[12..16].copy_from_slice(&self.flags.to_le_bytes());
         b[16..24].copy_from_slice(&self.base_seq.to_le_bytes());
         b[24..32].copy_from_slice(&self.epoch.to_le_bytes());
         b[32..40].copy_from_slice(&self.created.to_le_bytes());
         b[40..48].copy_from_slice(&self.reserve.to_le_bytes());
         b[48..56].copy_from_slice(&self.log_id.to_le_bytes());
-        let crc = crc32fast::hash(&b[..60]);
-        b[60..64].copy_from_slice(&crc.to_le_bytes());
-        b
+        header_end(b)
     }
 
     /// Decodes the static part from the first 64 bytes of a data file.
     pub fn decode(b: &[u8]) -> Result<DataHeader, HeaderProblem> {
-        if b.len() < 64 {
-            return Err(HeaderProblem::Short);
-        }
-        if b[0..8] != DATA_MAGIC {
-            return Err(HeaderProblem::Magic);
-        }
-        if crc32fast::hash(&b[..60]) != le32(b, 60) {
-            return Err(HeaderProblem::Crc);
-        }
-        let version = le32(b, 8);
-        if version > VERSION || version == 0 {
-            return Err(HeaderProblem::Version(version));
-        }
+        check_header(b, &DATA_MAGIC)?;
         if b[56..60] != [0; 4] {
             return Err(HeaderProblem::Crc);
         }
@@ -237,6 +221,39 @@ impl Watermark {
     }
 }
 
+/// A 64-byte header with its magic and version in place.
+fn header_start(magic: &[u8; 8]) -> [u8; 64] {
+    let mut b = [0u8; 64];
+    b[0..8].copy_from_slice(magic);
+    b[8..12].copy_from_slice(&VERSION.to_le_bytes());
+    b
+}
+
+/// The header with its checksum (bytes 60..64, over bytes 0..60).
+fn header_end(mut b: [u8; 64]) -> [u8; 64] {
+    let crc = crc32fast::hash(&b[..60]);
+    b[60..64].copy_from_slice(&crc.to_le_bytes());
+    b
+}
+
+/// Checks a 64-byte header's length, magic, checksum and version.
+fn check_header(b: &[u8], magic: &[u8; 8]) -> Result<(), HeaderProblem> {
+    if b.len() < 64 {
+        return Err(HeaderProblem::Short);
+    }
+    if b[0..8] != *magic {
+        return Err(HeaderProblem::Magic);
+    }
+    if crc32fast::hash(&b[..60]) != le32(b, 60) {
+        return Err(HeaderProblem::Crc);
+    }
+    let version = le32(b, 8);
+    if version > VERSION || version == 0 {
+        return Err(HeaderProblem::Version(version));
+    }
+    Ok(())
+}
+
 /// The header of an index file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexHeader {
@@ -251,32 +268,16 @@ pub struct IndexHeader {
 impl IndexHeader {
     /// Encodes the header (64 bytes).
     pub fn encode(&self) -> [u8; 64] {
-        let mut b = [0u8; 64];
-        b[0..8].copy_from_slice(&INDEX_MAGIC);
-        b[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        let mut b = header_start(&INDEX_MAGIC);
         b[12..16].copy_from_slice(&self.interval.to_le_bytes());
         b[16..24].copy_from_slice(&self.base_seq.to_le_bytes());
         b[24..32].copy_from_slice(&self.epoch.to_le_bytes());
-        let crc = crc32fast::hash(&b[..60]);
-        b[60..64].copy_from_slice(&crc.to_le_bytes());
-        b
+        header_end(b)
     }
 
     /// Decodes an index file's header.
     pub fn decode(b: &[u8]) -> Result<IndexHeader, HeaderProblem> {
-        if b.len() < 64 {
-            return Err(HeaderProblem::Short);
-        }
-        if b[0..8] != INDEX_MAGIC {
-            return Err(HeaderProblem::Magic);
-        }
-        if crc32fast::hash(&b[..60]) != le32(b, 60) {
-            return Err(HeaderProblem::Crc);
-        }
-        let version = le32(b, 8);
-        if version > VERSION || version == 0 {
-            return Err(HeaderProblem::Version(version));
-        }
+        check_header(b, &INDEX_MAGIC)?;
         if b[32..60].iter().any(|&x| x != 0) {
             return Err(HeaderProblem::Crc);
         }

@@ -110,14 +110,7 @@ impl Batch {
     /// # Errors
     /// [`Error::ConfirmOutOfRange`] if `seq` is not in this batch.
     pub fn confirm(&self, seq: u64) -> Result<()> {
-        if seq < self.first_seq || seq > self.last_seq() || self.count == 0 {
-            return Err(Error::ConfirmOutOfRange {
-                topic: self.topic.to_string(),
-                seq,
-                first: self.first_seq,
-                last: self.last_seq(),
-            });
-        }
+        self.check_in(seq)?;
         self.confirmed.fetch_max(seq + 1, Ordering::AcqRel);
         Ok(())
     }
@@ -150,6 +143,13 @@ impl Batch {
     /// # Errors
     /// [`Error::ConfirmOutOfRange`] if `seq` is not in this batch.
     pub fn fail_record(&self, seq: u64) -> Result<()> {
+        self.check_in(seq)?;
+        self.failed.store(seq, Ordering::Release);
+        Ok(())
+    }
+
+    /// `Ok` if `seq` is one of this batch's records.
+    fn check_in(&self, seq: u64) -> Result<()> {
         if seq < self.first_seq || seq > self.last_seq() || self.count == 0 {
             return Err(Error::ConfirmOutOfRange {
                 topic: self.topic.to_string(),
@@ -158,7 +158,6 @@ impl Batch {
                 last: self.last_seq(),
             });
         }
-        self.failed.store(seq, Ordering::Release);
         Ok(())
     }
 

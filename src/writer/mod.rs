@@ -533,15 +533,7 @@ impl Handle {
     fn close_timeout(&self, timeout: std::time::Duration) -> Result<CloseReport> {
         let deadline = std::time::Instant::now() + timeout;
         let s = &self.shared;
-        let prev = {
-            let _g = s.state_lock.lock();
-            let prev = s.state.swap(CLOSED, Ordering::SeqCst);
-            s.state_cv.notify_all();
-            if prev == POISONED {
-                s.state.store(POISONED, Ordering::SeqCst);
-            }
-            prev
-        };
+        let prev = s.mark_closed();
         if prev == POISONED {
             return Err(s.poison_error());
         }
@@ -576,15 +568,7 @@ impl Handle {
 
     fn close(&self) -> Result<()> {
         let s = &self.shared;
-        let prev = {
-            let _g = s.state_lock.lock();
-            let prev = s.state.swap(CLOSED, Ordering::SeqCst);
-            s.state_cv.notify_all();
-            if prev == POISONED {
-                s.state.store(POISONED, Ordering::SeqCst);
-            }
-            prev
-        };
+        let prev = s.mark_closed();
         // Compression stops first (after the segment it is working on): a
         // segment it has not done is compressed by the next writer.
         s.compress.shutdown();

@@ -73,6 +73,18 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Stops taking writes (a poisoned writer stays poisoned) and wakes the
+    /// callers blocked on a stopped writer; returns the state it was in.
+    pub(crate) fn mark_closed(&self) -> u8 {
+        let _g = self.state_lock.lock();
+        let prev = self.state.swap(CLOSED, Ordering::SeqCst);
+        self.state_cv.notify_all();
+        if prev == POISONED {
+            self.state.store(POISONED, Ordering::SeqCst);
+        }
+        prev
+    }
+
     /// Finds or registers a topic.
     #[inline]
     pub(crate) fn topic(&self, name: &str) -> Result<Arc<Topic>> {
