@@ -31,6 +31,15 @@ pub enum KafkaError {
         cause: String,
     },
 
+    /// The brokers did not answer (see [`crate::KafkaForwarder::check_brokers`]).
+    #[error("cannot reach the Kafka brokers {brokers}: {cause}")]
+    Connect {
+        /// The bootstrap servers.
+        brokers: String,
+        /// Why, as librdkafka reported it.
+        cause: String,
+    },
+
     /// A topic cannot be turned into a Kafka topic name under the chosen encoding.
     #[error("topic {topic:?} cannot be part of a Kafka topic name: {reason}")]
     InvalidTopic {

@@ -22,7 +22,7 @@ use std::time::Duration;
 use logstream::Batch;
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
-use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 
 use crate::error::{KafkaError, Result};
 use crate::headers::RecordMeta;
@@ -137,6 +137,22 @@ impl KafkaForwarder {
             failed_batches: c.failed_batches.load(Ordering::Relaxed),
             bytes: c.bytes.load(Ordering::Relaxed),
         }
+    }
+
+    /// Asks the brokers for the cluster's metadata, waiting at most
+    /// `timeout`, and returns how many brokers the cluster has: librdkafka
+    /// connects in the background, so this is how a service finds out at
+    /// start that the brokers cannot be reached.
+    ///
+    /// # Errors
+    /// [`KafkaError::Connect`] when no broker answered in time.
+    pub fn check_brokers(&self, timeout: Duration) -> Result<usize> {
+        let md = self
+            .producer
+            .client()
+            .fetch_metadata(None, timeout)
+            .map_err(|e| KafkaError::Connect { brokers: self.opts.brokers.clone(), cause: e.to_string() })?;
+        Ok(md.brokers().len())
     }
 
     /// The underlying producer, for anything this crate does not wrap.
