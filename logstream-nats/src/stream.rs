@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use async_nats::jetstream::ErrorCode;
-use async_nats::jetstream::context::GetStreamErrorKind;
+use async_nats::jetstream::context::{GetStreamByNameErrorKind, GetStreamErrorKind};
 use async_nats::jetstream::stream::{self, StorageType};
 
 use crate::connection::NatsConnection;
@@ -138,6 +138,27 @@ impl NatsConnection {
                     Ok(Ensured::Created)
                 }
                 Err(e) => Err(err("look up", e.to_string())),
+            }
+        })?
+    }
+
+    /// The name of a stream capturing subjects that match `filter` (such
+    /// as [`SubjectTemplate::filter`]), if there is one: a forwarder whose
+    /// subjects no stream captures fails every batch.
+    ///
+    /// # Errors
+    /// [`NatsError::Stream`] if the server cannot answer (JetStream not
+    /// enabled, a timeout).
+    pub fn stream_capturing(&self, filter: &str) -> Result<Option<String>> {
+        self.block_on(async {
+            match self.jetstream().stream_by_subject(filter).await {
+                Ok(name) => Ok(Some(name)),
+                Err(e) if matches!(e.kind(), GetStreamByNameErrorKind::NotFound) => Ok(None),
+                Err(e) => Err(NatsError::Stream {
+                    stream: format!("capturing {filter}"),
+                    op: "look up",
+                    cause: format!("{e} (is JetStream enabled on the server?)"),
+                }),
             }
         })?
     }

@@ -71,3 +71,15 @@ fn connecting_to_a_port_nobody_listens_on_names_the_url() {
     let e = NatsForwarder::connect(&opts).unwrap_err().to_string();
     assert!(e.contains("cannot connect to NATS") && e.contains(&url), "{e}");
 }
+
+#[test]
+fn the_stream_capturing_the_subjects_is_found_by_their_filter_and_none_before_it_exists() {
+    let server = NatsServer::start();
+    let opts = NatsOptions::new(&server.url(), "logs.{topic}").unwrap();
+    let conn = logstream_nats::NatsConnection::connect(&opts).unwrap();
+    let filter = opts.subject().filter();
+    assert_eq!(conn.stream_capturing(&filter).unwrap(), None);
+    conn.ensure_stream(&StreamSpec::new("LOGS", opts.subject())).unwrap();
+    assert_eq!(conn.stream_capturing(&filter).unwrap().as_deref(), Some("LOGS"));
+    assert_eq!(conn.stream_capturing("other.*").unwrap(), None);
+}
