@@ -63,8 +63,10 @@ pub struct Progress<S> {
     pub forwarder: S,
     /// Per topic: next sequence number confirmed, and persisted.
     pub positions: Vec<(String, u64, u64)>,
-    /// Per topic: what is left to forward, from the persisted positions
-    /// (empty if it could not be read; the reason is logged).
+    /// Per topic the black/white lists let through: what is left to
+    /// forward, from the persisted positions (empty if it could not be
+    /// read; the reason is logged). A black-listed topic is not behind: it
+    /// is not forwarded at all.
     pub lag: Vec<logstream::TopicLag>,
     /// True for the report made after the reader stopped.
     pub last: bool,
@@ -98,7 +100,11 @@ pub fn run<F: Forwarder>(
         .start(move |batch: &logstream::Batch| shipping.forward(batch))
         .map_err(LocalError::doing("start the reader"))?;
     let lag = || match logstream::Group::open(cfg, group).and_then(|g| g.lag()) {
-        Ok(l) => l,
+        Ok(mut l) => {
+            let lists = Lists::in_force(cfg);
+            l.retain(|t| lists.let_through(&t.topic));
+            l
+        }
         Err(e) => {
             log::warn!("cannot read the lag of group {group:?}: {e}");
             Vec::new()
@@ -119,6 +125,27 @@ pub fn run<F: Forwarder>(
     let last = progress(&reader, true);
     on_progress(&last);
     Ok(last)
+}
+
+/// The black and white lists the reader applies now: the config file's
+/// (the reader re-reads it when it changes), else those of `cfg`.
+struct Lists {
+    black: Vec<String>,
+    white: Vec<String>,
+}
+
+impl Lists {
+    fn in_force(cfg: &logstream::Config) -> Lists {
+        let file = cfg.source().and_then(|path| logstream::Config::from_file(path).ok());
+        let cfg = file.as_ref().unwrap_or(cfg);
+        Lists { black: cfg.black_topics().to_vec(), white: cfg.white_topics().to_vec() }
+    }
+
+    /// The reader's rule: the white list is empty or names the topic, and
+    /// the black list does not.
+    fn let_through(&self, topic: &str) -> bool {
+        (self.white.is_empty() || self.white.iter().any(|t| t == topic)) && !self.black.iter().any(|t| t == topic)
+    }
 }
 
 #[cfg(test)]
@@ -168,5 +195,27 @@ mod tests {
         positions.sort();
         assert_eq!(positions, [("a".to_owned(), 50, 50), ("b".to_owned(), 50, 50)]);
         assert!(last.lag.iter().all(|l| l.lag_records == 0), "{:?}", last.lag);
+    }
+
+    #[test]
+    fn a_black_listed_topic_is_not_reported_as_lag() {
+        let d = tempfile::tempdir().unwrap();
+        let mut cfg = logstream::Config::new(d.path());
+        cfg.set_flush_interval_ms(10).set_black_topics(vec!["debug".to_owned()]);
+        let w = logstream::Writer::open(&cfg).unwrap();
+        for t in ["app", "debug"] {
+            w.write(t, b"x").unwrap();
+        }
+        w.close().unwrap();
+        let shutdown = Shutdown::new();
+        let stop = shutdown.clone();
+        let last = run(Counting::default(), &cfg, "g", &shutdown, Duration::from_millis(5), |p| {
+            if p.forwarder >= 1 {
+                stop.trigger();
+            }
+        })
+        .unwrap();
+        let topics: Vec<&str> = last.lag.iter().map(|l| l.topic.as_str()).collect();
+        assert_eq!(topics, ["app"]);
     }
 }
