@@ -1,15 +1,17 @@
 //! The command line: every command, option and its `--help` text.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::exit::EXIT_CODES_HELP;
 
-const ABOUT: &str = "See, follow, check and repair a logstream log directory";
+const ABOUT: &str = "See, follow, check and repair a logstream log directory; ship it into NATS or Kafka";
 
 const LONG_ABOUT: &str = "\
-See, follow, check and repair a logstream log directory.
+See, follow, check and repair a logstream log directory; ship it into NATS
+JetStream or Kafka (forward).
 
 The log is found as the library finds it: --config FILE reads that file's
 base_dir; without it, $LOGSTREAM_CONFIG names the file, else
@@ -53,7 +55,7 @@ pub struct Global {
     #[arg(long, short = 'd', global = true, value_name = "DIR")]
     pub dir: Option<PathBuf>,
 
-    /// Print JSON instead of a table (tail: one JSON object per record)
+    /// Print JSON instead of a table (tail: one JSON object per record; forward --stats: one per report)
     #[arg(long, global = true)]
     pub json: bool,
 }
@@ -152,6 +154,45 @@ batch it is delivering.",
     #[command(subcommand)]
     Dlq(DlqCommand),
 
+    /// Ship the log into NATS JetStream or Kafka until SIGINT or SIGTERM
+    #[command(
+        long_about = "\
+Ship the log into NATS JetStream or Kafka as consumer group GROUP, until
+SIGINT or SIGTERM: the sidecar that forwards any application's log with no
+code. A signal ends it cleanly: batches in flight finish, positions are
+persisted, exit code 0; a restart continues where it stopped without sending
+anything twice.
+
+NATS: each record is published to the subject the template renders, with
+Nats-Msg-Id = {log_id}/{topic}/{epoch}/{seq}, so the stream de-duplicates
+re-sent records; a JetStream stream must capture the subjects (--ensure-stream
+NAME creates it or checks it). Kafka: an idempotent producer; the template
+names the Kafka topic (one without {topic} sends every topic to one Kafka
+topic, keyed by the logstream topic).
+
+A batch the engine does not take is retried with backoff, forever (unless
+retry_max_attempts is set): nothing is lost while the engine is down; each
+failure is a warning on stderr. With --config, black_topics and white_topics
+are re-read when the file changes. The exit code is 5 when the engine cannot
+be reached at start.
+
+--stats reports every --stats-interval: time, records forwarded (confirmed by
+the engine) and their rate, failures, retries, and the topics most behind, as
+a line on stderr; with --json, one JSON object per line on stdout: elapsed_s,
+records, bytes, rate, batches, sent, duplicates (NATS; null for Kafka),
+failures, retries, dead_letters, topics_owned, config_reloads, lag_records,
+lag_bytes, lag (per topic: topic, next_seq, confirmed, lag_records,
+lag_bytes) and last (true for the report made after stopping). A summary
+line goes to stderr when it stops.",
+        after_help = "\
+Examples:
+  logstream -c /srv/app/meta.json forward --to nats://127.0.0.1:4222 \\
+      --subject 'logs.{topic}' --group shipper --ensure-stream LOGS --stats
+  logstream -c /srv/app/meta.json forward --to kafka://k1:9092,k2:9092 \\
+      --subject 'app.{topic}' --group shipper --kafka-set compression.type=lz4"
+    )]
+    Forward(Box<ForwardArgs>),
+
     /// Configuration files
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -220,6 +261,103 @@ pub enum RecordFormat {
     Hex,
     /// One JSON object per line: topic, seq, time, time_ns, and data (UTF-8) or data_hex
     Json,
+}
+
+/// `logstream forward`.
+#[derive(Debug, Args)]
+pub struct ForwardArgs {
+    /// The engine: nats://HOST:PORT (also tls://, several comma-separated) or kafka://HOST:PORT[,HOST:PORT…]
+    #[arg(long, value_name = "URL")]
+    pub to: String,
+
+    /// Subject (NATS) or Kafka topic name; {topic} is the record's topic, {log_id} the log's id
+    #[arg(long, value_name = "TEMPLATE", default_value = "logs.{topic}")]
+    pub subject: String,
+
+    /// The consumer group whose positions the forwarder keeps in the log
+    #[arg(long, short = 'g', value_name = "GROUP")]
+    pub group: String,
+
+    /// Print progress and per-topic lag every --stats-interval (stderr; JSON lines on stdout with --json)
+    #[arg(long)]
+    pub stats: bool,
+
+    /// Seconds between --stats reports
+    #[arg(long, value_name = "SECS", default_value = "10", value_parser = parse_secs)]
+    pub stats_interval: Duration,
+
+    /// Seconds connecting to the engine may take before the exit code 5
+    #[arg(long, value_name = "SECS", default_value = "5", value_parser = parse_secs)]
+    pub connect_timeout: Duration,
+
+    /// NATS: create the JetStream stream NAME capturing the subjects, or check the existing one
+    #[arg(long, value_name = "NAME", help_heading = "NATS options")]
+    pub ensure_stream: Option<String>,
+
+    /// NATS: headers on each message (id-only: Nats-Msg-Id alone, fewer bytes per small record) [default: full]
+    #[arg(long, value_enum, value_name = "SET", help_heading = "NATS options")]
+    pub headers: Option<Headers>,
+
+    /// NATS: user name (with --password)
+    #[arg(long, value_name = "USER", requires = "password", help_heading = "NATS options")]
+    pub user: Option<String>,
+
+    /// NATS: password for --user
+    #[arg(
+        long,
+        value_name = "PASSWORD",
+        env = "LOGSTREAM_NATS_PASSWORD",
+        hide_env_values = true,
+        requires = "user",
+        help_heading = "NATS options"
+    )]
+    pub password: Option<String>,
+
+    /// NATS: authentication token
+    #[arg(
+        long,
+        value_name = "TOKEN",
+        env = "LOGSTREAM_NATS_TOKEN",
+        hide_env_values = true,
+        conflicts_with_all = ["user", "creds_file"],
+        help_heading = "NATS options"
+    )]
+    pub token: Option<String>,
+
+    /// NATS: a .creds file (JWT and NKey seed, as nsc writes it)
+    #[arg(long, value_name = "FILE", conflicts_with = "user", help_heading = "NATS options")]
+    pub creds_file: Option<PathBuf>,
+
+    /// NATS: a PEM root certificate to trust (a private CA); repeat for several
+    #[arg(long, value_name = "FILE", help_heading = "NATS options")]
+    pub tls_ca: Vec<PathBuf>,
+
+    /// Kafka: a librdkafka producer property KEY=VALUE (SASL credentials, compression.type, …); repeat for several
+    #[arg(long, value_name = "KEY=VALUE", value_parser = parse_key_value, help_heading = "Kafka options")]
+    pub kafka_set: Vec<(String, String)>,
+}
+
+/// Which headers `forward` puts on NATS messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Headers {
+    /// Nats-Msg-Id and Logstream-Topic, -Seq, -Epoch, -Timestamp, -Batch-Start
+    Full,
+    /// Nats-Msg-Id (and the batch start mark) only
+    IdOnly,
+}
+
+fn parse_secs(s: &str) -> Result<Duration, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v.is_finite() && v > 0.0 && v <= 86_400.0 => Ok(Duration::from_secs_f64(v)),
+        _ => Err("expected a number of seconds above 0 (e.g. 10 or 0.5)".to_owned()),
+    }
+}
+
+fn parse_key_value(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err("expected KEY=VALUE, e.g. compression.type=lz4".to_owned()),
+    }
 }
 
 /// `logstream write`.
@@ -318,5 +456,18 @@ mod tests {
         assert_eq!(parse_start("42"), Ok(Start::Seq(42)));
         assert!(parse_start("-1").is_err());
         assert!(parse_start("soon").is_err());
+    }
+
+    #[test]
+    fn seconds_are_positive_and_may_have_a_fraction() {
+        assert_eq!(parse_secs("10"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_secs("0.25"), Ok(Duration::from_millis(250)));
+        assert!(parse_secs("0").is_err() && parse_secs("-1").is_err() && parse_secs("soon").is_err());
+    }
+
+    #[test]
+    fn a_kafka_property_is_key_equals_value() {
+        assert_eq!(parse_key_value("sasl.password=a=b"), Ok(("sasl.password".into(), "a=b".into())));
+        assert!(parse_key_value("linger.ms").is_err() && parse_key_value("=1").is_err());
     }
 }

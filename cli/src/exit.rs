@@ -20,6 +20,8 @@ pub enum Exit {
     /// Another writer holds the log directory (`write`, `verify --repair`,
     /// `dlq replay`).
     Locked = 4,
+    /// `forward`: the NATS server or Kafka brokers could not be reached at start.
+    Unreachable = 5,
 }
 
 /// The text of `--help` that lists the codes above.
@@ -29,7 +31,8 @@ Exit codes:
   1  error (I/O, bad config, missing directory or topic)
   2  wrong command line
   3  verify found damage (after --repair: damage that remains)
-  4  the log is locked by another writer (write, verify --repair, dlq replay)";
+  4  the log is locked by another writer (write, verify --repair, dlq replay)
+  5  forward: the NATS server or Kafka brokers cannot be reached at start";
 
 impl From<Exit> for std::process::ExitCode {
     fn from(e: Exit) -> std::process::ExitCode {
@@ -61,6 +64,11 @@ impl Failure {
     /// A failure with exit code 2.
     pub fn usage(message: impl Into<String>) -> Failure {
         Failure::Report { exit: Exit::Usage, message: message.into() }
+    }
+
+    /// A failure with exit code 5: `forward` cannot reach its engine.
+    pub fn unreachable(message: impl Into<String>) -> Failure {
+        Failure::Report { exit: Exit::Unreachable, message: message.into() }
     }
 
     /// The same failure with its message rewritten by `f` (to add context).

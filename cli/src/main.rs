@@ -1,4 +1,5 @@
-//! `logstream`: see, follow, check and repair a logstream log directory.
+//! `logstream`: see, follow, check and repair a logstream log directory, and
+//! ship it into NATS or Kafka (`forward`).
 //!
 //! Each command is a module of [`commands`]; [`args`] is the command line,
 //! [`exit`] the exit codes and the one-line error every failure ends in.
@@ -6,9 +7,11 @@
 mod args;
 mod commands;
 mod exit;
+mod logger;
 mod output;
 mod prompt;
 mod reports;
+mod signals;
 mod table;
 mod target;
 mod units;

@@ -24,3 +24,16 @@ pub fn print_json(value: &impl Serialize) -> Result<(), Failure> {
     let text = serde_json::to_string_pretty(value).map_err(|e| Failure::error(format!("cannot encode JSON: {e}")))?;
     print(text + "\n")
 }
+
+/// Writes one line to standard error: progress, notes and warnings of the
+/// long-running commands. A closed or full stderr is not a reason to stop
+/// shipping, so failures to write are ignored.
+pub fn note(line: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{line}").and_then(|()| err.flush());
+}
+
+/// `logstream: warning: {text}` on standard error.
+pub fn warn(text: &str) {
+    note(&format!("logstream: warning: {text}"));
+}

@@ -3,6 +3,7 @@
 mod completions;
 mod config_check;
 mod dlq;
+mod forward;
 mod groups;
 mod lag;
 mod reset;
@@ -30,6 +31,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Lag { group } => lag::run(&target::config(&cli.global)?, group.as_deref(), json),
         Command::Reset { group, topic, to } => reset::run(&target::config(&cli.global)?, &group, &topic, to, json),
         Command::Dlq(action) => dlq::run(&target::config(&cli.global)?, &action, json),
+        Command::Forward(args) => forward::run(&target::config(&cli.global)?, &args, json),
         Command::Config(ConfigCommand::Check { file }) => config_check::run(&file),
         Command::Completions { shell } => completions::run(shell),
     }

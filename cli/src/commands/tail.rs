@@ -3,19 +3,20 @@
 //!
 //! Without `-f` each topic is read up to the end it had when the command
 //! started, so a busy writer cannot keep the command running forever. With
-//! `-f` the readers wait for new records until Ctrl-C, which only sets a flag:
-//! the batch being printed is finished and flushed, and the exit code is 0.
+//! `-f` the readers wait for new records until Ctrl-C (or SIGTERM), which
+//! only sets a flag: the batch being printed is finished and flushed, and
+//! the exit code is 0.
 
 use std::io::Write;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use logstream::{Batch, Config, Corruption, TopicReader};
+use logstream_ship::Shutdown;
 use serde::Serialize;
 
 use crate::args::{RecordFormat, Start, TailArgs};
 use crate::exit::{Exit, Failure, Outcome};
+use crate::signals::shutdown_on_signals;
 use crate::target::existing_log;
 use crate::units;
 
@@ -82,12 +83,7 @@ pub fn run(cfg: &Config, args: &TailArgs, json: bool) -> Outcome {
         }
         tailed.push(Tailed { reader, end: (!args.follow).then_some(next) });
     }
-    let stop = Arc::new(AtomicBool::new(false));
-    if args.follow {
-        let flag = stop.clone();
-        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-            .map_err(|e| Failure::error(format!("cannot handle Ctrl-C: {e}")))?;
-    }
+    let stop = if args.follow { shutdown_on_signals()? } else { Shutdown::new() };
     let mut printer = Printer { out: std::io::stdout().lock(), format, left: args.count };
     follow(&mut tailed, &mut printer, &stop)?;
     Ok(Exit::Ok)
@@ -95,7 +91,7 @@ pub fn run(cfg: &Config, args: &TailArgs, json: bool) -> Outcome {
 
 /// Reads the topics in turn until each is done (or, with `-f`, until Ctrl-C
 /// or `--count`).
-fn follow(tailed: &mut [Tailed], printer: &mut Printer<'_>, stop: &AtomicBool) -> Result<(), Failure> {
+fn follow(tailed: &mut [Tailed], printer: &mut Printer<'_>, stop: &Shutdown) -> Result<(), Failure> {
     let following = tailed.iter().any(|t| t.end.is_none());
     // Waiting on each topic in turn, briefly: a record on any of them shows
     // within about IDLE_WAIT, and so does Ctrl-C.
@@ -114,7 +110,7 @@ fn follow(tailed: &mut [Tailed], printer: &mut Printer<'_>, stop: &AtomicBool) -
             }
         }
         printer.flush()?;
-        if stop.load(Ordering::SeqCst) || tailed.iter().all(Tailed::done) {
+        if stop.is_triggered() || tailed.iter().all(Tailed::done) {
             return Ok(());
         }
         if progressed {
@@ -126,7 +122,7 @@ fn follow(tailed: &mut [Tailed], printer: &mut Printer<'_>, stop: &AtomicBool) -
             return Ok(());
         }
         for t in tailed.iter_mut() {
-            if stop.load(Ordering::SeqCst) {
+            if stop.is_triggered() {
                 return Ok(());
             }
             let batch = t.reader.wait_batch(MAX_BATCH_BYTES, slice)?;
