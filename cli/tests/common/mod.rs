@@ -153,6 +153,19 @@ impl Lines {
         self.rx.recv_timeout(PATIENCE).unwrap_or_else(|e| panic!("no line from the child ({what}): {e}"))
     }
 
+    /// Every line until the child closes the stream (it exited); panics
+    /// after `PATIENCE` without a line or the end.
+    pub fn rest(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        loop {
+            match self.rx.recv_timeout(PATIENCE) {
+                Ok(line) => out.push(line),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return out,
+                Err(mpsc::RecvTimeoutError::Timeout) => panic!("the child's output did not end within {PATIENCE:?}"),
+            }
+        }
+    }
+
     /// The next line if one comes within `wait`.
     pub fn within(&self, wait: Duration) -> Option<String> {
         self.rx.recv_timeout(wait).ok()
