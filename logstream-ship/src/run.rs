@@ -99,10 +99,9 @@ pub fn run<F: Forwarder>(
         .group(group)
         .start(move |batch: &logstream::Batch| shipping.forward(batch))
         .map_err(LocalError::doing("start the reader"))?;
-    let lag = || match logstream::Group::open(cfg, group).and_then(|g| g.lag()) {
+    let lag = |reader: &logstream::ReaderHandle| match logstream::Group::open(cfg, group).and_then(|g| g.lag()) {
         Ok(mut l) => {
-            let lists = Lists::in_force(cfg);
-            l.retain(|t| lists.let_through(&t.topic));
+            l.retain(|t| reader.consumes(&t.topic));
             l
         }
         Err(e) => {
@@ -115,7 +114,7 @@ pub fn run<F: Forwarder>(
         reader: reader.stats(),
         forwarder: forwarder.stats(),
         positions: reader.positions(),
-        lag: lag(),
+        lag: lag(reader),
         last,
     };
     while !shutdown.wait_timeout(every) {
@@ -125,27 +124,6 @@ pub fn run<F: Forwarder>(
     let last = progress(&reader, true);
     on_progress(&last);
     Ok(last)
-}
-
-/// The black and white lists the reader applies now: the config file's
-/// (the reader re-reads it when it changes), else those of `cfg`.
-struct Lists {
-    black: Vec<String>,
-    white: Vec<String>,
-}
-
-impl Lists {
-    fn in_force(cfg: &logstream::Config) -> Lists {
-        let file = cfg.source().and_then(|path| logstream::Config::from_file(path).ok());
-        let cfg = file.as_ref().unwrap_or(cfg);
-        Lists { black: cfg.black_topics().to_vec(), white: cfg.white_topics().to_vec() }
-    }
-
-    /// The reader's rule: the white list is empty or names the topic, and
-    /// the black list does not.
-    fn let_through(&self, topic: &str) -> bool {
-        (self.white.is_empty() || self.white.iter().any(|t| t == topic)) && !self.black.iter().any(|t| t == topic)
-    }
 }
 
 #[cfg(test)]

@@ -275,6 +275,24 @@ impl ReaderHandle {
     pub fn member_id(&self) -> String {
         self.core.member_id()
     }
+
+    /// Whether this reader consumes `topic` under the black and white lists
+    /// in force now (those of the config file as last read successfully,
+    /// when the config came from [`Config::from_file`]): a white list that
+    /// is not empty names it, and the black list does not.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let mut cfg = logstream::Config::new(dir.path());
+    /// cfg.set_black_topics(vec!["debug".to_owned()]);
+    /// let reader = logstream::Reader::builder(&cfg).start(|_: &logstream::Batch| Ok::<(), std::io::Error>(()))?;
+    /// assert!(reader.consumes("orders") && !reader.consumes("debug"));
+    /// reader.stop()?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn consumes(&self, topic: &str) -> bool {
+        self.core.consumes(topic)
+    }
 }
 
 impl Drop for ReaderHandle {

@@ -1017,6 +1017,11 @@ impl Core {
         persisted
     }
 
+    /// Whether the black/white lists in force now let `topic` through.
+    pub(crate) fn consumes(&self, topic: &str) -> bool {
+        self.filter.read().allows(topic)
+    }
+
     /// Records written to the topics this member owns and not yet confirmed.
     pub(crate) fn lag(&self) -> u64 {
         let owned: Vec<(Arc<str>, u64)> = {
