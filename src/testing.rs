@@ -188,6 +188,13 @@ fn translate(old: &State, new: &mut State, from: &Path, to: &Path) -> io::Result
     let mut durable_names = HashMap::new();
     if let Some(listing) = old.dirs.get(from) {
         for (name, old_id) in listing {
+            // A name whose file was replaced since the last directory sync
+            // does not carry the old file's bytes over: after the kill the
+            // name holds the new file (the image's copy), and a file's pages
+            // never mix with another's.
+            if id_of(&from.join(name)).ok().as_ref() != Some(old_id) {
+                continue;
+            }
             let p = to.join(name);
             if let Ok(id) = id_of(&p) {
                 durable_names.insert(name.clone(), id);

@@ -418,7 +418,12 @@ impl Shared {
                     Err(e) => log::debug!("cannot wake readers of {}: {e}", path.display()),
                 }
             }
-            self.replace_empty_segment(t, base)?;
+            if self.replace_empty_segment(t, base)? {
+                // The removal is made durable before a new file takes the
+                // name: a power loss must not find the old file's header
+                // under the new segment's name.
+                st.dir_changed();
+            }
             self.sync_topic_dir(t, st)?;
             st.dir_changed();
             let seg = Segment::create(&t.dir, base, self.session, self.log_id, self.limits, Some(self.account(t)))?;
@@ -455,11 +460,11 @@ impl Shared {
     }
 
     /// A sealed segment with no records has the name the next segment needs;
-    /// it holds nothing, so it is replaced.
-    pub(crate) fn replace_empty_segment(&self, t: &Topic, base: u64) -> Result<()> {
+    /// it holds nothing, so it is removed. Returns whether it was there.
+    pub(crate) fn replace_empty_segment(&self, t: &Topic, base: u64) -> Result<bool> {
         let data = t.dir.join(crate::format::naming::data_file_name(base));
         if !data.exists() {
-            return Ok(());
+            return Ok(false);
         }
         let (_, wm, _) = read_header(&data)?;
         // Empty: sealed at its own start (by the watermark, or by its first
@@ -481,7 +486,7 @@ impl Shared {
                 std::fs::remove_file(&data).ctx("remove empty segment", &data)?;
                 let idx = t.dir.join(crate::format::naming::index_file_name(base));
                 let _ = std::fs::remove_file(&idx);
-                Ok(())
+                Ok(true)
             }
             false => Err(Error::Corrupt {
                 path: data,
