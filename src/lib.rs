@@ -58,7 +58,7 @@ pub mod testing;
 mod verify;
 mod writer;
 
-pub use admin::{TopicInfo, topics};
+pub use admin::{TopicInfo, seq_at_time, topics};
 pub use config::{CONFIG_ENV, Config, Durability, FullPolicy, KEYS as CONFIG_KEYS, default_config_path, parse_size};
 pub use error::{Error, Result};
 pub use reader::{

@@ -145,8 +145,8 @@ batch it is delivering.",
         group: String,
         /// The topic
         topic: String,
-        /// New position: earliest, latest or a sequence number
-        #[arg(long, value_name = "earliest|latest|SEQ", value_parser = parse_start)]
+        /// New position: earliest, latest, a sequence number, or the first record written at or after a time (2026-05-04T10:20:30Z or @UNIX_SECONDS)
+        #[arg(long, value_name = "earliest|latest|SEQ|TIME", value_parser = parse_start)]
         to: Start,
     },
 
@@ -220,8 +220,8 @@ pub struct TailArgs {
     #[arg(short = 'f', long)]
     pub follow: bool,
 
-    /// First record: earliest, latest (only new records) or a sequence number [default: earliest; latest with -f]
-    #[arg(long, value_name = "earliest|latest|SEQ", value_parser = parse_start)]
+    /// First record: earliest, latest (only new records), a sequence number, or the first written at or after a time (2026-05-04T10:20:30Z or @UNIX_SECONDS) [default: earliest; latest with -f]
+    #[arg(long, value_name = "earliest|latest|SEQ|TIME", value_parser = parse_start)]
     pub from: Option<Start>,
 
     /// How to print each record [default: raw; json with --json]
@@ -242,13 +242,21 @@ pub enum Start {
     Latest,
     /// This sequence number (or the oldest retained record, if later).
     Seq(u64),
+    /// The first record written at or after this time (ns since the Unix epoch).
+    Time(u64),
 }
 
 fn parse_start(s: &str) -> Result<Start, String> {
     match s {
         "earliest" => Ok(Start::Earliest),
         "latest" => Ok(Start::Latest),
-        _ => s.parse().map(Start::Seq).map_err(|_| "expected earliest, latest or a sequence number".to_owned()),
+        _ if s.starts_with('@') || s.contains(':') => crate::units::parse_time(s).map(Start::Time).ok_or_else(|| {
+            "expected a time as RFC 3339 (2026-05-04T10:20:30Z, an offset such as +02:00 instead of Z) or @SECONDS since 1970".to_owned()
+        }),
+        _ => s
+            .parse()
+            .map(Start::Seq)
+            .map_err(|_| "expected earliest, latest, a sequence number or a time (2026-05-04T10:20:30Z, @SECONDS)".to_owned()),
     }
 }
 
@@ -454,6 +462,9 @@ mod tests {
         assert_eq!(parse_start("earliest"), Ok(Start::Earliest));
         assert_eq!(parse_start("latest"), Ok(Start::Latest));
         assert_eq!(parse_start("42"), Ok(Start::Seq(42)));
+        assert_eq!(parse_start("@2"), Ok(Start::Time(2_000_000_000)));
+        assert_eq!(parse_start("1970-01-01T00:00:03Z"), Ok(Start::Time(3_000_000_000)));
+        assert!(parse_start("1970-01-01T00:00:03").is_err());
         assert!(parse_start("-1").is_err());
         assert!(parse_start("soon").is_err());
     }

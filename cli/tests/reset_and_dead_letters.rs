@@ -19,6 +19,13 @@ fn reset_moves_a_groups_position_and_says_where_it_was() {
     assert_eq!((lag[0]["confirmed"].as_u64(), lag[0]["lag_records"].as_u64()), (Some(1), Some(2)));
     let groups = stdout_of(&log.cmd().arg("groups").assert().success());
     assert!(groups.contains("set by a reset"), "{groups}");
+    // A time: the first record written at or after it (here: all of them, and none).
+    let v = json_of(&log.cmd().args(["--json", "reset", "-g", "audit", "login", "--to", "@0"]).assert().success());
+    assert_eq!(v["next_seq"], 0);
+    let v = json_of(
+        &log.cmd().args(["--json", "reset", "-g", "audit", "login", "--to", "2999-01-01T00:00:00Z"]).assert().success(),
+    );
+    assert_eq!(v["next_seq"], 3);
 }
 
 #[test]

@@ -200,3 +200,44 @@ fn a_reader_that_stops_reading_early_ends_tail_quietly() {
     child.stderr.take().expect("stderr").read_to_string(&mut err).expect("read stderr");
     assert_eq!((status.code(), err.as_str()), (Some(0), ""), "a closed pipe is not an error");
 }
+
+/// Waits until the wall clock is `by` past `t`: record times come from the
+/// coarse clock, which trails the precise one by a few milliseconds.
+fn clock_past(t: std::time::SystemTime, by: Duration) {
+    while std::time::SystemTime::now() < t + by {
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+#[test]
+fn tail_from_a_time_prints_the_records_written_at_or_after_it() {
+    let log = Log::empty();
+    let w = log.writer();
+    w.write("t", b"a0").expect("write");
+    w.write("t", b"a1").expect("write");
+    let between = std::time::SystemTime::now() + Duration::from_millis(25);
+    clock_past(between, Duration::from_millis(25));
+    w.write("t", b"b0").expect("write");
+    w.write("t", b"b1").expect("write");
+    w.close().expect("close");
+
+    // b0's own time as tail prints it (RFC 3339 with nanoseconds): b0 is included.
+    let out = stdout_of(&log.cmd().args(["tail", "t", "--format", "json"]).assert().success());
+    let b0: serde_json::Value = serde_json::from_str(out.lines().nth(2).expect("b0's line")).expect("JSON");
+    assert_eq!(b0["data"], "b0");
+    let at = b0["time"].as_str().expect("time");
+    log.cmd().args(["tail", "t", "--from", at]).assert().success().stdout("b0\nb1\n");
+
+    // Seconds since the epoch, between the two pairs.
+    let between = between.duration_since(std::time::UNIX_EPOCH).expect("after 1970").as_secs_f64();
+    log.cmd().args(["tail", "t", "--from", &format!("@{between:.6}")]).assert().success().stdout("b0\nb1\n");
+
+    // Before everything, and after everything.
+    log.cmd().args(["tail", "t", "--from", "1970-01-01T00:00:00Z"]).assert().success().stdout("a0\na1\nb0\nb1\n");
+    log.cmd().args(["tail", "t", "--from", "2999-01-01T00:00:00+02:00"]).assert().success().stdout("");
+
+    // Not a time: one line naming the forms, exit code 2.
+    let err = log.cmd().args(["tail", "t", "--from", "2026-05-04T10:20"]).assert().code(2);
+    let err = String::from_utf8_lossy(&err.get_output().stderr).into_owned();
+    assert!(err.contains("RFC 3339") && err.lines().count() == 1, "{err}");
+}

@@ -5,7 +5,7 @@
 mod admin;
 mod batch;
 mod checkpoint;
-mod cursor;
+pub(crate) mod cursor;
 mod dead;
 mod filter;
 mod group;

@@ -29,6 +29,7 @@ pub fn run(cfg: &Config, group: &str, topic: &str, to: Start, json: bool) -> Out
         Start::Earliest => StartFrom::Earliest,
         Start::Latest => StartFrom::Latest,
         Start::Seq(n) => StartFrom::Seq(n),
+        Start::Time(ns) => StartFrom::Time(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns)),
     };
     let next_seq = g.reset(topic, to)?;
     if json {

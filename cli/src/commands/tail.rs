@@ -77,6 +77,11 @@ pub fn run(cfg: &Config, args: &TailArgs, json: bool) -> Outcome {
             Start::Earliest => 0,
             Start::Latest => next,
             Start::Seq(s) => s,
+            Start::Time(ns) if info.is_some() => {
+                logstream::seq_at_time(cfg, topic, std::time::UNIX_EPOCH + Duration::from_nanos(ns))?
+            }
+            // A topic that does not exist yet: everything it will hold is newer.
+            Start::Time(_) => 0,
         };
         if seq != 0 {
             reader = TopicReader::open(cfg, topic, seq)?;
