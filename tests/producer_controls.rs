@@ -55,6 +55,31 @@ fn concurrent_durable_writes_share_syncs_and_each_survives_a_power_loss() {
 }
 
 #[test]
+fn a_lone_durable_write_is_on_stable_storage_the_moment_it_returns() {
+    // A caller with no company runs the sync itself (no flush thread
+    // involved): each record must be in the synced image as soon as its
+    // `write_durable` returned, not only at the end.
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    std::fs::create_dir(&live).unwrap();
+    let rec = CrashRecorder::install(&live);
+    let mut cfg = config(&live);
+    cfg.set_flush_interval_ms(60_000);
+    let w = logstream::Writer::open(&cfg).unwrap();
+    for i in 0..12u64 {
+        assert_eq!(w.write_durable("t", &payload("t", i)).unwrap(), i);
+        let img = dir.path().join(format!("img{i}"));
+        rec.crash_image(&img, Crash::SyncedOnly).unwrap();
+        let recs = read_all(&config(&img), "t");
+        assert_eq!(recs.len() as u64, i + 1, "record {i} was acknowledged durable but a power loss drops it");
+        assert_eq!(recs.last().unwrap().1, payload("t", i));
+    }
+    rec.uninstall();
+    assert!(w.stats().syncs >= 12, "one sync per lone durable write");
+    w.close().unwrap();
+}
+
+#[test]
 fn batches_get_contiguous_sequence_numbers_and_a_sync_batch_survives_a_power_loss() {
     let dir = tempfile::tempdir().unwrap();
     let live = dir.path().join("live");

@@ -8,12 +8,17 @@
 //! watermark synced too, so recovery can skip them. With many dirty topics one
 //! `syncfs` replaces a sync per file.
 //!
+//! A durable write (`write_durable`, `Durability::Sync`) with no other caller
+//! waiting runs its pass on its own thread instead of handing it to this one
+//! ([`commit`]); concurrent callers share the thread's passes. Passes never
+//! overlap, whichever thread runs them.
+//!
 //! Any failed sync poisons the writer: `write()` and `flush()` fail from then
 //! on, and no sync is retried and reported as success.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -41,6 +46,9 @@ pub(crate) struct FlushCtl {
     work: Condvar,
     /// Callers wait here for their pass to complete.
     done: Condvar,
+    /// A pass about to start waits here for the callers it should carry
+    /// (see `gather`); every request rings it.
+    arrivals: Condvar,
 }
 
 #[derive(Default)]
@@ -61,6 +69,11 @@ struct FlushState {
     peak: usize,
     /// A caller wants the durable watermarks written too (`Writer::flush`).
     publish: bool,
+    /// A sync pass is running (on the flush thread or on a caller's thread):
+    /// passes never overlap.
+    running: bool,
+    /// How long the last pass took.
+    last_pass: Duration,
 }
 
 impl FlushState {
@@ -71,19 +84,16 @@ impl FlushState {
 }
 
 impl FlushCtl {
-    /// Asks for a sync pass and waits until one that started after this call finished.
-    pub(crate) fn flush_and_wait(&self) -> std::result::Result<(), String> {
-        self.flush_until(None).map(|_| ())
-    }
-
-    /// As `flush_and_wait`, with the durable watermarks written by that pass.
+    /// Asks for a sync pass that writes the durable watermarks too, and
+    /// waits until one that started after this call finished.
     pub(crate) fn flush_and_publish(&self) -> std::result::Result<(), String> {
         self.state.lock().publish = true;
         self.flush_until(None).map(|_| ())
     }
 
-    /// As `flush_and_wait`, giving up at `deadline`: `Ok(false)` if the pass
-    /// had not completed by then.
+    /// Asks for a sync pass and waits until one that started after this call
+    /// finished, giving up at `deadline`: `Ok(false)` if the pass had not
+    /// completed by then.
     pub(crate) fn flush_until(&self, deadline: Option<Instant>) -> std::result::Result<bool, String> {
         let mut s = self.state.lock();
         s.requested += 1;
@@ -92,6 +102,7 @@ impl FlushCtl {
         s.waiters.insert(mine);
         s.peak = s.peak.max(s.unsatisfied());
         self.work.notify_one();
+        self.arrivals.notify_all();
         let r = self.wait_for(&mut s, mine, deadline);
         s.waiters.remove(&mine);
         r
@@ -146,12 +157,6 @@ impl FlushCtl {
         s.wake = true;
         self.work.notify_one();
     }
-
-    fn fail(&self, why: String) {
-        let mut s = self.state.lock();
-        s.failed.get_or_insert(why);
-        self.done.notify_all();
-    }
 }
 
 /// Body of the `logstream-flush` thread.
@@ -160,9 +165,8 @@ pub(crate) fn run(shared: Arc<Shared>) {
     let mut next_tick = Instant::now() + interval;
     let caps = shared.cfg.max_disk_bytes().is_some() || shared.cfg.max_topic_bytes().is_some();
     let mut last_housekeeping = Instant::now();
-    let mut last_pass = std::time::Duration::ZERO;
     loop {
-        let (generation, shutdown, sync_now, publish) = {
+        let (shutdown, sync_now, publish) = {
             let mut s = shared.flush.state.lock();
             while !s.wake && !s.shutdown && Instant::now() < next_tick {
                 shared.flush.work.wait_until(&mut s, next_tick);
@@ -170,12 +174,12 @@ pub(crate) fn run(shared: Arc<Shared>) {
             s.wake = false;
             let due = Instant::now() >= next_tick;
             if !due && !s.shutdown && s.requested > s.completed {
-                gather(&shared.flush, &mut s, last_pass);
+                gather(&shared.flush, &mut s);
             }
             let publish = due || s.shutdown || std::mem::take(&mut s.publish);
-            (s.requested, s.shutdown, due || s.requested > s.completed || s.shutdown, publish)
+            (s.shutdown, due || s.requested > s.completed || s.shutdown, publish)
         };
-        if last_housekeeping.elapsed() >= std::time::Duration::from_secs(1) {
+        if last_housekeeping.elapsed() >= Duration::from_secs(1) {
             last_housekeeping = Instant::now();
             roll_old_segments(&shared);
             if caps && let Err(e) = super::caps::remeasure(&shared) {
@@ -190,31 +194,14 @@ pub(crate) fn run(shared: Arc<Shared>) {
         }
         if sync_now {
             next_tick = Instant::now() + interval;
-            let started = Instant::now();
-            let pass = sync_pass(&shared, publish);
-            last_pass = started.elapsed();
-            if matches!(pass, Ok(true)) {
-                shared.stats.sync_latency.record(last_pass);
-                shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
+            let mut s = shared.flush.state.lock();
+            // A caller may be leading a pass (see `commit`): ours comes after.
+            while s.running {
+                shared.flush.done.wait(&mut s);
             }
-            match pass {
-                Ok(published) => {
-                    let mut s = shared.flush.state.lock();
-                    s.completed = s.completed.max(generation);
-                    shared.flush.done.notify_all();
-                    drop(s);
-                    if published {
-                        shared.bell.poke_file();
-                    }
-                }
-                Err(e) => {
-                    let why = e.to_string();
-                    shared.poison_with(&e);
-                    shared.flush.fail(why);
-                    // Poisoned: nothing more will be made durable; keep
-                    // answering flush requests with the failure until shutdown.
-                }
-            }
+            lead(&shared, &mut s, publish);
+            // Poisoned after a failure: nothing more will be made durable;
+            // flush requests keep getting the failure until shutdown.
         }
         if shutdown {
             let mut s = shared.flush.state.lock();
@@ -231,15 +218,104 @@ pub(crate) fn run(shared: Arc<Shared>) {
     }
 }
 
+/// Makes every record written before the call durable, as
+/// `FlushCtl::flush_until`. A caller that has had no company lately (no
+/// other caller waited for a pass at the same time) runs the pass itself,
+/// on its own thread, as soon as no pass is running: no hand-off to the
+/// flush thread and back, which for a lone caller is most of what a durable
+/// write costs beyond its sync. Callers that come together leave the pass to
+/// the flush thread, whose `gather` makes one sync carry all of them (a
+/// caller leading at once would sync its record alone and split the rest
+/// into a second pass).
+pub(crate) fn commit(shared: &Shared) -> std::result::Result<(), String> {
+    let ctl = &shared.flush;
+    let mut s = ctl.state.lock();
+    s.requested += 1;
+    let mine = s.requested;
+    s.waiters.insert(mine);
+    s.peak = s.peak.max(s.unsatisfied());
+    let alone = s.peak <= 1;
+    if !alone {
+        s.wake = true;
+        ctl.work.notify_one();
+    }
+    ctl.arrivals.notify_all();
+    let r = loop {
+        if let Some(why) = &s.failed {
+            break Err(why.clone());
+        }
+        if s.completed >= mine {
+            break Ok(());
+        }
+        if s.exited {
+            break Err("the writer is closed".into());
+        }
+        if !alone || s.running || s.shutdown {
+            // The flush thread's pass, or one running now (if it does not
+            // carry this request, this caller leads the next).
+            ctl.done.wait(&mut s);
+            continue;
+        }
+        let publish = std::mem::take(&mut s.publish);
+        lead(shared, &mut s, publish);
+    };
+    s.waiters.remove(&mine);
+    r
+}
+
+/// Runs one sync pass, with the state lock released meanwhile; the pass
+/// carries every request made before it starts. Passes never overlap.
+fn lead(shared: &Shared, s: &mut parking_lot::MutexGuard<'_, FlushState>, publish: bool) {
+    debug_assert!(!s.running);
+    s.running = true;
+    let generation = s.requested;
+    let started = Instant::now();
+    let pass = parking_lot::MutexGuard::unlocked(s, || {
+        // A panic here must not leave `running` set (every durable write
+        // would hang): it fails the pass like an I/O error.
+        let pass = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| sync_pass(shared, publish)))
+            .unwrap_or_else(|_| {
+                Err(crate::error::Error::io(
+                    "sync pass",
+                    shared.layout.base.clone(),
+                    std::io::Error::other("the sync pass panicked"),
+                ))
+            });
+        match &pass {
+            Ok(true) => {
+                shared.stats.sync_latency.record(started.elapsed());
+                shared.stats.syncs.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(false) => {}
+            // Poisoned before anyone hears of the failure, so that every
+            // caller sees the writer poisoned.
+            Err(e) => shared.poison_with(e),
+        }
+        pass
+    });
+    s.running = false;
+    s.last_pass = started.elapsed();
+    match &pass {
+        Ok(_) => s.completed = s.completed.max(generation),
+        Err(e) => {
+            s.failed.get_or_insert(e.to_string());
+        }
+    }
+    shared.flush.done.notify_all();
+    if matches!(pass, Ok(true)) {
+        parking_lot::MutexGuard::unlocked(s, || shared.bell.poke_file());
+    }
+}
+
 /// Group commit: before a pass that callers asked for, waits a little (at
 /// most as long as the last pass took, at most 1 ms) until as many callers wait as lately
 /// did, so that one sync carries all of them instead of the half that came
 /// back first. A lone caller never waits.
-fn gather(ctl: &FlushCtl, s: &mut parking_lot::MutexGuard<'_, FlushState>, last_pass: std::time::Duration) {
+fn gather(ctl: &FlushCtl, s: &mut parking_lot::MutexGuard<'_, FlushState>) {
     let target = s.peak;
-    let deadline = Instant::now() + last_pass.min(std::time::Duration::from_millis(1));
+    let deadline = Instant::now() + s.last_pass.min(Duration::from_millis(1));
     while s.unsatisfied() < target && !s.shutdown {
-        if ctl.work.wait_until(s, deadline).timed_out() {
+        if ctl.arrivals.wait_until(s, deadline).timed_out() {
             break;
         }
     }

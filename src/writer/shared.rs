@@ -305,7 +305,7 @@ impl Shared {
     /// commit: concurrent callers share the flush thread's next pass).
     pub(crate) fn wait_durable(&self) -> Result<()> {
         self.check_usable()?;
-        self.flush.flush_and_wait().map_err(|why| self.flush_error(why))
+        super::flusher::commit(self).map_err(|why| self.flush_error(why))
     }
 
     pub(crate) fn append_at(&self, t: &Topic, seq: u64, data: &[u8]) -> Result<Placed> {
