@@ -40,11 +40,13 @@
 //!
 //! ## Ordering
 //! Each topic's records are published in order, one batch at a time, so the
-//! stream holds them in order, except around a reconnect: a message sent
-//! just before the connection broke can be lost while the next ones, queued
-//! in the client, are stored after the reconnect; the retry then stores the
-//! lost one after them (and the server drops the re-sent rest as
-//! duplicates). Every record is still there exactly once, and its
+//! stream holds them in order, except when some messages of a batch fail
+//! and later ones succeed: around a reconnect (a message sent just before
+//! the connection broke can be lost while the next ones, queued in the
+//! client, are stored after it), or when the stream is created while a batch
+//! is being published (its first messages find no stream, the later ones
+//! do). The retry then stores the failed ones after them (and the server
+//! drops the re-sent rest as duplicates). Every record is still there exactly once, and its
 //! `Logstream-Seq` header (or message id) gives its place; [`NatsSource`]
 //! puts records back in order.
 //!
