@@ -2,7 +2,6 @@
 //! and with `-f` the records written after it started, until Ctrl-C.
 mod common;
 
-use std::ffi::OsStr;
 use std::io::Read;
 use std::time::Duration;
 
@@ -78,15 +77,7 @@ fn tail_of_several_topics_prints_each_topic_in_order() {
 #[test]
 fn tail_follow_prints_a_record_written_after_it_started() {
     let log = Log::with(&[("login", &["alice", "bob"])]);
-    let mut child = spawn(&[
-        OsStr::new("--dir"),
-        log.dir().as_os_str(),
-        OsStr::new("tail"),
-        OsStr::new("-f"),
-        OsStr::new("login"),
-        OsStr::new("--from"),
-        OsStr::new("0"),
-    ]);
+    let mut child = log.spawn(&["tail", "-f", "login", "--from", "0"]);
     let lines = Lines::of(child.stdout.take().expect("stdout"));
     assert_eq!(lines.next("the first old record"), "alice");
     assert_eq!(lines.next("the second old record"), "bob");
@@ -101,15 +92,7 @@ fn tail_follow_prints_a_record_written_after_it_started() {
 #[test]
 fn tail_follow_starts_after_the_newest_record_by_default() {
     let log = Log::with(&[("login", &["old-0", "old-1", "old-2"])]);
-    let mut child = spawn(&[
-        OsStr::new("--dir"),
-        log.dir().as_os_str(),
-        OsStr::new("tail"),
-        OsStr::new("-f"),
-        OsStr::new("login"),
-        OsStr::new("-n"),
-        OsStr::new("1"),
-    ]);
+    let mut child = log.spawn(&["tail", "-f", "login", "-n", "1"]);
     let lines = Lines::of(child.stdout.take().expect("stdout"));
     // The follower may start before or after any of these writes; whichever
     // record it prints first must be a new one, never an old one.
@@ -132,15 +115,7 @@ fn tail_follow_starts_after_the_newest_record_by_default() {
 #[test]
 fn ctrl_c_ends_tail_follow_cleanly_with_exit_code_0() {
     let log = Log::with(&[("login", &["alice"])]);
-    let mut child = spawn(&[
-        OsStr::new("--dir"),
-        log.dir().as_os_str(),
-        OsStr::new("tail"),
-        OsStr::new("--follow"),
-        OsStr::new("login"),
-        OsStr::new("--from"),
-        OsStr::new("earliest"),
-    ]);
+    let mut child = log.spawn(&["tail", "--follow", "login", "--from", "earliest"]);
     let lines = Lines::of(child.stdout.take().expect("stdout"));
     // A printed record means the Ctrl-C handler is in place (it is set first).
     assert_eq!(lines.next("the record"), "alice");
@@ -156,18 +131,8 @@ fn ctrl_c_ends_tail_follow_cleanly_with_exit_code_0() {
 #[test]
 fn tail_follow_waits_for_a_topic_that_does_not_exist_yet() {
     let log = Log::with(&[("login", &["alice"])]);
-    let mut child = spawn(&[
-        OsStr::new("--dir"),
-        log.dir().as_os_str(),
-        OsStr::new("tail"),
-        OsStr::new("-f"),
-        OsStr::new("signup"),
-        // Whether the topic exists yet when the follower looks or not.
-        OsStr::new("--from"),
-        OsStr::new("earliest"),
-        OsStr::new("-n"),
-        OsStr::new("1"),
-    ]);
+    // --from earliest: the first record whether the topic exists yet when the follower looks or not.
+    let mut child = log.spawn(&["tail", "-f", "signup", "--from", "earliest", "-n", "1"]);
     let lines = Lines::of(child.stdout.take().expect("stdout"));
     let w = log.writer();
     w.write("signup", b"dave").expect("write");
@@ -189,7 +154,7 @@ fn a_reader_that_stops_reading_early_ends_tail_quietly() {
     // 400 KiB: far more than a pipe holds, so the command is still writing.
     let recs: Vec<String> = (0..200).map(|i| format!("{i:05}{}", "x".repeat(2000))).collect();
     let log = Log::with(&[("t", &recs.iter().map(String::as_str).collect::<Vec<_>>())]);
-    let mut child = spawn(&[OsStr::new("--dir"), log.dir().as_os_str(), OsStr::new("tail"), OsStr::new("t")]);
+    let mut child = log.spawn(&["tail", "t"]);
     let mut out = child.stdout.take().expect("stdout");
     let mut first = [0u8; 6];
     out.read_exact(&mut first).expect("read the first bytes");

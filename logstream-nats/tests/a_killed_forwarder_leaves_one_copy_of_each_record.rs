@@ -25,7 +25,6 @@ fn a_killed_forwarder_leaves_one_copy_of_each_record() {
     let opts = NatsOptions::new(&server.url(), "logs.{topic}").unwrap();
     let conn = NatsConnection::connect(&opts).unwrap();
     conn.ensure_stream(&StreamSpec::new("LOGS", opts.subject())).unwrap();
-    let total = TOPICS as u64 * PER_TOPIC;
     let envs = [("LS_NATS_URL", server.url()), ("LS_DIR", dir.path().display().to_string())];
 
     // First run: killed once a good part of the log is in the stream.
@@ -35,12 +34,12 @@ fn a_killed_forwarder_leaves_one_copy_of_each_record() {
     let mut lines = child_lines(&mut child);
     assert_eq!(lines.next().as_deref(), Some("started"));
     wait_for("a third of the records in the stream", Duration::from_secs(60), || {
-        stream_len(&conn, "LOGS") >= total / 3 + 1000
+        stream_len(&conn, "LOGS") >= TOTAL / 3 + 1000
     });
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let at_kill = stream_len(&conn, "LOGS");
-    assert!(at_kill < total, "the forwarder finished before it was killed; nothing was tested");
+    assert!(at_kill < TOTAL, "the forwarder finished before it was killed; nothing was tested");
 
     // Second run: resumes from the persisted positions and finishes.
     let mut child = spawn_child(ROLE, &envs);
@@ -54,9 +53,9 @@ fn a_killed_forwarder_leaves_one_copy_of_each_record() {
         .unwrap();
 
     assert!(dups > 0, "the restart re-sent nothing, so de-duplication was not exercised");
-    assert_eq!(stream_len(&conn, "LOGS"), total);
+    assert_eq!(stream_len(&conn, "LOGS"), TOTAL);
     assert_exactly_once_in_order(&read_stream(&conn, "LOGS"), &topics, PER_TOPIC);
-    eprintln!("killed at {at_kill} of {total} messages; the restart re-sent {dups} the server dropped as duplicates");
+    eprintln!("killed at {at_kill} of {TOTAL} messages; the restart re-sent {dups} the server dropped as duplicates");
 }
 
 /// The forwarding process: forwards the log until every record is confirmed.

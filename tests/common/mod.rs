@@ -66,34 +66,9 @@ pub fn payload(topic: &str, seq: u64) -> Vec<u8> {
     format!("{topic}:{seq}:{}", "x".repeat((seq % 37) as usize)).into_bytes()
 }
 
-/// Starts this test binary again, running only the test `role`, with `envs`.
-/// The child's stdout is piped; lines it prints with [`child_say`] can be read.
-pub fn spawn_child(role: &str, envs: &[(&str, String)]) -> std::process::Child {
-    let mut cmd = std::process::Command::new(std::env::current_exe().unwrap());
-    cmd.args([role, "--exact", "--nocapture", "--test-threads=1"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::inherit());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.spawn().unwrap()
-}
-
-/// Prints one protocol line from a child, flushed immediately.
-pub fn child_say(line: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    // A leading newline: libtest prints "test name ... " without one.
-    writeln!(out, "\n@@ {line}").unwrap();
-    out.flush().unwrap();
-}
-
-/// Reads the child's protocol lines (those printed with [`child_say`]).
-pub fn child_lines(child: &mut std::process::Child) -> impl Iterator<Item = String> + use<> {
-    use std::io::BufRead;
-    let out = child.stdout.take().unwrap();
-    std::io::BufReader::new(out).lines().map_while(Result::ok).filter_map(|l| l.strip_prefix("@@ ").map(str::to_owned))
-}
+// Not every scenario runs a child process.
+#[allow(unused_imports)]
+pub use logstream::testing::{child_lines, child_say, spawn_child};
 
 /// Reads every record of `topic` with a pull cursor.
 pub fn read_all(cfg: &logstream::Config, topic: &str) -> Vec<(u64, Vec<u8>)> {

@@ -76,6 +76,14 @@ impl Log {
         cmd
     }
 
+    /// `logstream --dir <log> ARGS…` running in the background, with piped
+    /// standard streams (see [`spawn`]).
+    pub fn spawn(&self, args: &[&str]) -> Child {
+        let mut all = vec![std::ffi::OsStr::new("--dir"), self.dir().as_os_str()];
+        all.extend(args.iter().map(std::ffi::OsStr::new));
+        spawn(&all)
+    }
+
     /// A config file for the log (same segment size), for `--config`.
     pub fn config_file(&self) -> PathBuf {
         let path = self.tmp.path().join("meta.json");

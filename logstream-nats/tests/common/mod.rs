@@ -3,37 +3,15 @@
 //! check (`logstream_ship::testing`), and child processes.
 #![allow(dead_code)]
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use logstream_nats::NatsConnection;
 pub use logstream_nats::testing::*;
 pub use logstream_ship::testing::*;
 
-/// Starts this test binary again, running only the test `role`, with `envs`.
-pub fn spawn_child(role: &str, envs: &[(&str, String)]) -> Child {
-    let mut cmd = Command::new(std::env::current_exe().unwrap());
-    cmd.args([role, "--exact", "--nocapture", "--test-threads=1"]).stdout(Stdio::piped()).stderr(Stdio::inherit());
-    for (k, v) in envs {
-        cmd.env(k, v);
-    }
-    cmd.spawn().unwrap()
-}
-
-/// Prints one protocol line from a child, flushed immediately.
-pub fn child_say(line: &str) {
-    use std::io::Write;
-    let mut out = std::io::stdout().lock();
-    writeln!(out, "\n@@ {line}").unwrap();
-    out.flush().unwrap();
-}
-
-/// Reads the child's protocol lines (those printed with [`child_say`]).
-pub fn child_lines(child: &mut Child) -> impl Iterator<Item = String> + use<> {
-    use std::io::BufRead;
-    let out = child.stdout.take().unwrap();
-    std::io::BufReader::new(out).lines().map_while(Result::ok).filter_map(|l| l.strip_prefix("@@ ").map(str::to_owned))
-}
+// Not every scenario runs a child process.
+#[allow(unused_imports)]
+pub use logstream::testing::{child_lines, child_say, spawn_child};
 
 /// Runs a [`logstream_nats::NatsSource`] of `stream` into `local` until it
 /// has written `expect_written` records, then stops it; returns its final counters.

@@ -15,6 +15,10 @@
 //!
 //! The production code path is unchanged: the hooks only observe, or fail an
 //! operation when a test asks them to.
+//!
+//! [`spawn_child`], [`child_say`] and [`child_lines`] run a test's other
+//! process (a writer to kill, a forwarder, a group member) from the same
+//! test binary.
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::OsString;
@@ -24,7 +28,10 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+mod child;
+
 pub use crate::storage::hook::{FileId, StorageHook, SyncedRange, add_hook, file_id, remove_hook};
+pub use child::{child_lines, child_say, spawn_child};
 
 const PAGE: usize = 4096;
 const SECTOR: usize = 512;
