@@ -85,9 +85,8 @@ pub fn seq_at_time(cfg: &Config, topic: &str, at: std::time::SystemTime) -> Resu
     if !dir.is_dir() {
         return Err(crate::Error::NoSuchTopic { topic: topic.to_owned() });
     }
-    let ns = at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     let log_id = crate::writer::open::read_meta(&layout.meta()).and_then(|m| m.log_id_u64()).unwrap_or(0);
-    crate::reader::cursor::seq_at_time(&dir, topic, ns, log_id)
+    crate::reader::cursor::seq_at_time(&dir, topic, at, log_id)
 }
 
 /// What one topic directory holds.

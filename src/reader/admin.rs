@@ -205,12 +205,7 @@ impl Group {
             StartFrom::Earliest => info.first_seq,
             StartFrom::Latest => info.next_seq,
             StartFrom::Seq(n) => n.clamp(info.first_seq, info.next_seq),
-            StartFrom::Time(t) => {
-                let ns = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-                let log_id =
-                    crate::writer::open::read_meta(&self.layout.meta()).and_then(|m| m.log_id_u64()).unwrap_or(0);
-                super::cursor::seq_at_time(&tdir, topic, ns, log_id)?
-            }
+            StartFrom::Time(t) => crate::admin::seq_at_time(&self.cfg, topic, t)?,
         };
         let owners_path = self.dir.join(OWNERS_FILE);
         let owners = RangeLocks::open(&owners_path).ctx("open topic owner locks", &owners_path)?;

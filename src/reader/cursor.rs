@@ -552,8 +552,10 @@ impl Cursor {
 }
 
 /// The sequence number of the first record of a topic written at or after
-/// `t` (ns since the Unix epoch); the topic's next sequence number if none.
-pub(crate) fn seq_at_time(dir: &Path, topic: &str, t: u64, log_id: u64) -> Result<u64> {
+/// `at`; the topic's next sequence number if none.
+pub(crate) fn seq_at_time(dir: &Path, topic: &str, at: std::time::SystemTime, log_id: u64) -> Result<u64> {
+    // Record times are ns since the Unix epoch.
+    let t = at.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
     // Skip the segments that end before `t`, then scan from the index entry
     // just before it.
     let segs = list_segments(dir)?;

@@ -302,7 +302,8 @@ impl Shared {
     }
 
     /// Returns once everything written before the call is durable (group
-    /// commit: concurrent callers share the flush thread's next pass).
+    /// commit, see `flusher::commit`: a lone caller syncs on its own thread,
+    /// concurrent callers share the flush thread's next pass).
     pub(crate) fn wait_durable(&self) -> Result<()> {
         self.check_usable()?;
         super::flusher::commit(self).map_err(|why| self.flush_error(why))

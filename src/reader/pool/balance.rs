@@ -223,10 +223,7 @@ impl Core {
             }
             StartFrom::Latest => (crate::admin::topic_info(&dir, name)?.next_seq, false),
             StartFrom::Seq(n) => (n, true),
-            StartFrom::Time(t) => {
-                let ns = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
-                (crate::reader::cursor::seq_at_time(&dir, name, ns, self.log_id)?, false)
-            }
+            StartFrom::Time(t) => (crate::reader::cursor::seq_at_time(&dir, name, t, self.log_id)?, false),
         })
     }
 
