@@ -8,6 +8,7 @@
 //! | `logstream_writer_records_total`, `_bytes_total`, `_syncs_total` | counter | `dir` |
 //! | `logstream_writer_full_waits_total`, `_full_errors_total` | counter | `dir` |
 //! | `logstream_writer_segments_dropped_total`, `_segments_compressed_total` | counter | `dir` |
+//! | `logstream_writer_early_writeback_bytes_total` | counter | `dir` |
 //! | `logstream_writer_sync_seconds_p50`, `_p99`, `_max` | gauge | `dir` |
 //! | `logstream_writer_disk_bytes`, `logstream_writer_topics` | gauge | `dir` |
 //! | `logstream_reader_batches_total`, `_records_total`, `_bytes_total` | counter | `dir`, `group` |
@@ -30,6 +31,7 @@ pub(crate) fn writer(dir: &std::path::Path, s: &WriterStats) {
     c("logstream_writer_full_errors_total", s.full_errors);
     c("logstream_writer_segments_dropped_total", s.segments_dropped);
     c("logstream_writer_segments_compressed_total", s.segments_compressed);
+    c("logstream_writer_early_writeback_bytes_total", s.early_writeback_bytes);
     let g = |name: &'static str, v: f64| metrics::gauge!(name, "dir" => dir.clone()).set(v);
     g("logstream_writer_sync_seconds_p50", s.sync_latency.p50.as_secs_f64());
     g("logstream_writer_sync_seconds_p99", s.sync_latency.p99.as_secs_f64());

@@ -160,3 +160,48 @@ fn after_a_power_loss_flushed_records_survive_and_each_topic_is_a_clean_prefix()
         }
     }
 }
+
+#[test]
+fn pages_written_back_early_after_a_flush_are_kept_once_flushed_and_cut_cleanly_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("live");
+    std::fs::create_dir(&live).unwrap();
+    let rec = CrashRecorder::install(&live);
+    let mut cfg = config(&live);
+    // Only the explicit flushes sync; segments hold several writeback steps.
+    cfg.set_data_file_max_size(16 << 20).set_flush_interval_ms(60_000);
+    let w = logstream::Writer::open(&cfg).unwrap();
+    // A flush arms early writeback for the writes that follow.
+    w.flush().unwrap();
+    let mut written: Written = BTreeMap::new();
+    let mut flushed = BTreeMap::new();
+    let v = written.entry("alpha".to_owned()).or_default();
+    for i in 0..90_000u64 {
+        let mut data = payload("alpha", i);
+        data.resize(200, (i % 251) as u8);
+        w.write("alpha", &data).unwrap();
+        v.push(data);
+        if i == 40_000 {
+            w.flush().unwrap();
+            flushed.insert("alpha".to_owned(), v.len());
+        }
+    }
+    wait_for("early writeback behind the writer", Duration::from_secs(30), || {
+        w.stats().early_writeback_bytes >= 8 << 20
+    });
+    let images = [
+        ("synced-only", Crash::SyncedOnly),
+        ("power-loss", Crash::PowerLoss { seed: 7 }),
+        ("kill-9", Crash::ProcessKill),
+    ];
+    for (name, crash) in images {
+        rec.crash_image(&dir.path().join(name), crash).unwrap();
+    }
+    rec.uninstall();
+    w.close().unwrap();
+    for (name, crash) in images {
+        let must =
+            if crash == Crash::ProcessKill { BTreeMap::from([("alpha".to_owned(), 90_000)]) } else { flushed.clone() };
+        check_image(&dir.path().join(name), name, &written, &must);
+    }
+}

@@ -332,3 +332,27 @@ fn the_writers_counters_match_the_work_done() {
     assert!(s.disk_bytes > 0);
     w.close().unwrap();
 }
+
+#[test]
+fn early_writeback_starts_only_for_a_writer_whose_user_flushes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    cfg.set_data_file_max_size(64 << 20);
+    let w = logstream::Writer::open(&cfg).unwrap();
+    let rec = [5u8; 1000];
+    // 12 MB without a flush: the timed passes write it back, not the
+    // prefault thread behind the writer.
+    for _ in 0..12_000 {
+        w.write("quiet", &rec).unwrap();
+    }
+    assert_eq!(w.stats().early_writeback_bytes, 0);
+    // After a flush, the next 12 MB are written back as they are finished.
+    w.flush().unwrap();
+    for _ in 0..12_000 {
+        w.write("flushed", &rec).unwrap();
+    }
+    wait_for("early writeback", Duration::from_secs(30), || w.stats().early_writeback_bytes >= 8 << 20);
+    w.flush().unwrap();
+    assert_eq!(read_all(&cfg, "flushed").len(), 12_000);
+    w.close().unwrap();
+}

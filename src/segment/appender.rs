@@ -34,6 +34,16 @@ pub(crate) struct Progress {
     pub sealed_at: Option<u64>,
 }
 
+/// What a writer asks of the threads behind it (see `Appender::append`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Ask {
+    /// Reserve and pre-fault more of the data file ahead of the writer.
+    Grow,
+    /// The writer finished the pages below this offset: their writeback
+    /// may start ([`Segment::start_writeback`]).
+    Writeback(u64),
+}
+
 /// Appends frames to one segment.
 pub(crate) struct Appender {
     pub seg: Arc<Segment>,
@@ -45,8 +55,14 @@ pub(crate) struct Appender {
     pub first_time: u64,
     pub last_time: u64,
     allocated: u64,
+    /// The hot path's one check: past this offset `near_the_end` runs (the
+    /// lower of `grow_at` and `writeback_at`).
     low_water: u64,
+    /// Past this offset, ask for the file to grow.
+    grow_at: u64,
     grow_asked: bool,
+    /// Past this offset, ask for the writeback of finished pages to start.
+    writeback_at: u64,
     next_index_at: u64,
     index_count: u64,
     index_broken: bool,
@@ -68,7 +84,9 @@ impl Appender {
             last_time: 0,
             allocated,
             low_water: 0,
+            grow_at: 0,
             grow_asked: false,
+            writeback_at: DATA_START + super::WRITEBACK_STEP,
             next_index_at: DATA_START,
             index_count: 0,
             index_broken: false,
@@ -80,19 +98,26 @@ impl Appender {
 
     fn set_low_water(&mut self) {
         let used = self.allocated - DATA_START;
-        // Ask for more room when half of the last window is used up.
-        self.low_water = self.allocated - (used / 2).min(super::MAX_WINDOW / 2);
+        // Ask for more room when half of the last window is used up (never
+        // once the whole reserve is allocated).
+        self.grow_at = if self.allocated >= self.seg.max_size {
+            u64::MAX
+        } else {
+            self.allocated - (used / 2).min(super::MAX_WINDOW / 2)
+        };
         self.grow_asked = false;
+        self.low_water = self.grow_at.min(self.writeback_at);
     }
 
     /// Appends one record. `Ok(None)`: the segment is full, roll first.
-    /// `ask_growth` asks the prefault thread to grow the file ahead of us.
+    /// `ask` hands the segment to the thread that grows the file ahead of
+    /// us or starts the writeback of finished pages.
     #[inline]
     pub(crate) fn append(
         &mut self,
         payload: &[u8],
         timestamp: u64,
-        ask_growth: &dyn Fn(&Arc<Segment>),
+        ask: &dyn Fn(&Arc<Segment>, Ask),
     ) -> Result<Option<u64>> {
         let need = frame::frame_len(payload.len()) as u64;
         let end = self.offset + need;
@@ -126,22 +151,31 @@ impl Appender {
         // Ready the lines the next record of this topic will go to.
         self.seg.data.prefetch_write(end as usize, 2 * 64);
         if end > self.low_water {
-            self.near_the_end(ask_growth);
+            self.near_the_end(ask);
         }
         Ok(Some(seq))
     }
 
     #[cold]
-    fn near_the_end(&mut self, ask_growth: &dyn Fn(&Arc<Segment>)) {
-        let a = self.seg.data_allocated.load(Ordering::Acquire);
-        if a > self.allocated {
-            self.allocated = a;
-            self.set_low_water();
-        } else if !self.grow_asked && self.allocated < self.seg.max_size {
-            self.grow_asked = true;
-            self.seg.grow_requested.store(true, Ordering::Release);
-            ask_growth(&self.seg);
+    fn near_the_end(&mut self, ask: &dyn Fn(&Arc<Segment>, Ask)) {
+        if self.offset > self.writeback_at {
+            // Every `WRITEBACK_STEP`, the pages finished so far go to disk
+            // in the background (the flush after a burst has less to do).
+            self.writeback_at = self.offset + super::WRITEBACK_STEP;
+            ask(&self.seg, Ask::Writeback(self.offset));
         }
+        if self.offset > self.grow_at {
+            let a = self.seg.data_allocated.load(Ordering::Acquire);
+            if a > self.allocated {
+                self.allocated = a;
+                self.set_low_water();
+            } else if !self.grow_asked {
+                self.grow_asked = true;
+                self.seg.grow_requested.store(true, Ordering::Release);
+                ask(&self.seg, Ask::Grow);
+            }
+        }
+        self.low_water = self.grow_at.min(self.writeback_at);
     }
 
     /// Slow path of `append`: false if the segment is full (roll), true once

@@ -20,12 +20,15 @@ use crate::format::segment::{
     DATA_START, DataHeader, INDEX_ENTRY_LEN, INDEX_START, IndexEntry, IndexHeader, WAITING_AT, WATERMARK_AT, Watermark,
 };
 use crate::storage::file::{allocate, now_ns, open_ro, open_rw};
-use crate::storage::{Mapping, page_size};
+use crate::storage::{Mapping, page_size, writeback};
 
 /// Smallest growth step of a data file.
 pub(crate) const MIN_WINDOW: u64 = 64 * 1024;
 /// Largest growth step of a data file.
 pub(crate) const MAX_WINDOW: u64 = 64 * 1024 * 1024;
+/// The writer asks for early writeback each time it has written this much
+/// more (see [`Segment::start_writeback`]).
+pub(crate) const WRITEBACK_STEP: u64 = 4 * 1024 * 1024;
 /// Pre-faulting proceeds (and is published) in steps of this size.
 pub(crate) const PREFAULT_STEP: u64 = 2 * 1024 * 1024;
 
@@ -73,6 +76,11 @@ pub(crate) struct Segment {
     pub populated: AtomicU64,
     /// Data pages below this offset were released from the writer's mapping.
     released: AtomicU64,
+    /// The writer finished the data pages below this offset and wants their
+    /// writeback started early (see [`Segment::start_writeback`]).
+    pub writeback_wanted: AtomicU64,
+    /// Writeback was started for the data pages below this offset.
+    written_back: AtomicU64,
     /// Last growth step, doubled each time.
     window: AtomicU64,
     grow_lock: Mutex<()>,
@@ -127,6 +135,8 @@ impl Segment {
             grow_requested: AtomicBool::new(false),
             populated: AtomicU64::new(DATA_START + window),
             released: AtomicU64::new(DATA_START),
+            writeback_wanted: AtomicU64::new(DATA_START),
+            written_back: AtomicU64::new(DATA_START),
             window: AtomicU64::new(window),
             grow_lock: Mutex::new(()),
             prefault_lock: Mutex::new(()),
@@ -195,6 +205,8 @@ impl Segment {
             grow_requested: AtomicBool::new(false),
             populated: AtomicU64::new(data_len),
             released: AtomicU64::new(DATA_START),
+            writeback_wanted: AtomicU64::new(DATA_START),
+            written_back: AtomicU64::new(DATA_START),
             window: AtomicU64::new(MIN_WINDOW),
             grow_lock: Mutex::new(()),
             prefault_lock: Mutex::new(()),
@@ -325,8 +337,9 @@ impl Segment {
     }
 
     /// Releases the writer mapping's pages of finished frames below `end`
-    /// (see [`Mapping::release_pages`]); only the flush thread calls this,
-    /// with `end` at or below the writer's position.
+    /// (see [`Mapping::release_pages`]); the flush and prefault threads call
+    /// this, with `end` at or below the writer's position (two calls at once
+    /// only release some pages twice, which changes nothing).
     pub(crate) fn release_written(&self, end: u64) {
         let from = self.released.load(Ordering::Acquire);
         let page = page_size() as u64;
@@ -335,8 +348,41 @@ impl Segment {
             return;
         }
         match self.data.release_pages(from as usize, (to - from) as usize) {
-            Ok(()) => self.released.store(to, Ordering::Release),
+            Ok(()) => {
+                self.released.fetch_max(to, Ordering::AcqRel);
+            }
             Err(e) => log::debug!("releasing written pages of {} failed: {e}", self.data_path.display()),
+        }
+    }
+
+    /// Starts writeback of the next whole data pages below
+    /// `writeback_wanted` (at most [`WRITEBACK_STEP`] bytes) and returns
+    /// without waiting for it: the bytes started (0 if none) and whether
+    /// more is wanted. The flush after a burst then finds most of the burst
+    /// on its way to disk already. Pages leave the writer's mapping first
+    /// ([`Segment::release_written`]), so that writeback does not
+    /// write-protect them one by one under the writer. No durability is
+    /// claimed for them until a sync covers them. An optimisation only:
+    /// failures are logged, not returned.
+    pub(crate) fn start_writeback(&self) -> (u64, bool) {
+        let page = page_size() as u64;
+        let wanted = self.writeback_wanted.load(Ordering::Acquire) / page * page;
+        let from = self.written_back.load(Ordering::Acquire);
+        if wanted <= from {
+            return (0, false);
+        }
+        let to = wanted.min(from + WRITEBACK_STEP);
+        self.release_written(to);
+        let started = open_rw(&self.data_path, false).and_then(|f| writeback::start(&f, from, to - from));
+        match started {
+            Ok(()) => {
+                self.written_back.fetch_max(to, Ordering::AcqRel);
+                (to - from, to < wanted)
+            }
+            Err(e) => {
+                log::debug!("starting writeback of {} failed: {e}", self.data_path.display());
+                (0, false)
+            }
         }
     }
 

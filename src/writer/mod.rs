@@ -167,6 +167,7 @@ impl Writer {
             bell,
             lock_file: opened.lock_file,
             topics_dir_dirty: AtomicBool::new(recovered_any),
+            last_flush: std::sync::atomic::AtomicU64::new(0),
             fork_gen: fork_generation(),
             pid: std::process::id(),
             recovery: opened.report,

@@ -1,6 +1,7 @@
 //! The `logstream-prefault` thread: reserves and pre-faults space ahead of
 //! writers, so that `write()` neither waits for `fallocate` nor takes page
-//! faults. Separate from the flush thread because a long sync must not delay
+//! faults; and starts the writeback of pages the writers finished, so that
+//! a flush after a burst has less left to write. Separate from the flush thread because a long sync must not delay
 //! it: a writer that outruns it faults pages in itself, which costs it far
 //! more than the work costs here.
 
@@ -18,10 +19,13 @@ use crate::segment::Segment;
 pub(crate) struct GrowQueue {
     state: Mutex<(VecDeque<Arc<Segment>>, bool)>,
     cv: Condvar,
+    /// Bytes whose writeback the thread started early (a statistic).
+    pub(crate) written_back: std::sync::atomic::AtomicU64,
 }
 
 impl GrowQueue {
-    /// Asks for more room in `seg` (called once per window by its writer).
+    /// Hands `seg` to the thread: its writer asked for more room
+    /// (`grow_requested`) or for writeback (`writeback_wanted`).
     pub(crate) fn ask(&self, seg: &Arc<Segment>) {
         let mut s = self.state.lock();
         s.0.push_back(seg.clone());
@@ -53,7 +57,9 @@ pub(crate) fn run(queue: Arc<GrowQueue>, index_interval: u64) {
         // Reserving is quick and is what a writer waits for: do it for every
         // waiting segment first, then pre-fault them one after the other.
         for seg in &batch {
-            seg.grow_requested.store(false, Ordering::Release);
+            if !seg.grow_requested.swap(false, Ordering::AcqRel) {
+                continue;
+            }
             if let Err(e) = seg.reserve(0) {
                 // The writer reserves synchronously when it needs to, and
                 // reports NoSpace itself.
@@ -67,6 +73,19 @@ pub(crate) fn run(queue: Arc<GrowQueue>, index_interval: u64) {
         }
         for seg in &batch {
             seg.prefault(seg.data_allocated.load(Ordering::Acquire));
+        }
+        // Last, as it matters least to the writer: writeback of the pages
+        // it finished (see `Segment::start_writeback`), a step at a time,
+        // giving way to any writer that asks for room meanwhile (what is
+        // left is started at the writer's next request).
+        for seg in &batch {
+            loop {
+                let (bytes, more) = seg.start_writeback();
+                queue.written_back.fetch_add(bytes, Ordering::Relaxed);
+                if !more || !queue.state.lock().0.is_empty() {
+                    break;
+                }
+            }
         }
     }
 }

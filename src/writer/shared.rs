@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::doorbell::Doorbell;
 use crate::error::{Error, IoContext, Result};
 use crate::layout::{Layout, check_topic};
-use crate::segment::appender::Appender;
+use crate::segment::appender::{Appender, Ask};
 use crate::segment::{Limits, Segment, read_header};
 use crate::storage::file::now_ns;
 use crate::storage::fork_generation;
@@ -42,6 +42,10 @@ pub(crate) struct Poison {
     pub(crate) path: PathBuf,
     pub(crate) cause: String,
 }
+
+/// How long after a `flush()` call the writer keeps starting the writeback
+/// of finished pages early (see `Shared::ask`).
+const EARLY_WRITEBACK_AFTER_FLUSH: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// State shared by the clones, the topic writers and the flush thread.
 pub(crate) struct Shared {
@@ -67,6 +71,9 @@ pub(crate) struct Shared {
     pub(crate) bell: Doorbell,
     pub(crate) lock_file: File,
     pub(crate) topics_dir_dirty: AtomicBool,
+    /// When `flush()` was last called (ns since the epoch, 0 = never): a
+    /// writer whose user flushes gets early writeback (see `ask`).
+    pub(crate) last_flush: std::sync::atomic::AtomicU64,
     pub(crate) fork_gen: u64,
     pub(crate) pid: u32,
     pub(crate) recovery: RecoveryReport,
@@ -120,8 +127,10 @@ impl Shared {
                 continue;
             }
             let step = match st.appender {
-                Some(ref mut a) => a.append(data, ts, &|seg| self.grow.ask(seg)),
-                None => self.start_segment(t, &mut st).and_then(|a| a.append(data, ts, &|seg| self.grow.ask(seg))),
+                Some(ref mut a) => a.append(data, ts, &|seg, what| self.ask(seg, what)),
+                None => {
+                    self.start_segment(t, &mut st).and_then(|a| a.append(data, ts, &|seg, what| self.ask(seg, what)))
+                }
             };
             let step = match step {
                 Err(e @ Error::Full { .. }) => {
@@ -261,10 +270,10 @@ impl Shared {
             let mut done = 0usize;
             while done < records.len() {
                 let step = match st.appender {
-                    Some(ref mut a) => a.append(records[done], ts, &|seg| self.grow.ask(seg)),
+                    Some(ref mut a) => a.append(records[done], ts, &|seg, what| self.ask(seg, what)),
                     None => self
                         .start_segment(t, &mut st)
-                        .and_then(|a| a.append(records[done], ts, &|seg| self.grow.ask(seg))),
+                        .and_then(|a| a.append(records[done], ts, &|seg, what| self.ask(seg, what))),
                 };
                 let step = match step {
                     Ok(Some(_)) => Ok(()),
@@ -357,6 +366,7 @@ impl Shared {
             full_errors: c.full_errors.load(Ordering::Relaxed),
             segments_dropped: c.segments_dropped.load(Ordering::Relaxed),
             segments_compressed: c.segments_compressed.load(Ordering::Relaxed),
+            early_writeback_bytes: self.grow.written_back.load(Ordering::Relaxed),
             disk_bytes: self.budget.used.load(Ordering::Relaxed),
         }
     }
@@ -400,6 +410,26 @@ impl Shared {
                     }));
                 }
                 _ => self.state_cv.wait(&mut g),
+            }
+        }
+    }
+
+    /// Hands a segment to the prefault thread, which serves what its writer
+    /// asks: more room, or the writeback of finished pages. Writeback is
+    /// started early only for a writer whose user called `flush()` lately:
+    /// then the next flush finds most pages on their way to disk (1 M
+    /// records then `flush()`: 0.45–0.49x to 0.63–0.69x the baseline);
+    /// otherwise the timed passes write them back, and the write path keeps
+    /// the CPU (early writeback cost bursts 10–15% on 2 cores).
+    fn ask(&self, seg: &Arc<Segment>, what: Ask) {
+        match what {
+            Ask::Grow => self.grow.ask(seg),
+            Ask::Writeback(upto) => {
+                let last = self.last_flush.load(Ordering::Relaxed);
+                if last != 0 && now_ns().saturating_sub(last) < EARLY_WRITEBACK_AFTER_FLUSH.as_nanos() as u64 {
+                    seg.writeback_wanted.fetch_max(upto, Ordering::AcqRel);
+                    self.grow.ask(seg);
+                }
             }
         }
     }
@@ -560,6 +590,7 @@ impl Shared {
 
     pub(crate) fn flush(&self) -> Result<()> {
         self.check_usable()?;
+        self.last_flush.store(now_ns().max(1), Ordering::Relaxed);
         self.flush.flush_and_publish().map_err(|why| self.flush_error(why))
     }
 

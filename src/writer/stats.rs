@@ -102,4 +102,7 @@ pub struct WriterStats {
     pub segments_compressed: u64,
     /// Bytes the log occupies on disk, as last counted.
     pub disk_bytes: u64,
+    /// Bytes whose writeback was started early, behind the writer, because
+    /// `flush()` was called lately (the next flush has less left to write).
+    pub early_writeback_bytes: u64,
 }
