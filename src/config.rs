@@ -411,6 +411,77 @@ impl Config {
         Ok(())
     }
 
+    /// The effective configuration as a `meta.json` object: every key of
+    /// [`KEYS`] with the value in force (defaults included, sizes in bytes,
+    /// durations in milliseconds), except the caps that are not set (the file
+    /// format has no `null`). [`Config::from_json_str`] reads it back as the
+    /// same configuration, so it is also a complete config file: useful to
+    /// log what a service runs with, or to pin today's defaults.
+    ///
+    /// ```
+    /// let mut cfg = logstream::Config::new("/var/lib/app/logstream");
+    /// cfg.set_flush_interval_ms(50);
+    /// let json = cfg.to_json();
+    /// assert_eq!(json["flush_interval_ms"], 50);
+    /// assert_eq!(json["durability"], "async");
+    /// let back = logstream::Config::from_json_str(&json.to_string(), None).unwrap();
+    /// assert_eq!(back.to_json(), json);
+    /// ```
+    pub fn to_json(&self) -> Value {
+        let ms = |d: Duration| Value::from(u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        let mut m = serde_json::Map::new();
+        let mut put = |k: &str, v: Value| {
+            m.insert(k.to_owned(), v);
+        };
+        put("base_dir", Value::from(self.base_dir.to_string_lossy().into_owned()));
+        put("idx_file_max_item_num", self.idx_file_max_item_num().into());
+        put("data_file_max_size", self.data_file_max_size().into());
+        put("mem_max_size", self.mem_max_size().into());
+        put("max_concurrent_forward", self.max_concurrent_forward().into());
+        put("compress_topics", self.compress_topics().into());
+        put("black_topics", self.black_topics().into());
+        put("white_topics", self.white_topics().into());
+        put("flush_interval_ms", ms(self.flush_interval()));
+        put("checkpoint_interval_ms", ms(self.checkpoint_interval()));
+        put("max_batch_bytes", self.max_batch_bytes().into());
+        put("max_record_bytes", self.max_record_bytes().into());
+        put("retry_initial_ms", ms(self.retry_initial()));
+        put("retry_max_ms", ms(self.retry_max()));
+        put("retain_consumed", self.retain_consumed().into());
+        put("poll_interval_ms", ms(self.poll_interval()));
+        put("index_interval_bytes", self.index_interval_bytes().into());
+        let durability = match self.durability() {
+            Durability::Async => "async",
+            Durability::Sync => "sync",
+        };
+        put("durability", durability.into());
+        if let Some(b) = self.max_disk_bytes() {
+            put("max_disk_bytes", b.into());
+        }
+        if let Some(b) = self.max_topic_bytes() {
+            put("max_topic_bytes", b.into());
+        }
+        match self.full_policy() {
+            FullPolicy::Block { max_wait } => {
+                put("full_policy", "block".into());
+                put("full_max_wait_ms", ms(max_wait));
+            }
+            FullPolicy::Error => put("full_policy", "error".into()),
+            FullPolicy::DropOldest => put("full_policy", "drop_oldest".into()),
+        }
+        put("segment_max_age_ms", ms(self.segment_max_age().unwrap_or_default()));
+        put("rebalance_interval_ms", ms(self.rebalance_interval()));
+        put("retry_max_attempts", self.retry_max_attempts().unwrap_or(0).into());
+        put("retention_max_age_ms", ms(self.retention_max_age().unwrap_or_default()));
+        if let Some(b) = self.retention_max_bytes() {
+            put("retention_max_bytes", b.into());
+        }
+        if let Some(b) = self.retention_max_total_bytes() {
+            put("retention_max_total_bytes", b.into());
+        }
+        Value::Object(m)
+    }
+
     /// The config file this config was read from, if any.
     pub fn source(&self) -> Option<&Path> {
         self.source.as_deref()
@@ -861,6 +932,43 @@ mod tests {
                 other => panic!("{text:?}: {other:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_json_form_names_every_key_once_every_cap_is_set() {
+        let mut cfg = Config::new("/var/lib/app/logstream");
+        cfg.set_max_disk_bytes(Some(1 << 30))
+            .set_max_topic_bytes(Some(1 << 29))
+            .set_retention_max_bytes(Some(1 << 28))
+            .set_retention_max_total_bytes(Some(1 << 30));
+        let json = cfg.to_json();
+        let mut printed: Vec<&str> = json.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut keys: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+        printed.sort_unstable();
+        keys.sort_unstable();
+        assert_eq!(printed, keys);
+    }
+
+    #[test]
+    fn the_json_form_reads_back_as_the_same_configuration() {
+        let mut cfg = Config::new("/var/lib/app/logstream");
+        cfg.set_max_disk_bytes(Some(1 << 30))
+            .set_full_policy(FullPolicy::DropOldest)
+            .set_durability(Durability::Sync)
+            .set_segment_max_age_ms(60_000)
+            .set_black_topics(vec!["noise".into()])
+            .set_retry_max_attempts(5)
+            .set_retention_max_age_ms(86_400_000)
+            .set_retention_max_bytes(Some(1 << 30));
+        // Equal in every value in force (an unset `max_record_bytes` reads
+        // back as the value it derived from `data_file_max_size`).
+        let back = Config::from_json_str(&cfg.to_json().to_string(), None).unwrap();
+        assert_eq!(back.to_json(), cfg.to_json());
+        assert_eq!(back.full_policy(), FullPolicy::DropOldest);
+        assert_eq!(back.max_record_bytes(), cfg.max_record_bytes());
+        let blocking = Config::new("/x");
+        let back = Config::from_json_str(&blocking.to_json().to_string(), None).unwrap();
+        assert_eq!(back.full_policy(), blocking.full_policy(), "the default block policy keeps its wait");
     }
 
     #[test]
