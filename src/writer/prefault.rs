@@ -1,9 +1,10 @@
 //! The `logstream-prefault` thread: reserves and pre-faults space ahead of
 //! writers, so that `write()` neither waits for `fallocate` nor takes page
-//! faults; and starts the writeback of pages the writers finished, so that
-//! a flush after a burst has less left to write. Separate from the flush thread because a long sync must not delay
-//! it: a writer that outruns it faults pages in itself, which costs it far
-//! more than the work costs here.
+//! faults; and, for writers whose user flushes, starts the writeback of the
+//! pages they finished, so that the next flush has less left to write.
+//! Separate from the flush thread because a long sync must not delay it: a
+//! writer that outruns it faults pages in itself, which costs it far more
+//! than the work costs here.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
