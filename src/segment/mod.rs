@@ -386,6 +386,15 @@ impl Segment {
         }
     }
 
+    /// Starts writeback of `0..end` of the data file now, without waiting
+    /// (before a pass syncs several files one after the other, so that
+    /// their writes are in flight together). An optimisation only.
+    pub(crate) fn kick_writeback(&self, end: u64) {
+        if let Err(e) = open_rw(&self.data_path, false).and_then(|f| writeback::start(&f, 0, end)) {
+            log::debug!("starting writeback of {} failed: {e}", self.data_path.display());
+        }
+    }
+
     /// Makes `0..end` of the data file durable, and the index up to
     /// `index_end` if given. The index of an active segment is not synced on
     /// every pass (it would double the device flushes): it is a hint that

@@ -394,6 +394,18 @@ fn sync_pass(shared: &Shared, publish: bool) -> Result<bool> {
             }
         }
     } else {
+        // Several files: start the writeback of all of them first, so that
+        // their writes are in flight together and each sync below mostly
+        // waits and flushes (8 durable writers on 8 topics: 10.1–10.3 k/s
+        // before, 12.9–13.5 k/s after, `logstream-bench --only groupcommit`).
+        if files > 1 {
+            for w in &work {
+                for p in w.sealed.iter().chain(w.active.iter()) {
+                    p.seg.release_written(p.end);
+                    p.seg.kick_writeback(p.end);
+                }
+            }
+        }
         for w in &work {
             if let Some(seen) = w.dir {
                 sync_dir(&w.topic.dir).ctx("sync topic directory", &w.topic.dir)?;
