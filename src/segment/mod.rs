@@ -373,25 +373,29 @@ impl Segment {
         }
         let to = wanted.min(from + WRITEBACK_STEP);
         self.release_written(to);
-        let started = open_rw(&self.data_path, false).and_then(|f| writeback::start(&f, from, to - from));
-        match started {
-            Ok(()) => {
-                self.written_back.fetch_max(to, Ordering::AcqRel);
-                (to - from, to < wanted)
-            }
-            Err(e) => {
-                log::debug!("starting writeback of {} failed: {e}", self.data_path.display());
-                (0, false)
-            }
+        if !self.write_back(from, to - from) {
+            return (0, false);
         }
+        self.written_back.fetch_max(to, Ordering::AcqRel);
+        (to - from, to < wanted)
     }
 
     /// Starts writeback of `0..end` of the data file now, without waiting
     /// (before a pass syncs several files one after the other, so that
     /// their writes are in flight together). An optimisation only.
     pub(crate) fn kick_writeback(&self, end: u64) {
-        if let Err(e) = open_rw(&self.data_path, false).and_then(|f| writeback::start(&f, 0, end)) {
-            log::debug!("starting writeback of {} failed: {e}", self.data_path.display());
+        self.write_back(0, end);
+    }
+
+    /// Starts writeback of `off..off+len` of the data file; false (logged)
+    /// if it could not.
+    fn write_back(&self, off: u64, len: u64) -> bool {
+        match open_rw(&self.data_path, false).and_then(|f| writeback::start(&f, off, len)) {
+            Ok(()) => true,
+            Err(e) => {
+                log::debug!("starting writeback of {} failed: {e}", self.data_path.display());
+                false
+            }
         }
     }
 
