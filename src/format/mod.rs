@@ -68,6 +68,17 @@
 //!   and the writer faulted fresh pages itself; on the flush thread, a third
 //!   busy thread took the writer's core), so writers that never flush leave
 //!   writeback to the timed passes.
+//! - **A path names a file, not a segment.** An empty sealed segment is
+//!   replaced by a new file of the same name (the next session's first
+//!   segment), so no step may act on "a segment" by reopening its path and
+//!   trusting what it finds. A `Segment` keeps the device and inode of the
+//!   data and index files it mapped, and every later open by path for a
+//!   change (growing the file, releasing unused space with a punched hole,
+//!   starting writeback) checks them and skips a file that is no longer
+//!   its own. Replacing an empty segment drops it from the writer's queue
+//!   of sealed segments; compression skips empty segments (the only kind
+//!   replaced) and checks, before its exchange, that the name still holds
+//!   the file it compressed.
 //! - **Seal frames** end segments and name the next one, so a reader never has
 //!   to guess whether a segment is finished. New segments and topic
 //!   directories appear by `rename`, complete.

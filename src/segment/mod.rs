@@ -87,6 +87,37 @@ pub(crate) struct Segment {
     prefault_lock: Mutex<()>,
     /// Where reserved space is charged (disk caps); `None` in recovery.
     account: Option<budget::Account>,
+    /// Identity of the data and index files this segment mapped: a path
+    /// names a file, not a segment, and an empty sealed segment can be
+    /// replaced by a new file of the same name. Every step that opens a
+    /// segment's file by path checks it (`open_own`).
+    data_id: FileId,
+    index_id: FileId,
+}
+
+/// Device and inode of a file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct FileId(u64, u64);
+
+impl FileId {
+    pub(crate) fn of(f: &File) -> std::io::Result<FileId> {
+        use std::os::unix::fs::MetadataExt;
+        let m = f.metadata()?;
+        Ok(FileId(m.dev(), m.ino()))
+    }
+}
+
+/// Opens `path` read-write only if it is still the file `id` names: an
+/// error of kind `NotFound` when it was removed or replaced since.
+fn open_own(path: &Path, id: FileId) -> std::io::Result<File> {
+    let f = open_rw(path, false)?;
+    if FileId::of(&f)? != id {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "the segment was replaced by a new file of the same name",
+        ));
+    }
+    Ok(f)
 }
 
 impl std::fmt::Debug for Segment {
@@ -120,7 +151,7 @@ impl Segment {
             e
         };
         let built = Self::create_files(dir, base_seq, epoch, log_id, limits, window, index_len);
-        let (data, index) = built.map_err(uncharge)?;
+        let (data, index, data_id, index_id) = built.map_err(uncharge)?;
         Ok(Segment {
             base_seq,
             epoch,
@@ -141,6 +172,8 @@ impl Segment {
             grow_lock: Mutex::new(()),
             prefault_lock: Mutex::new(()),
             account,
+            data_id,
+            index_id,
         })
     }
 
@@ -153,7 +186,7 @@ impl Segment {
         limits: Limits,
         window: u64,
         index_len: u64,
-    ) -> Result<(Mapping, Mapping)> {
+    ) -> Result<(Mapping, Mapping, FileId, FileId)> {
         let data_path = dir.join(data_file_name(base_seq));
         let index_path = dir.join(index_file_name(base_seq));
         let tmp_data = dir.join(format!(".ls-new-{}", data_file_name(base_seq)));
@@ -175,9 +208,11 @@ impl Segment {
         write_watermark(&data, &Watermark::empty(base_seq));
         data.populate_write(DATA_START as usize, window as usize).ctx("pre-fault data file", &tmp_data)?;
 
+        let index_id = FileId::of(&index_file).ctx("stat index file", &tmp_index)?;
+        let data_id = FileId::of(&data_file).ctx("stat data file", &tmp_data)?;
         std::fs::rename(&tmp_index, &index_path).ctx("rename new index file into place", &index_path)?;
         std::fs::rename(&tmp_data, &data_path).ctx("rename new data file into place", &data_path)?;
-        Ok((data, index))
+        Ok((data, index, data_id, index_id))
     }
 
     /// Opens an existing segment read-write (recovery and repair). A missing
@@ -191,6 +226,8 @@ impl Segment {
         let index_len = index_file.metadata().ctx("stat index file", index_path)?.len();
         let index_reserve = Limits { max_size, ..limits }.index_reserve().max(round_up_page(index_len));
         let index = Mapping::map(&index_file, index_reserve, true, index_path).ctx("map index file", index_path)?;
+        let data_id = FileId::of(&data_file).ctx("stat data file", data_path)?;
+        let index_id = FileId::of(&index_file).ctx("stat index file", index_path)?;
         Ok(Segment {
             base_seq: header.base_seq,
             epoch: header.epoch,
@@ -211,7 +248,15 @@ impl Segment {
             grow_lock: Mutex::new(()),
             prefault_lock: Mutex::new(()),
             account: None,
+            data_id,
+            index_id,
         })
+    }
+
+    /// The data file of this segment, opened read-write by path; `NotFound`
+    /// when the name now belongs to another file (see `FileId`).
+    pub(crate) fn open_data(&self) -> std::io::Result<File> {
+        open_own(&self.data_path, self.data_id)
     }
 
     /// The same segment after its directory was renamed to `dir`.
@@ -258,7 +303,8 @@ impl Segment {
         if let Some(a) = &self.account {
             a.charge(target - have)?;
         }
-        let file = open_rw(&self.data_path, false)
+        let file = self
+            .open_data()
             .ctx("open data file to grow it", &self.data_path)
             .inspect_err(|_| self.credit(target - have))?;
         allocate(&file, &self.data_path, have, target - have).map_err(|e| {
@@ -314,7 +360,7 @@ impl Segment {
                 reason: "index entry beyond the index file's reserve".into(),
             });
         }
-        let file = open_rw(&self.index_path, false).ctx("open index file to grow it", &self.index_path)?;
+        let file = open_own(&self.index_path, self.index_id).ctx("open index file to grow it", &self.index_path)?;
         allocate(&file, &self.index_path, have, target - have).ctx("reserve space in index file", &self.index_path)?;
         self.index_allocated.store(target, Ordering::Release);
         Ok(())
@@ -390,7 +436,7 @@ impl Segment {
     /// Starts writeback of `off..off+len` of the data file; false (logged)
     /// if it could not.
     fn write_back(&self, off: u64, len: u64) -> bool {
-        match open_rw(&self.data_path, false).and_then(|f| writeback::start(&f, off, len)) {
+        match self.open_data().and_then(|f| writeback::start(&f, off, len)) {
             Ok(()) => true,
             Err(e) => {
                 log::debug!("starting writeback of {} failed: {e}", self.data_path.display());

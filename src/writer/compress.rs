@@ -164,6 +164,13 @@ pub(crate) fn compress_segment(dir: &Path, base: u64, stop: impl Fn() -> bool) -
     let Some(wm) = wm.filter(|w| w.is_sealed() && w.sealed_end < len && header.base_seq == base) else {
         return Ok(Outcome::Skipped("not durably sealed"));
     };
+    // An empty segment gains nothing, and it is the one kind the writer
+    // replaces by a new file of the same name (which the exchange below
+    // would then swap out of the log).
+    if wm.sealed_next == header.base_seq {
+        return Ok(Outcome::Skipped("empty"));
+    }
+    let id = crate::segment::FileId::of(&file).ctx("stat data file", &path)?;
     let map = Mapping::map(&file, len, false, &path).ctx("map data file", &path)?;
     let tmp = dir.join(format!(".ls-tmp-compress-{base}"));
     let result = write_compressed(&map, len, header, wm, &tmp, &stop);
@@ -175,6 +182,13 @@ pub(crate) fn compress_segment(dir: &Path, base: u64, stop: impl Fn() -> bool) -
         }
     };
     drop(map);
+    // The name must still hold the file compressed (defence in depth: only
+    // empty segments are replaced, and those were skipped above).
+    let still = open_ro(&path).and_then(|f| crate::segment::FileId::of(&f)).is_ok_and(|now| now == id);
+    if !still {
+        let _ = std::fs::remove_file(&tmp);
+        return Ok(Outcome::Skipped("replaced"));
+    }
     match exchange(&tmp, &path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

@@ -30,7 +30,7 @@ use crate::format::segment::{DATA_START, Watermark};
 
 use crate::segment::appender::Progress;
 use crate::segment::{read_watermark, write_watermark};
-use crate::storage::file::{open_rw, punch_hole, sync_dir, sync_fs};
+use crate::storage::file::{punch_hole, sync_dir, sync_fs};
 
 /// Above this many dirty files in one pass, one `syncfs` is cheaper than a sync per file.
 const SYNCFS_THRESHOLD: usize = 64;
@@ -484,8 +484,9 @@ fn finish_sealed(p: &Progress) -> Result<()> {
     let allocated = p.seg.data_allocated.load(Ordering::Acquire);
     let page = crate::storage::page_size() as u64;
     let keep = (p.end.max(DATA_START + SEAL_LEN as u64)).div_ceil(page) * page;
+    // Through the segment's own file: its name may hold a new segment by now.
     if allocated > keep
-        && let Ok(f) = open_rw(&p.seg.data_path, false)
+        && let Ok(f) = p.seg.open_data()
     {
         punch_hole(&f, keep, allocated - keep);
         p.seg.credit(allocated - keep);

@@ -454,6 +454,9 @@ impl Shared {
                 // name: a power loss must not find the old file's header
                 // under the new segment's name.
                 st.dir_changed();
+                // Recovery queued the removed segment to be finished: nothing
+                // is left to finish, and its name is about to be the new one's.
+                st.sealed.retain(|p| p.seg.base_seq != base);
             }
             self.sync_topic_dir(t, st)?;
             st.dir_changed();
