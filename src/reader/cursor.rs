@@ -238,6 +238,13 @@ impl Cursor {
                     self.off = off;
                     self.next_seq = seq;
                 }
+                // Zeros where frames were already written (before the durable
+                // watermark, or anywhere in a sealed segment, a lost seal frame
+                // included) are damage, not the end: skip them as `verify` does.
+                Stop::End if self.is_finished(&seg, off) => match self.skip_damage(&seg, off, events)? {
+                    Some(n) => skipped_before += n,
+                    None => return Ok(Fill::CaughtUp(Some(seg))),
+                },
                 // `Full` comes only after a record was added; both mean "nothing now".
                 Stop::Full | Stop::End => return Ok(Fill::CaughtUp(Some(seg))),
                 Stop::Seal(next) => {
