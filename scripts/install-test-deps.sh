@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Installs what `cargo test --workspace` needs beyond the Rust toolchain, and
+# nothing when it is already there (no apt-get update then):
+#   - nats-server, for the logstream-nats and CLI `forward` tests (a real
+#     server with JetStream; Debian puts it in /usr/sbin);
+#   - a C and C++ compiler, make, pkg-config and zlib's headers, for the
+#     librdkafka that logstream-kafka builds from source (rdkafka-sys runs
+#     librdkafka's ./configure with curl, zstd, SSL and SASL disabled, so no
+#     cmake and no other -dev package is needed).
+# Fails with one message naming what is missing when it cannot install it.
+# Usage: scripts/install-test-deps.sh && cargo test --workspace
+set -euo pipefail
+
+missing=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have nats-server || [ -x /usr/sbin/nats-server ] || [ -n "${NATS_SERVER:-}" ] || missing+=(nats-server)
+have cc || missing+=(gcc)
+have c++ || missing+=(g++)
+have make || missing+=(make)
+have pkg-config || missing+=(pkg-config)
+[ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "test dependencies: all present"
+  exit 0
+fi
+
+echo "test dependencies: installing ${missing[*]}"
+if ! have apt-get; then
+  echo "error: the tests need ${missing[*]} and this script only knows apt-get; install them with your package manager (or set NATS_SERVER to a nats-server binary)" >&2
+  exit 1
+fi
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+  if have sudo; then SUDO="sudo"; else
+    echo "error: the tests need ${missing[*]}; run this script as root (or with sudo available) to install them" >&2
+    exit 1
+  fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+if ! { $SUDO apt-get update -qq && $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }; then
+  echo "error: could not install ${missing[*]} with apt-get; install them by hand and run again" >&2
+  exit 1
+fi
+echo "test dependencies: installed ${missing[*]}"
