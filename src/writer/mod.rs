@@ -409,6 +409,7 @@ impl Writer {
     /// [`Error::Closed`] after close, [`Error::Poisoned`].
     pub fn resume(&self) -> Result<()> {
         let s = &self.inner.shared;
+        s.check_forked()?;
         let _g = s.state_lock.lock();
         match s.state.load(Ordering::SeqCst) {
             CLOSED => Err(Error::Closed),
@@ -534,6 +535,7 @@ impl Handle {
     fn close_timeout(&self, timeout: std::time::Duration) -> Result<CloseReport> {
         let deadline = std::time::Instant::now() + timeout;
         let s = &self.shared;
+        s.check_forked()?;
         let prev = s.mark_closed();
         if prev == POISONED {
             return Err(s.poison_error());
@@ -569,6 +571,11 @@ impl Handle {
 
     fn close(&self) -> Result<()> {
         let s = &self.shared;
+        // In a forked child the background threads do not exist (joining
+        // them would fail), the mappings are the parent's live segments
+        // (sealing them would store into the parent's log) and the lock
+        // is the parent's too (unlocking would release it): do nothing.
+        s.check_forked()?;
         let prev = s.mark_closed();
         // Compression stops first (after the segment it is working on): a
         // segment it has not done is compressed by the next writer.
@@ -607,6 +614,9 @@ impl Handle {
 
 impl Drop for Handle {
     fn drop(&mut self) {
+        if self.shared.check_forked().is_err() {
+            return;
+        }
         if let Err(e) = self.close() {
             log::error!("closing the writer of {} failed: {e}", self.shared.layout.base.display());
         }

@@ -111,9 +111,7 @@ impl Shared {
         if data.len() as u64 > self.max_record {
             return Err(Error::RecordTooLarge { topic: t.name.to_string(), len: data.len(), max: self.max_record });
         }
-        if fork_generation() != self.fork_gen {
-            return Err(Error::Forked { opened_by: self.pid, used_in: std::process::id() });
-        }
+        self.check_forked()?;
         let ts = now_ns();
         let mut full_since = None;
         loop {
@@ -168,6 +166,7 @@ impl Shared {
 
     /// Deletes a topic: its files, and the writer's state for it.
     pub(crate) fn delete_topic(&self, name: &str, mode: super::DeleteMode) -> Result<crate::admin::TopicInfo> {
+        self.check_forked()?;
         check_topic(name)?;
         let dir = self.layout.topic(name);
         let t = self.topics.read().get(name).cloned();
@@ -251,9 +250,7 @@ impl Shared {
         if let Some(r) = records.iter().find(|r| r.len() as u64 > self.max_record) {
             return Err(Error::RecordTooLarge { topic: t.name.to_string(), len: r.len(), max: self.max_record });
         }
-        if fork_generation() != self.fork_gen {
-            return Err(Error::Forked { opened_by: self.pid, used_in: std::process::id() });
-        }
+        self.check_forked()?;
         let ts = now_ns();
         let mut full_since = None;
         let first = 'attempt: loop {
@@ -319,6 +316,7 @@ impl Shared {
     }
 
     pub(crate) fn append_at(&self, t: &Topic, seq: u64, data: &[u8]) -> Result<Placed> {
+        self.check_forked()?;
         {
             let mut st = t.state.lock();
             let next = st.next_seq();
@@ -607,10 +605,17 @@ impl Shared {
         }
     }
 
-    pub(crate) fn check_usable(&self) -> Result<()> {
+    /// `Error::Forked` in a process forked from the one that opened the
+    /// writer: there, nothing may touch the parent's mappings, lock or threads.
+    pub(crate) fn check_forked(&self) -> Result<()> {
         if fork_generation() != self.fork_gen {
             return Err(Error::Forked { opened_by: self.pid, used_in: std::process::id() });
         }
+        Ok(())
+    }
+
+    pub(crate) fn check_usable(&self) -> Result<()> {
+        self.check_forked()?;
         match self.state.load(Ordering::SeqCst) {
             CLOSED => Err(Error::Closed),
             POISONED => Err(self.poison_error()),
