@@ -8,7 +8,9 @@
 //!   topics/<topic>/    NNNNNNNNNNNNNNNNNNNN.dat + .idx per segment
 //!   groups/<group>/    checkpoints.snap, checkpoints.log, LOCK
 //!   readers/           slot-NN.lock, one per reader process using the doorbell
-//!   tmp/               new topic directories are built here, then renamed in
+//!   tmp/               new topic directories are built here, then renamed in;
+//!                      deleted ones are renamed here, then removed
+//!   deleted/<topic>    where a deleted topic's numbering ended (format/deleted.rs)
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -46,6 +48,12 @@ impl Layout {
     }
     pub(crate) fn tmp(&self) -> PathBuf {
         self.base.join("tmp")
+    }
+    pub(crate) fn deleted(&self) -> PathBuf {
+        self.base.join("deleted")
+    }
+    pub(crate) fn tombstone(&self, topic: &str) -> PathBuf {
+        self.deleted().join(topic)
     }
 }
 

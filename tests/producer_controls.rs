@@ -276,7 +276,7 @@ fn close_timeout_returns_in_time_under_a_stalled_disk_and_the_data_is_recovered(
 }
 
 #[test]
-fn deleting_a_topic_is_refused_while_a_group_lags_and_forcing_it_starts_the_name_afresh() {
+fn deleting_a_topic_is_refused_while_a_group_lags_and_forcing_it_keeps_the_numbering() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path());
     cfg.set_checkpoint_interval_ms(0);
@@ -296,9 +296,9 @@ fn deleting_a_topic_is_refused_while_a_group_lags_and_forcing_it_starts_the_name
     assert_eq!(info.records, 11);
     assert!(!dir.path().join("topics/t").exists());
     assert!(matches!(w.delete_topic("t", DeleteMode::Force), Err(Error::NoSuchTopic { .. })));
-    assert_eq!(w.write("t", b"new").unwrap(), 0, "the name starts afresh");
+    assert_eq!(w.write("t", b"new").unwrap(), 11, "the name goes on after the deleted records");
     let infos = w.topics().unwrap();
-    assert_eq!((infos[0].first_seq, infos[0].next_seq, infos[0].records), (0, 1, 1));
+    assert_eq!((infos[0].first_seq, infos[0].next_seq, infos[0].records), (11, 12, 1));
     w.close().unwrap();
 }
 

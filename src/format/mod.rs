@@ -15,6 +15,7 @@
 //!   groups/<group>/checkpoints.{snap,log}     confirmed positions         (checkpoint.rs)
 //!   groups/<group>/members/, owners.lock      who consumes what           (reader/members.rs)
 //!   groups/<group>/dead-letters/              a log of failed records     (dead_letter.rs)
+//!   deleted/<topic>                           where a deleted topic ended (deleted.rs)
 //! ```
 //! Topic and group names are validated, not escaped (naming.rs). Segment
 //! files are named by their first sequence number, zero-padded to 20 digits.
@@ -79,6 +80,15 @@
 //!   of sealed segments; compression skips empty segments (the only kind
 //!   replaced) and checks, before its exchange, that the name still holds
 //!   the file it compressed.
+//! - **A deleted topic's numbering survives it** (`deleted.rs`). Sequence
+//!   numbers are never reused for other data, not even across
+//!   `delete_topic`: the name's next records continue after the deleted
+//!   ones, so groups holding a position past them receive the new records
+//!   (restarting at 0 left every such group waiting at its old position),
+//!   and a group behind sees a gap. The deletion renames the directory into
+//!   `tmp/` under a name that carries the next seq (durable), frees the
+//!   files, then writes `deleted/<topic>`; an open finishes what a crash
+//!   interrupted before any topic is written.
 //! - **Seal frames** end segments and name the next one, so a reader never has
 //!   to guess whether a segment is finished. New segments and topic
 //!   directories appear by `rename`, complete.
@@ -99,6 +109,7 @@
 pub mod block;
 pub mod checkpoint;
 pub mod dead_letter;
+pub mod deleted;
 pub mod dropped;
 pub mod frame;
 pub mod meta;

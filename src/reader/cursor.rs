@@ -417,7 +417,13 @@ impl Cursor {
                 Ok(true)
             }
             Err(_) => {
-                let segs = list_segments(&self.dir)?;
+                let segs = match list_segments(&self.dir) {
+                    Ok(segs) => segs,
+                    // The topic was deleted: its next records, if it is
+                    // written again, start at `seq` in a new directory.
+                    Err(e) if e.is_not_found() => return Ok(false),
+                    Err(e) => return Err(e),
+                };
                 let Some(&b) = segs.iter().find(|&&b| b >= seq) else {
                     return Ok(false);
                 };

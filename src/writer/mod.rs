@@ -12,6 +12,7 @@ pub(crate) mod open;
 mod prefault;
 mod shared;
 mod stats;
+mod tombstone;
 pub(crate) mod topic;
 
 use std::collections::HashMap;
@@ -167,6 +168,7 @@ impl Writer {
             bell,
             lock_file: opened.lock_file,
             topics_dir_dirty: AtomicBool::new(recovered_any),
+            deleted_next: Mutex::default(),
             last_flush: std::sync::atomic::AtomicU64::new(0),
             fork_gen: fork_generation(),
             pid: std::process::id(),
@@ -335,7 +337,16 @@ impl Writer {
 
     /// Deletes a topic and its records. With [`DeleteMode::IfConsumed`] it is
     /// refused while a registered group has not consumed every record.
-    /// Writing to the name afterwards starts a new topic at sequence 0.
+    ///
+    /// Writing to the name afterwards continues its numbering: the first new
+    /// record gets the `next_seq` the deleted topic had (kept across sessions
+    /// in `deleted/<topic>`), so a sequence number never names two records.
+    /// Every group then receives the new records, whether it is restarted or
+    /// left running; a group that had not consumed the deleted records (a
+    /// forced deletion) is told of them as a gap, as after retention.
+    ///
+    /// The deletion is one durable rename; a crash at any point leaves the
+    /// topic whole or deleted with its numbering kept.
     ///
     /// # Errors
     /// [`Error::TopicInUse`], [`Error::NoSuchTopic`], I/O errors.

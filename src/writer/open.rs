@@ -63,6 +63,9 @@ pub(crate) fn open_dir(layout: &Layout, limits: Limits) -> Result<Opened> {
     for d in [layout.topics(), layout.groups(), layout.tmp()] {
         create_dir_durable(&d).ctx("create directory", &d)?;
     }
+    // Deletions a crash interrupted are finished first: their directory
+    // names carry where the topics' numbering resumes.
+    super::tombstone::finish_pending(layout)?;
     clean_tmp(&layout.tmp())?;
 
     let meta = read_meta(&layout.meta());

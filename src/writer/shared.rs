@@ -62,6 +62,9 @@ pub(crate) struct Shared {
     pub(crate) log_id: u64,
     pub(crate) session: u64,
     pub(crate) topics: RwLock<HashMap<Box<str>, Arc<Topic>>>,
+    /// Where topics deleted in this session resume their numbering (also in
+    /// their tombstones, once written).
+    pub(crate) deleted_next: Mutex<HashMap<Box<str>, u64>>,
     pub(crate) state: AtomicU8,
     pub(crate) state_lock: Mutex<Option<Poison>>,
     pub(crate) state_cv: Condvar,
@@ -100,10 +103,19 @@ impl Shared {
         }
         check_topic(name)?;
         let mut map = self.topics.write();
-        let t = map
-            .entry(name.into())
-            .or_insert_with(|| Arc::new(Topic::new(name, self.layout.topic(name), 0, false, None)));
-        Ok(t.clone())
+        if let Some(t) = map.get(name) {
+            return Ok(t.clone());
+        }
+        // A topic not seen by this session has no directory (recovery found
+        // every one there is): it is new, or was deleted, and then its
+        // numbering resumes where the deleted one ended.
+        let next = match self.deleted_next.lock().get(name) {
+            Some(&n) => n,
+            None => super::tombstone::next_seq(&self.layout, name)?,
+        };
+        let t = Arc::new(Topic::new(name, self.layout.topic(name), next, false, None));
+        map.insert(name.into(), t.clone());
+        Ok(t)
     }
 
     #[inline]
@@ -184,18 +196,34 @@ impl Shared {
         let mut info = crate::admin::topic_info(&dir, name).unwrap_or_default();
         info.next_seq = next;
         info.records = next.saturating_sub(info.first_seq);
+        // Under the map's lock until the directory is gone, so that a write
+        // to the same name waits and then starts a new directory at `next`.
+        let mut map = self.topics.write();
+        // Out of sight of readers at once (one rename, durable). A failure
+        // here leaves the topic as it was.
+        let gone = super::tombstone::begin(&self.layout, name, next)?;
+        // A reader at the end of the active segment follows its seal to
+        // `next`: the re-created topic's first segment.
+        if let Some(mut app) = st.appender.take() {
+            let p = app.seal(now_ns());
+            if p.seg.waiting().load(Ordering::SeqCst) != 0 {
+                self.ring(&p.seg, t.bucket);
+            }
+        }
         st.deleted = true;
-        st.appender = None;
         st.sealed.clear();
-        self.topics.write().remove(name);
-        // Out of sight of readers at once (one rename), then removed.
-        let gone = self.layout.tmp().join(format!("deleted-{}", crate::storage::file::random_u64()));
-        std::fs::rename(&dir, &gone).ctx("delete topic directory", &dir)?;
-        let topics_dir = self.layout.topics();
-        crate::storage::file::sync_dir(&topics_dir).ctx("sync topics directory", &topics_dir)?;
-        std::fs::remove_dir_all(&gone).ctx("remove deleted topic's files", &gone)?;
+        map.remove(name);
+        self.deleted_next.lock().insert(name.into(), next);
+        drop(map);
+        drop(st);
         self.account(&t).credit(t.usage.load(Ordering::Acquire));
-        log::info!("deleted topic {name:?} ({} record(s))", info.records);
+        // What is left can fail (a full disk, say) without undoing the
+        // deletion: this session remembers `next`, and the next open finishes
+        // the pending directory, which carries it.
+        if let Err(e) = super::tombstone::finish(&self.layout, &gone, name, next) {
+            log::warn!("topic {name:?} is deleted; finishing its removal failed ({e}); the next open retries");
+        }
+        log::info!("deleted topic {name:?} ({} record(s)); its numbering resumes at {next}", info.records);
         Ok(info)
     }
 
