@@ -69,12 +69,19 @@ pub enum Error {
         max: u64,
     },
 
-    /// The file system has no room to extend a segment; nothing was written.
-    #[error("no space left to extend {} by {needed} bytes; free space and retry (nothing was written)", path.display())]
+    /// The file system has no room for an operation; it did not happen
+    /// (a write stored nothing, a replaced file keeps its old contents).
+    #[error(
+        "no space left to {op} {}{}; free space and retry",
+        path.display(),
+        if *needed > 0 { format!(" ({needed} more bytes needed)") } else { String::new() }
+    )]
     NoSpace {
-        /// The segment file that could not grow.
+        /// What could not be done.
+        op: &'static str,
+        /// The file it needed room for.
         path: PathBuf,
-        /// Bytes that could not be reserved.
+        /// Bytes the operation needed (0 where the file system did not say).
         needed: u64,
     },
 
@@ -286,7 +293,7 @@ impl Error {
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {
         let path = path.into();
         if source.raw_os_error() == Some(libc::ENOSPC) || source.kind() == io::ErrorKind::StorageFull {
-            return Error::NoSpace { path, needed: 0 };
+            return Error::NoSpace { op, path, needed: 0 };
         }
         Error::Io { op, path, source }
     }

@@ -11,6 +11,7 @@
 //!   tmp/               new topic directories are built here, then renamed in;
 //!                      deleted ones are renamed here, then removed
 //!   deleted/<topic>    where a deleted topic's numbering ended (format/deleted.rs)
+//!   logstream.reserve  emergency reserve for a full disk (storage/reserve.rs)
 //! ```
 
 use std::path::{Path, PathBuf};

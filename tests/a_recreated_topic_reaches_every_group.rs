@@ -128,3 +128,22 @@ fn a_group_that_had_not_finished_a_force_deleted_topic_is_told_and_receives_the_
     );
     w.close().unwrap();
 }
+
+#[test]
+fn a_running_group_lets_go_of_a_deleted_topics_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let w = Writer::open(&cfg).unwrap();
+    write_n(&w, "t", 0, 100);
+    let (r, seen) = collecting_reader(&cfg, "g");
+    wait_for("the group to consume the first 100", WAIT, || seqs(&seen, "t").len() == 100);
+    w.delete_topic("t", DeleteMode::Force).unwrap();
+    // Space of a deleted file is freed when nobody maps it any more.
+    let base = dir.path().display().to_string();
+    wait_for("no mapping of the deleted topic's files", WAIT, || {
+        let maps = std::fs::read_to_string("/proc/self/maps").unwrap();
+        !maps.lines().any(|l| l.contains(&base) && l.ends_with("(deleted)") && l.contains(".dat"))
+    });
+    r.stop().unwrap();
+    w.close().unwrap();
+}

@@ -16,6 +16,7 @@
 //!   groups/<group>/members/, owners.lock      who consumes what           (reader/members.rs)
 //!   groups/<group>/dead-letters/              a log of failed records     (dead_letter.rs)
 //!   deleted/<topic>                           where a deleted topic ended (deleted.rs)
+//!   logstream.reserve                         emergency reserve (storage/reserve.rs)
 //! ```
 //! Topic and group names are validated, not escaped (naming.rs). Segment
 //! files are named by their first sequence number, zero-padded to 20 digits.
@@ -89,6 +90,16 @@
 //!   `tmp/` under a name that carries the next seq (durable), frees the
 //!   files, then writes `deleted/<topic>`; an open finishes what a crash
 //!   interrupted before any topic is written.
+//! - **An emergency reserve for a full disk** (`logstream.reserve`, 4 MiB of
+//!   allocated blocks, storage/reserve.rs). What frees space on a full disk
+//!   needs a little space first: a consumer's checkpoint entries, a new
+//!   group's files, a writer's new `logstream.meta`, retention's `DROPPED`
+//!   line, a member's info file. Each of those, meeting `ENOSPC`, truncates
+//!   a slice off the reserve and tries again; the record path never does, so
+//!   producers cannot eat it. The writer refills it at open and once a
+//!   second when the file system has twice its size free. A new segment's
+//!   files are built under temporary names and removed if they cannot be
+//!   completed, so a failed write leaves nothing behind.
 //! - **Seal frames** end segments and name the next one, so a reader never has
 //!   to guess whether a segment is finished. New segments and topic
 //!   directories appear by `rename`, complete.

@@ -136,6 +136,14 @@ impl CheckpointStore {
         if updates.is_empty() {
             return Ok(());
         }
+        // Confirming is how a consumer frees space, so it works on a full
+        // disk: a slice of the emergency reserve pays for the entries. A
+        // failed try leaves at most a torn entry, which the next one cuts.
+        let base = self.dir.parent().and_then(Path::parent).map(Path::to_path_buf).unwrap_or_else(|| self.dir.clone());
+        crate::storage::reserve::with_reserve(&base, (updates.len() * ENTRY_LEN) as u64, || self.persist_once(updates))
+    }
+
+    fn persist_once(&mut self, updates: &[(String, u64, Kind)]) -> Result<()> {
         let lpath = self.dir.join(LOCK_FILE);
         let lock = self.lock.clone();
         let held = Held::take(&lock, true, &lpath)?;

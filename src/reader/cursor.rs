@@ -252,6 +252,15 @@ impl Cursor {
                     // next writer session replaces it with a new file.
                     let moved = self.enter(next, events)?
                         && self.seg.as_ref().is_some_and(|s| !Arc::ptr_eq(s, &seg) && s.header != seg.header);
+                    if !moved && !self.dir.is_dir() {
+                        // The topic was deleted: let go of its last segment
+                        // (its space is freed once nobody maps it) and look
+                        // for `seq` again, in a re-created directory.
+                        self.seg = None;
+                        self.positioned = false;
+                        self.next_seq = seq;
+                        return Ok(Fill::CaughtUp(None));
+                    }
                     if !moved {
                         // The writer rings this sealed segment's waiters when
                         // it starts the next one.

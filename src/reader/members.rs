@@ -120,9 +120,13 @@ impl Membership {
         let path = self.info_path();
         let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_vec(&info).map_err(|e| Error::io("encode member info", &path, e.into()))?;
-        // Informational (for balancing and operators): no fsync needed.
-        std::fs::write(&tmp, text).ctx("write member info", &tmp)?;
-        std::fs::rename(&tmp, &path).ctx("write member info", &path)
+        // Informational (for balancing and operators): no fsync needed. On
+        // a full disk a slice of the emergency reserve pays for it.
+        let base = self.dir.parent().and_then(Path::parent).unwrap_or(&self.dir);
+        crate::storage::reserve::with_reserve(base, text.len() as u64, || {
+            std::fs::write(&tmp, &text).ctx("write member info", &tmp)?;
+            std::fs::rename(&tmp, &path).ctx("write member info", &path)
+        })
     }
 
     /// Whether this member owns `topic`.

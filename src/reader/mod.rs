@@ -142,9 +142,7 @@ impl ReaderBuilder {
             create_dir_durable(&d).ctx("create directory", &d)?;
         }
         let gdir = layout.group(&self.group);
-        let registered = checkpoint::ensure_group_dir(&gdir)?;
-        let members = members::Membership::join(&gdir)?;
-        let (store, report) = checkpoint::CheckpointStore::open(&gdir)?;
+        let (registered, members, store, report) = join_group(&layout, &gdir)?;
         if report != checkpoint::LoadReport::default() {
             log::warn!("group {:?}: checkpoint damage found, older positions used: {report:?}", self.group);
         }
@@ -188,6 +186,27 @@ impl ReaderBuilder {
         core.start()?;
         Ok(ReaderHandle { core, _watcher: Some(watcher) })
     }
+}
+
+/// Registers the group if it is new, joins it and opens its checkpoints.
+/// On a full disk this takes slices of the emergency reserve
+/// (storage/reserve.rs): starting a consumer is how space gets freed. A new
+/// group that still cannot be made leaves nothing behind.
+fn join_group(
+    layout: &Layout,
+    gdir: &std::path::Path,
+) -> Result<(u64, members::Membership, checkpoint::CheckpointStore, checkpoint::LoadReport)> {
+    let existed = gdir.exists();
+    let r = crate::storage::reserve::with_reserve(&layout.base, 64 << 10, || {
+        let registered = checkpoint::ensure_group_dir(gdir)?;
+        let members = members::Membership::join(gdir)?;
+        let (store, report) = checkpoint::CheckpointStore::open(gdir)?;
+        Ok((registered, members, store, report))
+    });
+    if r.is_err() && !existed {
+        let _ = std::fs::remove_dir_all(gdir);
+    }
+    r
 }
 
 /// A running reader. [`ReaderHandle::stop`] stops it gracefully; dropping

@@ -191,27 +191,69 @@ impl Segment {
         let index_path = dir.join(index_file_name(base_seq));
         let tmp_data = dir.join(format!(".ls-new-{}", data_file_name(base_seq)));
         let tmp_index = dir.join(format!(".ls-new-{}", index_file_name(base_seq)));
+        let built = Self::build_files(&tmp_data, &tmp_index, base_seq, epoch, log_id, limits, window, index_len);
+        let (data, index, data_id, index_id) = match built {
+            Ok(b) => b,
+            Err(e) => {
+                // Nothing half-made stays behind (a full disk fails here).
+                let _ = std::fs::remove_file(&tmp_index);
+                let _ = std::fs::remove_file(&tmp_data);
+                return Err(e);
+            }
+        };
+        if let Err(e) = std::fs::rename(&tmp_index, &index_path) {
+            let _ = std::fs::remove_file(&tmp_index);
+            let _ = std::fs::remove_file(&tmp_data);
+            return Err(Error::io("rename new index file into place", &index_path, e));
+        }
+        if let Err(e) = std::fs::rename(&tmp_data, &data_path) {
+            let _ = std::fs::remove_file(&index_path);
+            let _ = std::fs::remove_file(&tmp_data);
+            return Err(Error::io("rename new data file into place", &data_path, e));
+        }
+        Ok((data, index, data_id, index_id))
+    }
+
+    /// Creates, reserves and maps a new segment's files under temporary names.
+    #[expect(clippy::too_many_arguments, reason = "the parts of a new segment, passed on from `create_files`")]
+    fn build_files(
+        tmp_data: &Path,
+        tmp_index: &Path,
+        base_seq: u64,
+        epoch: u64,
+        log_id: u64,
+        limits: Limits,
+        window: u64,
+        index_len: u64,
+    ) -> Result<(Mapping, Mapping, FileId, FileId)> {
+        let reserve = |what: &'static str, path: &Path, e: std::io::Error, len: u64| {
+            if e.raw_os_error() == Some(libc::ENOSPC) {
+                Error::NoSpace { op: what, path: path.to_path_buf(), needed: len }
+            } else {
+                Error::io(what, path, e)
+            }
+        };
         let index_reserve = limits.index_reserve();
 
-        let index_file = open_rw(&tmp_index, true).ctx("create index file", &tmp_index)?;
-        allocate(&index_file, &tmp_index, 0, index_len).ctx("reserve space for index file", &tmp_index)?;
-        let index = Mapping::map(&index_file, index_reserve, true, &tmp_index).ctx("map index file", &tmp_index)?;
+        let index_file = open_rw(tmp_index, true).ctx("create index file", tmp_index)?;
+        allocate(&index_file, tmp_index, 0, index_len)
+            .map_err(|e| reserve("create the index file", tmp_index, e, index_len))?;
+        let index = Mapping::map(&index_file, index_reserve, true, tmp_index).ctx("map index file", tmp_index)?;
         let ih = IndexHeader { interval: limits.index_interval as u32, base_seq, epoch };
         index.write(0, &ih.encode());
 
-        let data_file = open_rw(&tmp_data, true).ctx("create data file", &tmp_data)?;
+        let data_file = open_rw(tmp_data, true).ctx("create data file", tmp_data)?;
         let data_len = DATA_START + window;
-        allocate(&data_file, &tmp_data, 0, data_len).ctx("reserve space for data file", &tmp_data)?;
-        let data = Mapping::map(&data_file, limits.max_size, true, &tmp_data).ctx("map data file", &tmp_data)?;
+        allocate(&data_file, tmp_data, 0, data_len)
+            .map_err(|e| reserve("create the data file", tmp_data, e, data_len))?;
+        let data = Mapping::map(&data_file, limits.max_size, true, tmp_data).ctx("map data file", tmp_data)?;
         let dh = DataHeader { base_seq, epoch, created: now_ns(), reserve: limits.max_size, log_id, flags: 0 };
         data.write(0, &dh.encode());
         write_watermark(&data, &Watermark::empty(base_seq));
-        data.populate_write(DATA_START as usize, window as usize).ctx("pre-fault data file", &tmp_data)?;
+        data.populate_write(DATA_START as usize, window as usize).ctx("pre-fault data file", tmp_data)?;
 
-        let index_id = FileId::of(&index_file).ctx("stat index file", &tmp_index)?;
-        let data_id = FileId::of(&data_file).ctx("stat data file", &tmp_data)?;
-        std::fs::rename(&tmp_index, &index_path).ctx("rename new index file into place", &index_path)?;
-        std::fs::rename(&tmp_data, &data_path).ctx("rename new data file into place", &data_path)?;
+        let index_id = FileId::of(&index_file).ctx("stat index file", tmp_index)?;
+        let data_id = FileId::of(&data_file).ctx("stat data file", tmp_data)?;
         Ok((data, index, data_id, index_id))
     }
 
@@ -310,7 +352,7 @@ impl Segment {
         allocate(&file, &self.data_path, have, target - have).map_err(|e| {
             self.credit(target - have);
             if e.raw_os_error() == Some(libc::ENOSPC) {
-                Error::NoSpace { path: self.data_path.clone(), needed: target - have }
+                Error::NoSpace { op: "extend", path: self.data_path.clone(), needed: target - have }
             } else {
                 Error::io("reserve space in data file", &self.data_path, e)
             }

@@ -10,6 +10,7 @@ pub mod hook;
 mod map;
 #[expect(unsafe_code, reason = "fcntl byte-range locks have no safe wrapper; see range_lock.rs")]
 pub(crate) mod range_lock;
+pub(crate) mod reserve;
 pub(crate) mod wake;
 #[cfg_attr(target_os = "linux", expect(unsafe_code, reason = "sync_file_range has no safe wrapper; see writeback.rs"))]
 pub(crate) mod writeback;

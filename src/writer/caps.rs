@@ -124,8 +124,20 @@ pub(crate) fn note_dropped(dir: &std::path::Path, from: u64, to: u64) -> Result<
     use crate::format::dropped::{Dropped, FILE, line};
     use std::io::Write;
     let path = dir.join(FILE);
-    let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).ctx("open", &path)?;
     let d = Dropped { from, to, time: crate::storage::file::now_ns() };
-    f.write_all(line(&d).as_bytes()).ctx("append to", &path)?;
-    crate::storage::file::sync_file(&f, &path).ctx("sync", &path)
+    let text = line(&d);
+    // Retention frees space, so it must work on a full disk: a slice of the
+    // reserve pays for the line. A torn append is cut before trying again,
+    // so the line is never glued to a fragment.
+    let base = dir.parent().and_then(std::path::Path::parent).unwrap_or(dir);
+    crate::storage::reserve::with_reserve(base, text.len() as u64, || {
+        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).ctx("open", &path)?;
+        let len = f.metadata().ctx("stat", &path)?.len();
+        let r = f.write_all(text.as_bytes()).ctx("append to", &path);
+        if r.is_err() {
+            let _ = f.set_len(len);
+        }
+        r?;
+        crate::storage::file::sync_file(&f, &path).ctx("sync", &path)
+    })
 }

@@ -188,6 +188,8 @@ pub(crate) fn run(shared: Arc<Shared>) {
             if let Err(e) = super::caps::retention(&shared) {
                 log::warn!("applying retention limits failed (will retry): {e}");
             }
+            // Space came back after a full disk took slices of the reserve.
+            crate::storage::reserve::refill(&shared.layout.base);
             if cfg!(feature = "metrics") {
                 crate::metrics::writer(&shared.layout.base, &shared.stats_snapshot());
             }

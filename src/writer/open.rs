@@ -56,9 +56,14 @@ pub(crate) fn open_dir(layout: &Layout, limits: Limits) -> Result<Opened> {
         let _ = lock_file.read_to_string(&mut s);
         return Err(Error::Locked { path: lock_path, holder: s.trim().parse().ok() });
     }
-    lock_file.set_len(0).ctx("write lock file", &lock_path)?;
-    lock_file.seek(SeekFrom::Start(0)).ctx("write lock file", &lock_path)?;
-    lock_file.write_all(std::process::id().to_string().as_bytes()).ctx("write lock file", &lock_path)?;
+    // The pid over the old one, then cut to length: no new block is needed
+    // when the file has one already (a full disk must not stop the open).
+    let pid = std::process::id().to_string();
+    crate::storage::reserve::with_reserve(&layout.base, 4096, || {
+        lock_file.seek(SeekFrom::Start(0)).ctx("write lock file", &lock_path)?;
+        lock_file.write_all(pid.as_bytes()).ctx("write lock file", &lock_path)?;
+        lock_file.set_len(pid.len() as u64).ctx("write lock file", &lock_path)
+    })?;
 
     for d in [layout.topics(), layout.groups(), layout.tmp()] {
         create_dir_durable(&d).ctx("create directory", &d)?;
@@ -90,7 +95,16 @@ pub(crate) fn open_dir(layout: &Layout, limits: Limits) -> Result<Opened> {
     let session = last_session.max(max_epoch) + 1;
     let new_meta = DirMeta { format: 1, log_id: format!("{log_id:016x}"), session, created, boot_id };
     let bytes = serde_json::to_vec_pretty(&new_meta).map_err(|e| Error::io("encode", layout.meta(), e.into()))?;
-    write_atomic(&layout.meta(), &bytes).ctx("write", layout.meta())?;
+    // A new file replaces the old: on a full disk it takes a slice of the
+    // emergency reserve (storage/reserve.rs).
+    let meta_path = layout.meta();
+    crate::storage::reserve::with_reserve(&layout.base, bytes.len() as u64, || {
+        write_atomic(&meta_path, &bytes).map_err(|e| match Error::io("write", &meta_path, e) {
+            Error::NoSpace { path, .. } => Error::NoSpace { op: "replace", path, needed: bytes.len().max(4096) as u64 },
+            e => e,
+        })
+    })?;
+    crate::storage::reserve::refill(&layout.base);
     report.session = session;
     Ok(Opened { lock_file, log_id, session, report, pending })
 }

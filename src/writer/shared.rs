@@ -666,7 +666,7 @@ impl Shared {
     pub(crate) fn poison_with(&self, e: &Error) {
         let (op, path) = match e {
             Error::Io { op, path, .. } => (*op, path.clone()),
-            Error::NoSpace { path, .. } => ("sync", path.clone()),
+            Error::NoSpace { op, path, .. } => (*op, path.clone()),
             _ => ("sync", self.layout.base.clone()),
         };
         let mut g = self.state_lock.lock();
