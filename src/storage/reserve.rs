@@ -16,7 +16,7 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// File name of the reserve in the log directory.
 pub(crate) const FILE: &str = "logstream.reserve";
@@ -96,6 +96,10 @@ pub(crate) fn with_reserve<T>(base: &Path, needed: u64, mut op: impl FnMut() -> 
     loop {
         match op() {
             Err(e) if e.is_no_space() && release(base, needed) => continue,
+            // The file system does not say how much it lacked; the caller knows.
+            Err(Error::NoSpace { op, path, needed: 0 }) => {
+                return Err(Error::NoSpace { op, path, needed: needed.max(1) });
+            }
             other => return other,
         }
     }
