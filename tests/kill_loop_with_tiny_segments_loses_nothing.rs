@@ -4,6 +4,8 @@
 //! process tails the log. Every acknowledged record must be read back with
 //! its acknowledged contents, by the tailing reader and by a pull cursor, and
 //! no sequence number may ever be acknowledged twice with different data.
+//! Some rounds delete a topic (forced) and go on writing to it, and the
+//! tailing group restarts every ten rounds.
 mod common;
 
 use std::collections::HashMap;
@@ -52,6 +54,13 @@ fn child_writer_until_killed() {
         assert_eq!(got, seq, "the writer is the only one");
         child_say(&format!("ack {topic} {seq} {i}"));
         i += 1;
+        if round % 7 == 3 && i == 25 {
+            // Delete t2 (forced: the tailing group may lag) and go on writing
+            // to it: its numbering must continue after the deleted records.
+            let next = w.next_seq("t2").unwrap();
+            child_say(&format!("deleting t2 {next}"));
+            w.delete_topic("t2", logstream::DeleteMode::Force).unwrap();
+        }
         if round.is_multiple_of(5) && i.is_multiple_of(37) {
             // Waits until an age roll (the flush thread's housekeeping, once a
             // second) has left a topic with an empty newest segment, and says
@@ -90,14 +99,11 @@ fn note(acked: &mut Acked, topic: &str, seq: u64, data: Vec<u8>) {
     }
 }
 
-#[test]
-fn a_writer_killed_a_hundred_times_at_segment_boundaries_loses_no_acknowledged_record() {
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = cfg_for(dir.path());
-    // The tailing reader: what it delivered, per topic and seq.
-    let delivered: Arc<Mutex<Acked>> = Arc::default();
+/// The tailing group's reader: notes every delivered record (a record
+/// delivered again must come with the same contents).
+fn start_reader(cfg: &logstream::Config, delivered: &Arc<Mutex<Acked>>) -> logstream::ReaderHandle {
     let d2 = delivered.clone();
-    let reader = logstream::Reader::builder(&cfg)
+    logstream::Reader::builder(cfg)
         .group("g")
         .start(move |b: &logstream::Batch| -> Result<(), std::io::Error> {
             let mut m = d2.lock().unwrap();
@@ -106,9 +112,21 @@ fn a_writer_killed_a_hundred_times_at_segment_boundaries_loses_no_acknowledged_r
             }
             Ok(())
         })
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn a_writer_killed_a_hundred_times_at_segment_boundaries_loses_no_acknowledged_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = cfg_for(dir.path());
+    // The tailing reader: what it delivered, per topic and seq.
+    let delivered: Arc<Mutex<Acked>> = Arc::default();
+    let reader = start_reader(&cfg, &delivered);
 
     let mut acked = Acked::new();
+    // t2's records below this may be gone: a deletion of t2 began there.
+    let mut t2_deleted_below = 0u64;
+    let mut reader = Some(reader);
     let mut rng = 0x9e37_79b9_7f4a_7c15u64;
     for round in 0..ROUNDS {
         rng ^= rng << 13;
@@ -128,6 +146,10 @@ fn a_writer_killed_a_hundred_times_at_segment_boundaries_loses_no_acknowledged_r
             if line == "empty" {
                 return true;
             }
+            if let Some(next) = line.strip_prefix("deleting t2 ") {
+                t2_deleted_below = t2_deleted_below.max(next.parse().unwrap());
+                return false;
+            }
             let mut f = line.split(' ');
             let (Some("ack"), Some(topic), Some(seq), Some(i)) = (f.next(), f.next(), f.next(), f.next()) else {
                 panic!("round {round}: unexpected line {line:?}");
@@ -145,14 +167,31 @@ fn a_writer_killed_a_hundred_times_at_segment_boundaries_loses_no_acknowledged_r
                 break;
             }
         }
+        // The writer must still be running: it only ever stops by our kill.
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("round {round}: the writer process ended on its own ({status}) after {seen} lines");
+        }
         child.kill().unwrap();
         // Acknowledgements already in the pipe count too.
         for line in lines {
             record(line);
         }
         let _ = seen;
-        child.wait().unwrap();
+        let status = child.wait().unwrap();
+        use std::os::unix::process::ExitStatusExt as _;
+        assert_eq!(
+            status.signal(),
+            Some(libc::SIGKILL),
+            "round {round}: the writer ended by our SIGKILL, not by itself"
+        );
+        if round % 10 == 9 {
+            // The group restarts too: it resumes after its persisted positions.
+            reader.take().unwrap().stop().unwrap();
+            reader = Some(start_reader(&cfg, &delivered));
+        }
     }
+    let reader = reader.take().unwrap();
+    let gone = |k: &(String, u64)| k.0 == "t2" && k.1 < t2_deleted_below;
 
     // A last, clean session; then everything acknowledged must be there.
     let w = logstream::Writer::open(&cfg).unwrap();
@@ -161,12 +200,21 @@ fn a_writer_killed_a_hundred_times_at_segment_boundaries_loses_no_acknowledged_r
     let want = acked.len();
     wait_for("the tailing reader to deliver every acknowledged record", Duration::from_secs(120), || {
         let d = delivered.lock().unwrap();
-        acked.keys().all(|k| d.contains_key(k))
+        acked.keys().all(|k| gone(k) || d.contains_key(k))
     });
     reader.stop().unwrap();
     let d = delivered.lock().unwrap();
     for (k, v) in &acked {
+        if gone(k) && !d.contains_key(k) {
+            continue;
+        }
         assert_eq!(d.get(k), Some(v), "{} seq {}: the reader delivered other contents", k.0, k.1);
+    }
+    // Nothing was delivered that was not acknowledged as such.
+    for (k, v) in d.iter() {
+        if let Some(a) = acked.get(k) {
+            assert_eq!(a, v, "{} seq {}: delivered other contents than acknowledged", k.0, k.1);
+        }
     }
     // The group consumed them, so their older segments were deleted: a pull
     // cursor reads what is retained, and that must hold every acknowledged
@@ -174,12 +222,13 @@ fn a_writer_killed_a_hundred_times_at_segment_boundaries_loses_no_acknowledged_r
     for topic in TOPICS {
         let back = read_all(&cfg, topic);
         let first = back.first().map_or(u64::MAX, |r| r.0);
-        let want = acked.keys().filter(|(t, s)| t == topic && *s >= first).count();
+        let want = acked.keys().filter(|k| k.0 == topic && k.1 >= first && !gone(k)).count();
         let mut read_back = 0;
         for (seq, data) in back {
-            if let Some(v) = acked.get(&(topic.to_owned(), seq)) {
+            let k = (topic.to_owned(), seq);
+            if let Some(v) = acked.get(&k) {
                 assert_eq!(&data, v, "{topic} seq {seq}: read back with other contents");
-                read_back += 1;
+                read_back += usize::from(!gone(&k));
             }
         }
         assert_eq!(read_back, want, "{topic}: acknowledged records from seq {first} on, read by a pull cursor");

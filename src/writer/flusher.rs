@@ -24,7 +24,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::Shared;
 use super::topic::Topic;
-use crate::error::{IoContext, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::format::frame::SEAL_LEN;
 use crate::format::segment::{DATA_START, Watermark};
 
@@ -410,7 +410,14 @@ fn sync_pass(shared: &Shared, publish: bool) -> Result<bool> {
         }
         for w in &work {
             if let Some(seen) = w.dir {
-                sync_dir(&w.topic.dir).ctx("sync topic directory", &w.topic.dir)?;
+                match sync_dir(&w.topic.dir) {
+                    Ok(()) => {}
+                    // Deleted since the pass took it: nothing of it is to be
+                    // made durable any more (its directory is gone by one
+                    // durable rename; a re-created one is another topic's).
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.topic.state.lock().deleted => continue,
+                    Err(e) => return Err(Error::io("sync topic directory", &w.topic.dir, e)),
+                }
                 let mut st = w.topic.state.lock();
                 st.dir_synced = st.dir_synced.max(seen);
             }

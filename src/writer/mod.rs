@@ -464,14 +464,20 @@ impl Writer {
         &self.inner.shared.layout.base
     }
 
-    /// Sequence number the next record of `topic` will get (0 for a new topic).
+    /// Sequence number the next record of `topic` will get (0 for a new
+    /// topic; for a deleted one, the seq after its deleted records).
     ///
     /// # Errors
-    /// [`Error::InvalidTopic`].
+    /// [`Error::InvalidTopic`]; an unreadable tombstone of a deleted topic.
     pub fn next_seq(&self, topic: &str) -> Result<u64> {
         check_topic(topic)?;
-        let topics = self.inner.shared.topics.read();
-        Ok(topics.get(topic).map_or(0, |t| t.state.lock().next_seq()))
+        // A topic this session has not written is new or deleted: the
+        // sequence number it resumes at (what `write` would return).
+        let t = self.inner.shared.topics.read().get(topic).cloned();
+        match t {
+            Some(t) => Ok(t.state.lock().next_seq()),
+            None => self.inner.shared.resume_seq(topic),
+        }
     }
 
     /// The writer session number: the epoch of segments this writer creates.

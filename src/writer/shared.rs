@@ -109,13 +109,19 @@ impl Shared {
         // A topic not seen by this session has no directory (recovery found
         // every one there is): it is new, or was deleted, and then its
         // numbering resumes where the deleted one ended.
-        let next = match self.deleted_next.lock().get(name) {
-            Some(&n) => n,
-            None => super::tombstone::next_seq(&self.layout, name)?,
-        };
+        let next = self.resume_seq(name)?;
         let t = Arc::new(Topic::new(name, self.layout.topic(name), next, false, None));
         map.insert(name.into(), t.clone());
         Ok(t)
+    }
+
+    /// Where a topic this session has not registered starts: after its
+    /// deleted records if it was deleted, else at 0.
+    pub(crate) fn resume_seq(&self, name: &str) -> Result<u64> {
+        match self.deleted_next.lock().get(name) {
+            Some(&n) => Ok(n),
+            None => super::tombstone::next_seq(&self.layout, name),
+        }
     }
 
     #[inline]
