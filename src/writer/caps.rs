@@ -56,6 +56,16 @@ pub(crate) fn drop_oldest(shared: &Shared, only: Option<&Topic>, why: &str) -> R
         }
     }
     let Some((_, t, base)) = best else { return Ok(false) };
+    // Under the topic's lock: the topic may have been deleted since it was
+    // listed (its path may even name a re-created topic now), and its newest
+    // segment is never the one to go.
+    let st = t.state.lock();
+    if st.deleted {
+        return Ok(true); // its space is freed already: measure again
+    }
+    if st.last_segment.is_some_and(|last| last <= base) {
+        return Ok(false);
+    }
     let next = list_segments(&t.dir)?.into_iter().find(|&b| b > base).unwrap_or(base);
     // Note the range first: a group that had not read it must hear of it.
     note_dropped(&t.dir, base, next)?;
@@ -64,6 +74,7 @@ pub(crate) fn drop_oldest(shared: &Shared, only: Option<&Topic>, why: &str) -> R
     let freed = [&data, &index].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| disk_bytes(&m)).sum::<u64>();
     std::fs::remove_file(&data).ctx("delete oldest segment", &data)?;
     let _ = std::fs::remove_file(&index);
+    drop(st);
     log::warn!(
         "{why}: deleted {} (records {base}..{next} of topic {:?}); groups that had not read them will report the gap",
         data.display(),
