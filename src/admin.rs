@@ -19,6 +19,7 @@ use crate::storage::file::open_ro;
 
 /// What one topic holds.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TopicInfo {
     /// The topic.
     pub topic: String,

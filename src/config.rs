@@ -67,6 +67,7 @@ pub struct Config {
 
 /// When a write returns, relative to stable storage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Durability {
     /// Return once the record is in the shared mapping: it survives `kill -9`
     /// at once and power loss after the next background sync (within

@@ -21,6 +21,7 @@ use crate::writer::{RecoveryReport, Writer};
 
 /// What [`repair`] changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RepairReport {
     /// What recovery did when the writer lock was taken.
     pub recovery: RecoveryReport,

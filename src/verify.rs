@@ -20,6 +20,7 @@ use crate::storage::file::open_ro;
 
 /// What `verify` found in a log directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct VerifyReport {
     /// One entry per topic directory.
     pub topics: Vec<TopicReport>,
@@ -29,6 +30,7 @@ pub struct VerifyReport {
 
 /// One topic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TopicReport {
     /// The topic.
     pub topic: String,
@@ -42,6 +44,7 @@ pub struct TopicReport {
 
 /// One segment.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct SegmentReport {
     /// The data file.
     pub path: PathBuf,
@@ -74,6 +77,7 @@ pub struct SegmentReport {
 
 /// A damaged span of a data file.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Damage {
     /// Where it starts.
     pub offset: u64,
@@ -87,6 +91,7 @@ pub struct Damage {
 
 /// One group.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GroupReport {
     /// The group.
     pub group: String,

@@ -42,6 +42,7 @@ pub struct Group {
 /// A group's saved position in one topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GroupPosition {
     /// The topic.
     pub topic: String,
@@ -56,6 +57,7 @@ pub struct GroupPosition {
 /// How far behind a group is in one topic (one row of `logstream lag`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TopicLag {
     /// The topic.
     pub topic: String,
@@ -79,6 +81,7 @@ pub struct TopicLag {
 /// A record that kept failing, with why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct DeadLetter {
     /// The topic the record was written to.
     pub topic: String,

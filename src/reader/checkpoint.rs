@@ -38,6 +38,7 @@ pub(crate) const LOCK_FILE: &str = "checkpoints.lock";
 
 /// A topic's saved position.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Position {
     /// Next sequence number to deliver (0 = nothing confirmed).
     pub next_seq: u64,
@@ -51,6 +52,7 @@ pub struct Position {
 
 /// Problems found while loading.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LoadReport {
     /// Damaged entries skipped (file, byte offset).
     pub damaged: Vec<(PathBuf, u64)>,

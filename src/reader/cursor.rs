@@ -23,6 +23,7 @@ use crate::segment::scan::{Step, resync};
 
 /// Something the walk noticed that the user should hear about.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum Corruption {
     /// Damaged bytes were skipped; `skipped` records could not be read.
     Damaged {

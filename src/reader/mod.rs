@@ -225,6 +225,7 @@ impl std::fmt::Debug for ReaderHandle {
 /// Counters of a running reader.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ReaderStats {
     /// Batches confirmed.
     pub batches: u64,

@@ -32,6 +32,7 @@ use crate::storage::file::{allocate, now_ns, open_ro, open_rw, punch_hole, sync_
 
 /// What recovery found and did in one topic.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TopicRecovery {
     /// The topic.
     pub topic: String,
@@ -71,6 +72,7 @@ impl TopicRecovery {
 
 /// A cut at the end of a topic.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Cut {
     /// The data file.
     pub segment: PathBuf,

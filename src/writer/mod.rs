@@ -69,6 +69,7 @@ struct Handle {
 
 /// How [`Writer::delete_topic`] treats consumer groups.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub enum DeleteMode {
     /// Refuse while any registered group has not consumed every record.
     IfConsumed,
@@ -539,6 +540,7 @@ impl TopicWriter {
 
 /// What [`Writer::close_timeout`] achieved.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CloseReport {
     /// Everything written is durable.
     pub durable: bool,

@@ -14,6 +14,7 @@ use crate::storage::file::{create_dir_durable, now_ns, open_rw, random_u64, try_
 
 /// What recovery did when a writer opened a directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct RecoveryReport {
     /// One entry per topic directory found.
     pub topics: Vec<TopicRecovery>,

@@ -56,6 +56,7 @@ impl LatencyHistogram {
 /// A summary of recorded durations. Quantiles are upper bounds of
 /// power-of-two microsecond buckets (within a factor of two).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LatencySummary {
     /// Durations recorded.
     pub count: u64,
@@ -81,6 +82,7 @@ pub(crate) struct Counters {
 /// A snapshot of a writer's counters since it opened.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 #[non_exhaustive]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct WriterStats {
     /// Records written.
     pub records: u64,
