@@ -15,6 +15,7 @@
 
 mod baseline;
 mod batch;
+mod chart;
 mod compress;
 mod ctx;
 mod events;
@@ -60,6 +61,18 @@ fn main() {
             std::process::exit(2);
         }
     };
+    if let Some(saved) = &opts.chart {
+        let Some(out) = &opts.svg else {
+            eprintln!("--chart needs --svg PATH (where to draw it)");
+            std::process::exit(2);
+        };
+        let text = std::fs::read_to_string(saved).unwrap_or_else(|e| panic!("read {}: {e}", saved.display()));
+        let report: serde_json::Value =
+            serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not a report: {e}", saved.display()));
+        std::fs::write(out, chart::svg(&report)).unwrap_or_else(|e| panic!("write {}: {e}", out.display()));
+        eprintln!("drew {}", out.display());
+        return;
+    }
     if let Some(text) = &opts.meta
         && let Err(e) = ctx::set_meta(text)
     {
@@ -147,6 +160,11 @@ fn main() {
         let text = serde_json::to_string_pretty(&report).expect("serialize report");
         std::fs::write(path, text).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
         eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &ctx.opts.svg {
+        let value = serde_json::to_value(&report).expect("serialize report");
+        std::fs::write(path, chart::svg(&value)).unwrap_or_else(|e| panic!("write {}: {e}", path.display()));
+        eprintln!("drew {}", path.display());
     }
 }
 

@@ -25,6 +25,10 @@ pub struct Opts {
     pub dir: PathBuf,
     /// Where to write the table as JSON.
     pub json: Option<PathBuf>,
+    /// Where to draw the headline chart (SVG).
+    pub svg: Option<PathBuf>,
+    /// A saved JSON report to draw instead of running.
+    pub chart: Option<PathBuf>,
     /// Tiny sizes for CI: no speed is asserted.
     pub quick: bool,
     /// Record sizes for the size-scaling scenario (default 16,100,1024,65536).
@@ -82,6 +86,8 @@ USAGE: logstream-bench [OPTIONS]
   --reps N             interleaved repetitions after one discarded warm-up (default 5)
   --dir PATH           where temporary directories go (default .; use a real disk, not tmpfs)
   --json PATH          also write the table as JSON
+  --svg PATH           also draw the headline chart (ratios to same-run references) as SVG
+  --chart JSON         with --svg: draw the chart of a saved --json report, run nothing
   --sizes LIST         record sizes to scale over (default 16,100,1024,65536)
   --size-budget SIZE   data bytes per size-scaling run (default 64M)
   --backlogs LIST      catch-up backlogs (default 100000,<records>)
@@ -124,6 +130,8 @@ impl Opts {
             reps: 5,
             dir: PathBuf::from("."),
             json: None,
+            svg: None,
+            chart: None,
             quick: false,
             sizes: vec![16, 100, 1024, 65536],
             size_budget: 64 << 20,
@@ -159,6 +167,8 @@ impl Opts {
                 "--reps" => o.reps = one(flag, v)?,
                 "--dir" => o.dir = PathBuf::from(v),
                 "--json" => o.json = Some(PathBuf::from(v)),
+                "--svg" => o.svg = Some(PathBuf::from(v)),
+                "--chart" => o.chart = Some(PathBuf::from(v)),
                 "--sizes" => o.sizes = list(flag, v)?,
                 "--size-budget" => o.size_budget = logstream::parse_size(v).map_err(|e| format!("{flag}: {e}"))?,
                 "--backlogs" => o.backlogs = list(flag, v)?,
