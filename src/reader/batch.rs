@@ -94,7 +94,13 @@ impl Batch {
 
     /// Random id of the log directory.
     pub fn log_id(&self) -> u64 {
-        self.log_id
+        // The segment's own header says which log wrote it; what the reader
+        // read from `logstream.meta` at its start is only the fallback (a
+        // reader started before any writer found no meta: 0).
+        match self.source.seg().header.log_id {
+            0 => self.log_id,
+            id => id,
+        }
     }
 
     /// Records skipped just before this batch because they were damaged or
