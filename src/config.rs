@@ -157,6 +157,8 @@ impl Config {
         } else {
             dir.to_path_buf()
         };
+        // `./log` is shown as `/srv/app/log`, not `/srv/app/./log`.
+        let base_dir: PathBuf = base_dir.components().collect();
         Config {
             source: None,
             base_dir,
@@ -969,6 +971,13 @@ mod tests {
         let blocking = Config::new("/x");
         let back = Config::from_json_str(&blocking.to_json().to_string(), None).unwrap();
         assert_eq!(back.full_policy(), blocking.full_policy(), "the default block policy keeps its wait");
+    }
+
+    #[test]
+    fn a_base_dir_is_kept_without_dot_segments() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(Config::new("./data/./log").base_dir(), cwd.join("data/log"));
+        assert_eq!(Config::new("/x/./data").base_dir(), Path::new("/x/data"));
     }
 
     #[test]
