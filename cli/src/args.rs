@@ -440,10 +440,13 @@ pub enum ConfigCommand {
 Parse a config file and print the effective configuration as JSON: every key,
 defaults filled in, sizes in bytes, base_dir made absolute. The output is
 itself a valid config file. A bad file prints the error naming the key and
-exits with code 1.")]
+exits with code 1.
+
+Without FILE, checks the file the library would read: --config, else
+$LOGSTREAM_CONFIG, else /etc/logstream/meta.json.")]
     Check {
-        /// The config file
-        file: PathBuf,
+        /// The config file [default: --config, $LOGSTREAM_CONFIG, else /etc/logstream/meta.json]
+        file: Option<PathBuf>,
     },
 }
 

@@ -32,7 +32,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Reset { group, topic, to } => reset::run(&target::config(&cli.global)?, &group, &topic, to, json),
         Command::Dlq(action) => dlq::run(&target::config(&cli.global)?, &action, json),
         Command::Forward(args) => forward::run(&target::config(&cli.global)?, &args, json),
-        Command::Config(ConfigCommand::Check { file }) => config_check::run(&file),
+        Command::Config(ConfigCommand::Check { file }) => config_check::run(file.or(cli.global.config)),
         Command::Completions { shell } => completions::run(shell),
     }
 }
