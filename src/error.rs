@@ -276,6 +276,17 @@ pub enum Error {
         topic: String,
     },
 
+    /// A `Reader` was started on a log directory that does not exist (a
+    /// mistyped path would otherwise wait forever for records).
+    #[error(
+        "no log at {}: the directory does not exist; open a Writer there first, or start the reader with ReaderBuilder::create_missing_dir to wait for one",
+        shown(path).display()
+    )]
+    NoSuchLog {
+        /// The configured `base_dir`.
+        path: PathBuf,
+    },
+
     /// A background thread could not be started.
     #[error("cannot start thread {name}: {source}")]
     Thread {
