@@ -23,6 +23,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let count = delivered.clone();
     let reader = logstream::Reader::builder(&cfg)
         .group("shipper")
+        // A consumer service may start before its producer has written.
+        .create_missing_dir()
         .retry(logstream::RetryPolicy { max_attempts: Some(10), ..Default::default() })
         .start(move |batch: &logstream::Batch| -> std::io::Result<()> {
             // Ship the batch somewhere; returning Ok confirms it.

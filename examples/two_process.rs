@@ -21,7 +21,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let delivered = Arc::new(AtomicU64::new(0));
     let count = delivered.clone();
-    let reader = logstream::Reader::builder(&cfg).group("two-process").start(
+    // The writer is started below: the directory may not exist yet.
+    let reader = logstream::Reader::builder(&cfg).group("two-process").create_missing_dir().start(
         move |batch: &logstream::Batch| -> std::io::Result<()> {
             count.fetch_add(batch.len() as u64, Ordering::Relaxed);
             Ok(())

@@ -6,7 +6,9 @@
 #   - a C and C++ compiler, make, pkg-config and zlib's headers, for the
 #     librdkafka that logstream-kafka builds from source (rdkafka-sys runs
 #     librdkafka's ./configure with curl, zstd, SSL and SASL disabled, so no
-#     cmake and no other -dev package is needed).
+#     cmake and no other -dev package is needed);
+#   - tmux, for the CLI `top` test that runs the real binary in a
+#     pseudo-terminal and reads its screen (tmux capture-pane).
 # Fails with one message naming what is missing when it cannot install it.
 # Usage: scripts/install-test-deps.sh && cargo test --workspace
 set -euo pipefail
@@ -19,6 +21,7 @@ have c++ || missing+=(g++)
 have make || missing+=(make)
 have pkg-config || missing+=(pkg-config)
 [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
+have tmux || missing+=(tmux)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "test dependencies: all present"

@@ -158,6 +158,8 @@ impl Config {
         } else {
             dir.to_path_buf()
         };
+        // `./log` is shown as `/srv/app/log`, not `/srv/app/./log`.
+        let base_dir: PathBuf = base_dir.components().collect();
         Config {
             source: None,
             base_dir,
@@ -221,16 +223,21 @@ impl Config {
         let source = path.map(absolute);
         let shown = source.clone().unwrap_or_else(|| PathBuf::from("<config>"));
         let clean = strip_comments(text);
-        let value: Value = serde_json::from_str(&clean).map_err(|e| Error::ConfigSyntax {
+        let syntax = |e: serde_json::Error| Error::ConfigSyntax {
             path: shown.clone(),
             line: e.line(),
             column: e.column(),
             message: if clean.trim().is_empty() {
                 "the file is empty; it must hold a JSON object with at least \"base_dir\"".into()
             } else {
-                e.to_string()
+                without_position(&e)
             },
-        })?;
+        };
+        let value: Value = serde_json::from_str(&clean).map_err(syntax)?;
+        if value.is_object() {
+            // serde_json keeps the last of two equal keys; a config must not.
+            serde_json::from_str::<UniqueKeys>(&clean).map_err(syntax)?;
+        }
         let bad = |key: &str, reason: String| Error::Config { path: source.clone(), key: key.into(), reason };
         let Value::Object(map) = value else {
             return Err(bad("(top level)", "the config must be a JSON object".into()));
@@ -345,23 +352,31 @@ impl Config {
             }
             Ok(())
         };
+        // A size key's range in the file's own units: 64K..=64G, not bytes.
+        let size_range = |key: &str, v: u64, lo: u64, hi: u64| -> Result<()> {
+            if v < lo || v > hi {
+                let (v, lo, hi) = (size_text(v), size_text(lo), size_text(hi));
+                return bad(key, format!("{v} is out of range {lo}..={hi}"));
+            }
+            Ok(())
+        };
         range("idx_file_max_item_num", self.idx_file_max_item_num, 1, u64::from(u32::MAX))?;
-        range("data_file_max_size", self.data_file_max_size, 64 * KIB, 64 * GIB)?;
-        range("mem_max_size", self.mem_max_size, MIB, 1 << 40)?;
+        size_range("data_file_max_size", self.data_file_max_size, 64 * KIB, 64 * GIB)?;
+        size_range("mem_max_size", self.mem_max_size, MIB, 1 << 40)?;
         range("max_concurrent_forward", self.max_concurrent_forward as u64, 1, 4096)?;
         range("flush_interval_ms", self.flush_interval_ms, 1, 3_600_000)?;
         range("checkpoint_interval_ms", self.checkpoint_interval_ms, 0, 3_600_000)?;
-        range("max_batch_bytes", self.max_batch_bytes, KIB, GIB)?;
-        range("max_record_bytes", self.max_record_bytes(), 1, frame::MAX_PAYLOAD as u64)?;
+        size_range("max_batch_bytes", self.max_batch_bytes, KIB, GIB)?;
+        size_range("max_record_bytes", self.max_record_bytes(), 1, frame::MAX_PAYLOAD as u64)?;
         range("retry_initial_ms", self.retry_initial_ms, 1, 3_600_000)?;
         range("retry_max_ms", self.retry_max_ms, 1, 86_400_000)?;
         range("poll_interval_ms", self.poll_interval_ms, 10, 3_600_000)?;
-        range("index_interval_bytes", self.index_interval_bytes, 64, GIB)?;
+        size_range("index_interval_bytes", self.index_interval_bytes, 64, GIB)?;
         if let Some(b) = self.max_disk_bytes {
-            range("max_disk_bytes", b, MIB, 1 << 50)?;
+            size_range("max_disk_bytes", b, MIB, 1 << 50)?;
         }
         if let Some(b) = self.max_topic_bytes {
-            range("max_topic_bytes", b, MIB, 1 << 50)?;
+            size_range("max_topic_bytes", b, MIB, 1 << 50)?;
         }
         if let FullPolicy::Block { max_wait } = self.full_policy {
             range("full_max_wait_ms", max_wait.as_millis().min(u128::from(u64::MAX)) as u64, 0, 86_400_000)?;
@@ -370,15 +385,15 @@ impl Config {
         range("rebalance_interval_ms", self.rebalance_interval_ms, 10, 60_000)?;
         range("retention_max_age_ms", self.retention_max_age_ms, 0, 100 * 365 * 86_400_000)?;
         if let Some(b) = self.retention_max_bytes {
-            range("retention_max_bytes", b, MIB, 1 << 50)?;
+            size_range("retention_max_bytes", b, MIB, 1 << 50)?;
         }
         if let Some(b) = self.retention_max_total_bytes {
-            range("retention_max_total_bytes", b, MIB, 1 << 50)?;
+            size_range("retention_max_total_bytes", b, MIB, 1 << 50)?;
         }
         if self.max_batch_bytes > self.mem_max_size {
             return bad(
                 "max_batch_bytes",
-                format!("{} exceeds mem_max_size ({})", self.max_batch_bytes, self.mem_max_size),
+                format!("{} exceeds mem_max_size ({})", size_text(self.max_batch_bytes), size_text(self.mem_max_size)),
             );
         }
         if self.retry_max_ms < self.retry_initial_ms {
@@ -392,9 +407,9 @@ impl Config {
             return bad(
                 "max_record_bytes",
                 format!(
-                    "{} does not fit in a segment of data_file_max_size {} (at most {room})",
-                    self.max_record_bytes(),
-                    self.data_file_max_size
+                    "{} does not fit in a segment of data_file_max_size {} (at most {room} bytes)",
+                    size_text(self.max_record_bytes()),
+                    size_text(self.data_file_max_size)
                 ),
             );
         }
@@ -716,15 +731,20 @@ fn size(v: &Value) -> std::result::Result<u64, String> {
     }
 }
 
-/// Parses "512K", "200M", "1G", "4G", "1024", "10MiB", "2 GB" (units are binary: 1K = 1024).
+/// Parses "512K", "200M", "1G", "4G", "1024", "10MiB", "2 GB", "1.5G"
+/// (units are binary: 1K = 1024; a fraction must come to whole bytes).
+///
+/// # Errors
+/// The text is not a size, has an unknown unit, is too large, or has a
+/// fraction that is not a whole number of bytes.
 pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    if num.is_empty() {
-        return Err(format!("{s:?} is not a size; use a number of bytes or e.g. \"512K\", \"200M\", \"1G\""));
+    let (whole, frac) = num.split_once('.').unwrap_or((num, ""));
+    if whole.is_empty() || frac.contains('.') || (num.contains('.') && frac.is_empty()) {
+        return Err(format!("{s:?} is not a size; use a number of bytes or e.g. \"512K\", \"200M\", \"1.5G\""));
     }
-    let n: u64 = num.parse().map_err(|_| format!("{s:?} is too large"))?;
     let mult = match unit.trim().to_ascii_uppercase().as_str() {
         "" | "B" => 1,
         "K" | "KB" | "KIB" => KIB,
@@ -733,7 +753,72 @@ pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
         "T" | "TB" | "TIB" => 1 << 40,
         _ => return Err(format!("{s:?} has an unknown unit; use K, M, G or T")),
     };
-    n.checked_mul(mult).ok_or_else(|| format!("{s:?} is too large"))
+    let too_large = || format!("{s:?} is too large");
+    let n: u64 = whole.parse().map_err(|_| too_large())?;
+    let mut total = u128::from(n) * u128::from(mult);
+    if !frac.is_empty() {
+        // Exact: the fraction's digits over their power of ten, times the unit.
+        if frac.len() > 18 {
+            return Err(format!("{s:?} has more fraction digits than a size needs"));
+        }
+        let digits: u128 = frac.parse().map_err(|_| too_large())?;
+        let scale = 10u128.pow(frac.len() as u32);
+        let part = digits * u128::from(mult);
+        if !part.is_multiple_of(scale) {
+            return Err(format!("{s:?} is not a whole number of bytes; use a smaller unit"));
+        }
+        total += part / scale;
+    }
+    u64::try_from(total).map_err(|_| too_large())
+}
+
+/// A size for messages: `64K`, `1G`, `1536` — the largest binary unit that
+/// divides it, as the config file would say it.
+pub(crate) fn size_text(v: u64) -> String {
+    for (unit, m) in [("T", 1u64 << 40), ("G", GIB), ("M", MIB), ("K", KIB)] {
+        if v >= m && v.is_multiple_of(m) {
+            return format!("{}{unit}", v / m);
+        }
+    }
+    v.to_string()
+}
+
+/// serde_json's message without its ` at line L column C` (the error
+/// prints the position once, itself).
+fn without_position(e: &serde_json::Error) -> String {
+    let text = e.to_string();
+    match text.rfind(" at line ") {
+        Some(i) if text[i..].contains(" column ") => text[..i].to_owned(),
+        _ => text,
+    }
+}
+
+/// A config file's top-level object, read only to refuse a key given twice.
+struct UniqueKeys;
+
+impl<'de> serde::Deserialize<'de> for UniqueKeys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<UniqueKeys, D::Error> {
+        struct Keys;
+        impl<'de> serde::de::Visitor<'de> for Keys {
+            type Value = UniqueKeys;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut a: A) -> std::result::Result<UniqueKeys, A::Error> {
+                let mut seen = std::collections::HashSet::new();
+                while let Some(key) = a.next_key::<String>()? {
+                    if !seen.insert(key.clone()) {
+                        return Err(serde::de::Error::custom(format!(
+                            "key {key:?} is given twice; each key may appear once"
+                        )));
+                    }
+                    a.next_value::<serde::de::IgnoredAny>()?;
+                }
+                Ok(UniqueKeys)
+            }
+        }
+        d.deserialize_map(Keys)
+    }
 }
 
 fn topics(v: &Value) -> std::result::Result<Vec<String>, String> {
@@ -865,7 +950,10 @@ mod tests {
         assert_eq!(parse_size("200M"), Ok(200 * MIB));
         assert_eq!(parse_size("1024"), Ok(1024));
         assert_eq!(parse_size("10 MiB"), Ok(10 * MIB));
-        assert!(parse_size("1.5G").is_err());
+        assert_eq!(parse_size("1.5G"), Ok(3 * GIB / 2));
+        assert_eq!(parse_size("0.5K"), Ok(512));
+        assert!(parse_size("0.1K").is_err_and(|e| e.contains("whole number of bytes")), "102.4 bytes");
+        assert!(parse_size("1.G").is_err() && parse_size(".5K").is_err() && parse_size("1.2.3K").is_err());
         assert!(parse_size("G").is_err());
         assert!(parse_size("99999999999999999999G").is_err());
         assert!(parse_size("3X").is_err());
@@ -970,6 +1058,41 @@ mod tests {
         let blocking = Config::new("/x");
         let back = Config::from_json_str(&blocking.to_json().to_string(), None).unwrap();
         assert_eq!(back.full_policy(), blocking.full_policy(), "the default block policy keeps its wait");
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_with_where_it_is() {
+        let text = "{\n  \"base_dir\": \"/x\",\n  \"flush_interval_ms\": 5,\n  \"flush_interval_ms\": 50\n}";
+        match Config::from_json_str(text, Some(Path::new("/etc/x.json"))) {
+            Err(e @ Error::ConfigSyntax { line: 4, .. }) => {
+                let text = e.to_string();
+                assert!(text.contains("\"flush_interval_ms\" is given twice"), "{text}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_syntax_error_gives_its_position_once() {
+        let e = Config::from_json_str("{\"base_dir\": \"/x\",\n \"a\" 1}", Some(Path::new("/etc/x.json"))).unwrap_err();
+        let text = e.to_string();
+        assert!(text.starts_with("config /etc/x.json: line 2, column "), "{text}");
+        assert_eq!(text.matches("line").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn a_size_out_of_range_is_told_in_sizes() {
+        let e = Config::from_json_str("{\"base_dir\": \"/x\", \"data_file_max_size\": \"32K\"}", None).unwrap_err();
+        assert!(e.to_string().ends_with("key \"data_file_max_size\": 32K is out of range 64K..=64G"), "{e}");
+        let e = Config::from_json_str("{\"base_dir\": \"/x\", \"data_file_max_size\": \"1.5G\"}", None);
+        assert_eq!(e.map(|c| c.data_file_max_size()).ok(), Some(3 * GIB / 2), "a fraction is accepted");
+    }
+
+    #[test]
+    fn a_base_dir_is_kept_without_dot_segments() {
+        let cwd = std::env::current_dir().unwrap();
+        assert_eq!(Config::new("./data/./log").base_dir(), cwd.join("data/log"));
+        assert_eq!(Config::new("/x/./data").base_dir(), Path::new("/x/data"));
     }
 
     #[test]

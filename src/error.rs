@@ -2,7 +2,7 @@
 //! path, topic or key, and why, in a sentence a user can act on.
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Result with [`enum@Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -12,7 +12,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// An operating-system call on a file or directory failed.
-    #[error("cannot {op} {}: {source}", path.display())]
+    #[error("cannot {op} {}: {source}", shown(path).display())]
     Io {
         /// What was being done, e.g. "create segment file".
         op: &'static str,
@@ -24,16 +24,15 @@ pub enum Error {
     },
 
     /// Another writer (in this or another process) holds the directory's lock.
-    #[error(
-        "{} is locked by another writer{}; only one Writer may open a log directory at a time",
-        path.display(),
-        holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
-    )]
+    #[error("{}", locked_message(path, *holder, *this_process))]
     Locked {
         /// The lock file.
         path: PathBuf,
         /// Process id recorded by the holder, when readable.
         holder: Option<u32>,
+        /// The holder is a `Writer` of this very process (one still open, or a
+        /// clone of it).
+        this_process: bool,
     },
 
     /// The writer was closed; nothing more can be written through it.
@@ -41,7 +40,7 @@ pub enum Error {
     Closed,
 
     /// A topic name cannot be used.
-    #[error("invalid topic name {name:?}: {reason}")]
+    #[error("invalid topic name {}: {reason}", short_name(name))]
     InvalidTopic {
         /// The name as given.
         name: String,
@@ -50,7 +49,7 @@ pub enum Error {
     },
 
     /// A group name cannot be used.
-    #[error("invalid group name {name:?}: {reason}")]
+    #[error("invalid group name {}: {reason}", short_name(name))]
     InvalidGroup {
         /// The name as given.
         name: String,
@@ -73,7 +72,7 @@ pub enum Error {
     /// (a write stored nothing, a replaced file keeps its old contents).
     #[error(
         "no space left to {op} {}{}; free space and retry",
-        path.display(),
+        shown(path).display(),
         if *needed > 0 { format!(" ({needed} more bytes needed)") } else { String::new() }
     )]
     NoSpace {
@@ -87,7 +86,7 @@ pub enum Error {
 
     /// An earlier write or sync failed; the writer refuses further work
     /// rather than report durability it cannot guarantee.
-    #[error("the writer stopped after a failed {op} on {}: {cause}; open a new Writer to recover", path.display())]
+    #[error("the writer stopped after a failed {op} on {}: {cause}; open a new Writer to recover", shown(path).display())]
     Poisoned {
         /// The operation that failed.
         op: &'static str,
@@ -109,7 +108,7 @@ pub enum Error {
     },
 
     /// A configuration file is not valid (commented) JSON.
-    #[error("config {}: line {line}, column {column}: {message}", path.display())]
+    #[error("config {}: line {line}, column {column}: {message}", shown(path).display())]
     ConfigSyntax {
         /// The config file.
         path: PathBuf,
@@ -122,7 +121,7 @@ pub enum Error {
     },
 
     /// A file logstream wrote is damaged or not logstream's.
-    #[error("{} is damaged at byte {offset}: {reason}", path.display())]
+    #[error("{} is damaged at byte {offset}: {reason}", shown(path).display())]
     Corrupt {
         /// The file.
         path: PathBuf,
@@ -133,7 +132,7 @@ pub enum Error {
     },
 
     /// A file was written by a newer version of logstream.
-    #[error("{} has format version {found}; this library reads versions up to {supported}", path.display())]
+    #[error("{} has format version {found}; this library reads versions up to {supported}", shown(path).display())]
     UnsupportedVersion {
         /// The file.
         path: PathBuf,
@@ -168,7 +167,7 @@ pub enum Error {
     },
 
     /// The operation needs a consumer group that no reader consumes.
-    #[error("group {group:?} is being consumed (a reader in process {pid} is a member, see {}); stop its readers first", path.display())]
+    #[error("group {group:?} is being consumed (a reader in process {pid} is a member, see {}); stop its readers first", shown(path).display())]
     GroupBusy {
         /// The group.
         group: String,
@@ -179,7 +178,7 @@ pub enum Error {
     },
 
     /// No consumer group of that name has been registered.
-    #[error("group {group:?} does not exist ({} not found); a group is created when a reader first starts with it", path.display())]
+    #[error("group {group:?} does not exist ({} not found); a group is created when a reader first starts with it", shown(path).display())]
     NoSuchGroup {
         /// The group.
         group: String,
@@ -277,6 +276,17 @@ pub enum Error {
         topic: String,
     },
 
+    /// A `Reader` was started on a log directory that does not exist (a
+    /// mistyped path would otherwise wait forever for records).
+    #[error(
+        "no log at {}: the directory does not exist; open a Writer there first, or start the reader with ReaderBuilder::create_missing_dir to wait for one",
+        shown(path).display()
+    )]
+    NoSuchLog {
+        /// The configured `base_dir`.
+        path: PathBuf,
+    },
+
     /// A background thread could not be started.
     #[error("cannot start thread {name}: {source}")]
     Thread {
@@ -286,6 +296,40 @@ pub enum Error {
         #[source]
         source: io::Error,
     },
+}
+
+/// A path as messages show it: `.` segments dropped (`/x/./data` is
+/// `/x/data`). `..` stays: through a symbolic link it is not the parent.
+fn shown(path: &Path) -> PathBuf {
+    path.components().collect()
+}
+
+/// A name as messages show it: quoted, and cut after 40 characters with its
+/// length in bytes, so that a 300-character mistake is not printed whole.
+fn short_name(name: &str) -> String {
+    const SHOWN: usize = 40;
+    if name.chars().count() <= SHOWN + 8 {
+        return format!("{name:?}");
+    }
+    let head: String = name.chars().take(SHOWN).collect();
+    format!("{:?} ({} bytes)", format!("{head}…"), name.len())
+}
+
+/// The message of [`Error::Locked`].
+fn locked_message(path: &Path, holder: Option<u32>, this_process: bool) -> String {
+    let dir = shown(path.parent().unwrap_or(path));
+    if this_process {
+        return format!(
+            "a Writer on {} is already open in this process (it holds {}); use that Writer (or a clone of it), or close it first",
+            dir.display(),
+            shown(path).display()
+        );
+    }
+    format!(
+        "{} is locked by another writer{}; only one Writer may open a log directory at a time",
+        shown(path).display(),
+        holder.map(|p| format!(" (pid {p})")).unwrap_or_default()
+    )
 }
 
 impl Error {
@@ -318,5 +362,37 @@ pub(crate) trait IoContext<T> {
 impl<T> IoContext<T> for io::Result<T> {
     fn ctx(self, op: &'static str, path: impl Into<PathBuf>) -> Result<T> {
         self.map_err(|e| Error::io(op, path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_very_long_name_is_shortened_with_its_length() {
+        let long = "a".repeat(300);
+        let e = Error::InvalidTopic { name: long, reason: "the name is longer than 200 bytes" };
+        let text = e.to_string();
+        assert_eq!(
+            text,
+            format!("invalid topic name \"{}…\" (300 bytes): the name is longer than 200 bytes", "a".repeat(40))
+        );
+        let short = Error::InvalidGroup { name: "a/b".into(), reason: "r" };
+        assert_eq!(short.to_string(), "invalid group name \"a/b\": r");
+    }
+
+    #[test]
+    fn paths_in_messages_have_no_dot_segments() {
+        let e = Error::io("open data file", "/x/./data/../y/./z.dat", io::Error::other("boom"));
+        assert_eq!(e.to_string(), "cannot open data file /x/data/../y/z.dat: boom");
+    }
+
+    #[test]
+    fn a_lock_held_by_this_process_says_so() {
+        let e = Error::Locked { path: "/x/log/LOCK".into(), holder: Some(std::process::id()), this_process: true };
+        let text = e.to_string();
+        assert!(text.starts_with("a Writer on /x/log is already open in this process"), "{text}");
+        assert!(!text.contains("another writer"), "{text}");
     }
 }

@@ -17,13 +17,14 @@ fn child_tries_to_open() {
 }
 
 #[test]
-fn a_second_writer_on_the_same_directory_is_refused_with_locked() {
+fn a_second_writer_on_the_same_directory_is_refused_with_locked_saying_where_the_first_is() {
     let dir = tempfile::tempdir().unwrap();
     let cfg = config(dir.path());
     let w = logstream::Writer::open(&cfg).unwrap();
     match logstream::Writer::open(&cfg) {
-        Err(e @ logstream::Error::Locked { .. }) => {
-            assert!(e.to_string().contains(&std::process::id().to_string()), "names the holder: {e}");
+        Err(e @ logstream::Error::Locked { this_process: true, .. }) => {
+            let text = e.to_string();
+            assert!(text.contains("already open in this process") && !text.contains("another"), "{text}");
         }
         other => panic!("{other:?}"),
     }

@@ -193,6 +193,31 @@ Examples:
     )]
     Forward(Box<ForwardArgs>),
 
+    /// A live view: per topic and group, rates, lag, owners, the last minute
+    #[command(
+        long_about = "\
+A live view of the log, refreshed every second while its writer and readers
+run (read-only, from any process, taking no lock): per topic the write rate,
+records, next seq, disk use, segments and how many are compressed; per group
+and topic the lag in records and in age of the oldest record waiting, the
+read rate, the member delivering it, how long its position has not moved
+while records wait (STALLED), and its dead letters; each row with a
+sparkline of the last minute.
+
+Keys: q or Ctrl-C quit (the terminal is restored), s cycles the sort (name,
+rate, records/lag, bytes), r reverses it, / types a filter on topic and group
+names (wildcards allowed; Enter keeps it, Esc clears it).
+
+With --json, or when standard output is not a terminal, prints the same as
+one JSON object per line per interval, until SIGINT or SIGTERM (or --count):
+dir, time, time_ns, topics (topic, first_seq, next_seq, records, disk_bytes,
+segments, compressed_segments, write_rate) and groups (group, topic,
+confirmed, lag_records, lag_bytes, lag_seconds, consume_rate, owner,
+stalled_seconds, dead_letters); rates are null at the first line.",
+        after_help = "Examples:\n  logstream -c /srv/app/meta.json top\n  logstream --dir /var/lib/app/logstream top --json --count 5"
+    )]
+    Top(TopArgs),
+
     /// Configuration files
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -230,6 +255,18 @@ pub struct TailArgs {
 
     /// Stop after N records (over all topics)
     #[arg(short = 'n', long, value_name = "N")]
+    pub count: Option<u64>,
+}
+
+/// `logstream top`.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    /// Seconds between looks
+    #[arg(long, value_name = "SECS", default_value = "1", value_parser = parse_secs)]
+    pub interval: Duration,
+
+    /// Stop after N looks [default: until q, Ctrl-C or SIGTERM]
+    #[arg(short = 'n', long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
     pub count: Option<u64>,
 }
 
@@ -440,10 +477,13 @@ pub enum ConfigCommand {
 Parse a config file and print the effective configuration as JSON: every key,
 defaults filled in, sizes in bytes, base_dir made absolute. The output is
 itself a valid config file. A bad file prints the error naming the key and
-exits with code 1.")]
+exits with code 1.
+
+Without FILE, checks the file the library would read: --config, else
+$LOGSTREAM_CONFIG, else /etc/logstream/meta.json.")]
     Check {
-        /// The config file
-        file: PathBuf,
+        /// The config file [default: --config, $LOGSTREAM_CONFIG, else /etc/logstream/meta.json]
+        file: Option<PathBuf>,
     },
 }
 

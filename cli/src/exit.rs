@@ -22,6 +22,9 @@ pub enum Exit {
     Locked = 4,
     /// `forward`: the NATS server or Kafka brokers could not be reached at start.
     Unreachable = 5,
+    /// `tail` without `-f`: nothing at the position asked for (past the end,
+    /// or an empty topic), so no record was printed.
+    Nothing = 6,
 }
 
 /// The text of `--help` that lists the codes above.
@@ -32,7 +35,8 @@ Exit codes:
   2  wrong command line
   3  verify found damage (after --repair: damage that remains)
   4  the log is locked by another writer (write, verify --repair, dlq replay)
-  5  forward: the NATS server or Kafka brokers cannot be reached at start";
+  5  forward: the NATS server or Kafka brokers cannot be reached at start
+  6  tail (without -f): nothing at the position asked for, no record printed";
 
 impl From<Exit> for std::process::ExitCode {
     fn from(e: Exit) -> std::process::ExitCode {
@@ -64,6 +68,11 @@ impl Failure {
     /// A failure with exit code 2.
     pub fn usage(message: impl Into<String>) -> Failure {
         Failure::Report { exit: Exit::Usage, message: message.into() }
+    }
+
+    /// A failure with exit code 6: `tail` found nothing to print.
+    pub fn nothing(message: impl Into<String>) -> Failure {
+        Failure::Report { exit: Exit::Nothing, message: message.into() }
     }
 
     /// A failure with exit code 5: `forward` cannot reach its engine.

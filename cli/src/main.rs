@@ -7,6 +7,7 @@
 mod args;
 mod commands;
 mod exit;
+mod glob;
 mod logger;
 mod output;
 mod prompt;

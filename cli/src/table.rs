@@ -1,4 +1,9 @@
 //! Tables for people: a header row and aligned columns, numbers on the right.
+//!
+//! Columns are measured in terminal cells (display width), not characters:
+//! CJK ideographs and most emoji take two cells.
+
+use unicode_width::UnicodeWidthStr;
 
 /// How a column's cells line up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +42,7 @@ impl Table {
             .map(|r| (0..self.columns.len()).map(|i| cell(&r, i)).collect())
             .collect();
         let widths: Vec<usize> =
-            (0..self.columns.len()).map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0)).collect();
+            (0..self.columns.len()).map(|i| rows.iter().map(|r| r[i].width()).max().unwrap_or(0)).collect();
         let mut out = String::new();
         for r in &rows {
             let mut line = String::new();
@@ -45,7 +50,7 @@ impl Table {
                 if i > 0 {
                     line.push_str("  ");
                 }
-                let pad = w - r[i].chars().count();
+                let pad = w - r[i].width();
                 match align {
                     Align::Left => {
                         line.push_str(&r[i]);
@@ -74,5 +79,14 @@ mod tests {
         t.row(vec!["login".into(), "3".into(), "ok".into()]);
         t.row(vec!["b".into(), "12000".into(), String::new()]);
         assert_eq!(t.render(), "TOPIC  RECORDS  NOTE\nlogin        3  ok\nb        12000\n");
+    }
+
+    #[test]
+    fn wide_characters_count_as_two_columns() {
+        let mut t = Table::new(&[("TOPIC", Align::Left), ("RECORDS", Align::Right)]);
+        t.row(vec!["注文".into(), "3".into()]);
+        t.row(vec!["📦".into(), "12".into()]);
+        t.row(vec!["orders".into(), "1".into()]);
+        assert_eq!(t.render(), "TOPIC   RECORDS\n注文          3\n📦           12\norders        1\n");
     }
 }

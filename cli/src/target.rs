@@ -63,3 +63,23 @@ pub fn existing_log(cfg: &Config) -> Result<&Path, Failure> {
     }
     Ok(dir)
 }
+
+/// `no topic "x" in DIR (its topics: a, b)`: what to say of a topic that is
+/// not in the log, with the ones that are.
+pub fn no_such_topic(topic: &str, dir: &Path, infos: &[logstream::TopicInfo]) -> String {
+    format!("no topic {topic:?} in {} ({})", dir.display(), known_topics(infos))
+}
+
+/// `its topics: a, b` (or `it has no topics`), for messages about topics
+/// that are not there.
+pub fn known_topics(infos: &[logstream::TopicInfo]) -> String {
+    const SHOWN: usize = 20;
+    if infos.is_empty() {
+        return "it has no topics".to_owned();
+    }
+    let mut names: Vec<&str> = infos.iter().take(SHOWN).map(|i| i.topic.as_str()).collect();
+    let more = infos.len().saturating_sub(SHOWN);
+    let more = if more > 0 { format!(" and {more} more") } else { String::new() };
+    names.sort_unstable();
+    format!("its topics: {}{more}", names.join(", "))
+}

@@ -97,6 +97,8 @@ pub fn run<F: Forwarder>(
     let shipping = forwarder.clone();
     let reader = logstream::Reader::builder(cfg)
         .group(group)
+        // A sidecar may start before its application first writes.
+        .create_missing_dir()
         .start(move |batch: &logstream::Batch| shipping.forward(batch))
         .map_err(LocalError::doing("start the reader"))?;
     let lag = |reader: &logstream::ReaderHandle| match logstream::Group::open(cfg, group).and_then(|g| g.lag()) {

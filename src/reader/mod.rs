@@ -71,6 +71,7 @@ impl Reader {
             on_corruption: None,
             start_from: StartFrom::Earliest,
             retry: RetryPolicy::from_config(cfg),
+            create_missing_dir: false,
         }
     }
 }
@@ -82,6 +83,7 @@ pub struct ReaderBuilder {
     on_corruption: Option<pool::OnCorruption>,
     start_from: StartFrom,
     retry: RetryPolicy,
+    create_missing_dir: bool,
 }
 
 impl std::fmt::Debug for ReaderBuilder {
@@ -115,6 +117,15 @@ impl ReaderBuilder {
         self
     }
 
+    /// Creates `base_dir` if it does not exist, and waits there for a writer
+    /// (a sidecar started before its application). Without this, a missing
+    /// `base_dir` is [`Error::NoSuchLog`]: a mistyped path is an error, not
+    /// a reader waiting forever.
+    pub fn create_missing_dir(mut self) -> ReaderBuilder {
+        self.create_missing_dir = true;
+        self
+    }
+
     /// Called (on a reader thread) for every damaged span skipped, every gap
     /// of records deleted before this group read them, and every saved
     /// position found past the end of its topic. Each is also logged.
@@ -128,8 +139,9 @@ impl ReaderBuilder {
     /// batch, `Err` (or a panic) retries it after a backoff.
     ///
     /// # Errors
-    /// [`Error::InvalidGroup`], [`Error::Config`], or an I/O error preparing
-    /// the directory.
+    /// [`Error::InvalidGroup`], [`Error::Config`], [`Error::NoSuchLog`] when
+    /// `base_dir` does not exist (see [`ReaderBuilder::create_missing_dir`]),
+    /// or an I/O error preparing the directory.
     pub fn start<F, E>(self, forward: F) -> Result<ReaderHandle>
     where
         F: Fn(&Batch) -> std::result::Result<(), E> + Send + Sync + 'static,
@@ -138,6 +150,9 @@ impl ReaderBuilder {
         self.cfg.validate()?;
         check_group(&self.group)?;
         let layout = Layout::new(self.cfg.base_dir());
+        if !self.create_missing_dir && !layout.base.is_dir() {
+            return Err(Error::NoSuchLog { path: layout.base.clone() });
+        }
         for d in [layout.base.clone(), layout.topics(), layout.groups()] {
             create_dir_durable(&d).ctx("create directory", &d)?;
         }

@@ -55,7 +55,10 @@ pub(crate) fn open_dir(layout: &Layout, limits: Limits) -> Result<Opened> {
     if !try_lock(&lock_file).ctx("lock", &lock_path)? {
         let mut s = String::new();
         let _ = lock_file.read_to_string(&mut s);
-        return Err(Error::Locked { path: lock_path, holder: s.trim().parse().ok() });
+        let holder: Option<u32> = s.trim().parse().ok();
+        // A pid is only reused once its process is gone, and the holder lives.
+        let this_process = holder == Some(std::process::id());
+        return Err(Error::Locked { path: lock_path, holder, this_process });
     }
     // The pid over the old one, then cut to length: no new block is needed
     // when the file has one already (a full disk must not stop the open).

@@ -44,17 +44,16 @@ impl LatencyHistogram {
             }
             Duration::from_micros(1 << (BUCKETS - 1))
         };
-        LatencySummary {
-            count: total,
-            p50: quantile(0.5),
-            p99: quantile(0.99),
-            max: Duration::from_micros(self.max_us.load(Ordering::Relaxed)),
-        }
+        let max = Duration::from_micros(self.max_us.load(Ordering::Relaxed));
+        // A bucket's upper bound can exceed the longest duration recorded
+        // in it; no percentile is above the maximum.
+        LatencySummary { count: total, p50: quantile(0.5).min(max), p99: quantile(0.99).min(max), max }
     }
 }
 
 /// A summary of recorded durations. Quantiles are upper bounds of
-/// power-of-two microsecond buckets (within a factor of two).
+/// power-of-two microsecond buckets (within a factor of two), never above
+/// `max`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct LatencySummary {
@@ -107,4 +106,21 @@ pub struct WriterStats {
     /// Bytes whose writeback was started early, behind the writer, because
     /// `flush()` was called lately (the next flush has less left to write).
     pub early_writeback_bytes: u64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_percentile_is_above_the_maximum() {
+        let h = LatencyHistogram::default();
+        for us in [5, 5, 6] {
+            h.record(Duration::from_micros(us));
+        }
+        let s = h.summary();
+        assert_eq!(s.max, Duration::from_micros(6));
+        assert!(s.p50 <= s.max && s.p99 <= s.max, "{s:?}");
+        assert_eq!(s.p99, Duration::from_micros(6));
+    }
 }

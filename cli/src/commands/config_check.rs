@@ -6,7 +6,7 @@
 //! bytes, `base_dir` absolute), caps that are not set left out; it is itself
 //! a valid config file.
 
-use std::path::Path;
+use std::path::PathBuf;
 
 use logstream::Config;
 use serde::ser::{Serialize, SerializeMap, Serializer};
@@ -29,12 +29,17 @@ impl Serialize for InKeyOrder {
     }
 }
 
-/// Parses `file` and prints the configuration it gives.
+/// Parses `file` (without one, the file the library would read:
+/// `$LOGSTREAM_CONFIG`, else the default path) and prints the configuration
+/// it gives.
 ///
 /// # Errors
 /// The library's error, naming the file and the bad key.
-pub fn run(file: &Path) -> Outcome {
-    let cfg = Config::from_file(file)?;
+pub fn run(file: Option<PathBuf>) -> Outcome {
+    let file = file
+        .or_else(|| std::env::var_os(logstream::CONFIG_ENV).map(PathBuf::from))
+        .unwrap_or_else(logstream::default_config_path);
+    let cfg = Config::from_file(&file)?;
     print_json(&InKeyOrder(cfg.to_json()))?;
     Ok(Exit::Ok)
 }

@@ -10,7 +10,7 @@ use crate::exit::{Exit, Failure, Outcome};
 use crate::output::{print, print_json};
 use crate::prompt::confirm;
 use crate::table::{Align, Table};
-use crate::target::existing_log;
+use crate::target::{existing_log, no_such_topic};
 use crate::units;
 
 #[derive(Serialize)]
@@ -75,13 +75,31 @@ pub fn run(cfg: &Config, action: &DlqCommand, json: bool) -> Outcome {
     }
 }
 
+/// The group, once the topic (if one is named) is known to be a topic of
+/// the log or to hold dead letters: a mistyped topic is an error, not "no
+/// dead letters".
 fn open(cfg: &Config, t: &DlqTarget) -> Result<Group, Failure> {
     if let Some(topic) = &t.topic
         && let Some(reason) = logstream::format::naming::name_problem(topic)
     {
         return Err(logstream::Error::InvalidTopic { name: topic.clone(), reason }.into());
     }
-    Ok(Group::open(cfg, &t.group)?)
+    let g = Group::open(cfg, &t.group)?;
+    if let Some(topic) = &t.topic {
+        let infos = logstream::topics(cfg)?;
+        if !infos.iter().any(|i| &i.topic == topic) && !g.dead_letter_counts()?.iter().any(|(d, _)| d == topic) {
+            return Err(Failure::error(no_such_topic(topic, cfg.base_dir(), &infos)));
+        }
+    }
+    Ok(g)
+}
+
+/// `no dead letters in group "G"`, naming the topic when one was given.
+fn none_waiting(t: &DlqTarget) -> String {
+    match &t.topic {
+        Some(topic) => format!("no dead letters of topic {topic:?} in group {:?}\n", t.group),
+        None => format!("no dead letters in group {:?}\n", t.group),
+    }
 }
 
 fn counts(g: &Group, t: &DlqTarget) -> Result<Vec<Count>, Failure> {
@@ -97,7 +115,7 @@ fn count(g: &Group, t: &DlqTarget, json: bool) -> Outcome {
     if json {
         print_json(&counts)?;
     } else if counts.is_empty() {
-        print(format!("no dead letters in group {:?}\n", t.group))?;
+        print(none_waiting(t))?;
     } else {
         let mut table = Table::new(&[("TOPIC", Align::Left), ("DEAD LETTERS", Align::Right)]);
         for c in &counts {
@@ -119,7 +137,7 @@ fn list(g: &Group, t: &DlqTarget, max: usize, json: bool) -> Outcome {
         return Ok(Exit::Ok);
     }
     if letters.is_empty() {
-        print(format!("no dead letters in group {:?}\n", t.group))?;
+        print(none_waiting(t))?;
         return Ok(Exit::Ok);
     }
     let mut table = Table::new(&[
@@ -160,11 +178,21 @@ fn letter(l: &DeadLetter) -> Letter<'_> {
     }
 }
 
-/// The start of a record for a table cell: UTF-8 text or hex, on one line.
+/// The start of a record for a table cell: UTF-8 text as it is, with only
+/// what a terminal cannot show escaped (control characters: `\t`, `\n`,
+/// `\u{1b}`), or hex; on one line.
 fn preview(data: &[u8]) -> String {
     const MAX: usize = 40;
     let text = match std::str::from_utf8(data) {
-        Ok(s) => s.escape_debug().to_string(),
+        Ok(s) => s.chars().fold(String::with_capacity(s.len()), |mut out, c| {
+            // Bidirectional overrides would reorder the rest of the line.
+            if c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}') {
+                out.extend(c.escape_debug());
+            } else {
+                out.push(c);
+            }
+            out
+        }),
         Err(_) => format!("0x{}", units::hex(data)),
     };
     if text.chars().count() > MAX { text.chars().take(MAX).collect::<String>() + "…" } else { text }

@@ -9,6 +9,7 @@ mod lag;
 mod reset;
 mod stat;
 mod tail;
+mod top;
 mod verify;
 mod write;
 
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> Outcome {
     let json = cli.global.json;
     match cli.command {
         Command::Stat => stat::run(&target::config(&cli.global)?, json),
+        Command::Top(args) => top::run(&target::config(&cli.global)?, &args, json),
         Command::Tail(args) => tail::run(&target::config(&cli.global)?, &args, json),
         Command::Write(args) => write::run(&target::config(&cli.global)?, &args, json),
         Command::Verify(args) => verify::run(&target::config(&cli.global)?, &args, json),
@@ -32,7 +34,7 @@ pub fn run(cli: Cli) -> Outcome {
         Command::Reset { group, topic, to } => reset::run(&target::config(&cli.global)?, &group, &topic, to, json),
         Command::Dlq(action) => dlq::run(&target::config(&cli.global)?, &action, json),
         Command::Forward(args) => forward::run(&target::config(&cli.global)?, &args, json),
-        Command::Config(ConfigCommand::Check { file }) => config_check::run(&file),
+        Command::Config(ConfigCommand::Check { file }) => config_check::run(file.or(cli.global.config)),
         Command::Completions { shell } => completions::run(shell),
     }
 }

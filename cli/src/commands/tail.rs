@@ -6,18 +6,25 @@
 //! `-f` the readers wait for new records until Ctrl-C (or SIGTERM), which
 //! only sets a flag: the batch being printed is finished and flushed, and
 //! the exit code is 0.
+//!
+//! A topic argument with wildcards (`'orders-*'`) names every topic it
+//! matches; with `-f`, also those created later. Raw lines carry their topic
+//! (`[orders-eu] …`) when more than one topic is shown. Without `-f`, a run
+//! that prints nothing says why and exits with code 6.
 
 use std::io::Write;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use logstream::{Batch, Config, Corruption, TopicReader};
+use logstream::{Batch, Config, Corruption, TopicInfo, TopicReader};
 use logstream_ship::Shutdown;
 use serde::Serialize;
 
 use crate::args::{RecordFormat, Start, TailArgs};
 use crate::exit::{Exit, Failure, Outcome};
+use crate::glob;
+use crate::output::note;
 use crate::signals::shutdown_on_signals;
-use crate::target::existing_log;
+use crate::target::{existing_log, known_topics, no_such_topic};
 use crate::units;
 
 /// Largest batch read at once (a larger record still comes, alone).
@@ -28,7 +35,13 @@ const IDLE_WAIT: Duration = Duration::from_millis(100);
 
 /// One topic being printed.
 struct Tailed {
+    topic: String,
     reader: TopicReader,
+    /// Where printing was asked to start (after `--from` was resolved).
+    asked: u64,
+    /// The topic's first retained and next sequence numbers when it was opened.
+    first: u64,
+    next: u64,
     /// Without `-f`: the topic's end when the command started.
     end: Option<u64>,
 }
@@ -37,12 +50,25 @@ impl Tailed {
     fn done(&self) -> bool {
         self.end.is_some_and(|end| self.reader.position() >= end)
     }
+
+    /// Why this topic printed nothing, for the exit code 6 message.
+    fn why_nothing(&self) -> String {
+        let t = &self.topic;
+        if self.first == self.next && self.asked <= self.next {
+            format!("topic {t:?} holds no records (its next record will be {})", self.next)
+        } else if self.asked >= self.next {
+            format!("topic {t:?} has no record at seq {} (its next record will be {})", self.asked, self.next)
+        } else {
+            format!("topic {t:?}: records {}..{} were removed while it was read", self.asked, self.next)
+        }
+    }
 }
 
 /// Prints the records of `args.topics`.
 ///
 /// # Errors
-/// No log or no such topic (without `-f`), an invalid topic name, I/O errors.
+/// No log or no such topic (without `-f`), an invalid topic name, I/O
+/// errors; [`Exit::Nothing`] when, without `-f`, not one record was printed.
 pub fn run(cfg: &Config, args: &TailArgs, json: bool) -> Outcome {
     let format = match (json, args.format) {
         (true, Some(f)) if f != RecordFormat::Json => {
@@ -54,53 +80,150 @@ pub fn run(cfg: &Config, args: &TailArgs, json: bool) -> Outcome {
     let dir = existing_log(cfg)?;
     let infos = logstream::topics(cfg)?;
     let start = args.from.unwrap_or(if args.follow { Start::Latest } else { Start::Earliest });
-    let mut topics: Vec<&str> = Vec::new();
-    for t in &args.topics {
-        if !topics.contains(&t.as_str()) {
-            topics.push(t);
-        }
-    }
+    let (topics, patterns) = select(&args.topics, &infos, args.follow, dir)?;
     let mut tailed = Vec::with_capacity(topics.len());
-    for topic in topics {
-        let info = infos.iter().find(|i| i.topic == topic);
-        // Checks the name first, so a bad one is named as such.
-        let mut reader = TopicReader::open(cfg, topic, 0)?;
-        let next = match info {
-            Some(i) => i.next_seq,
-            None if args.follow => {
-                eprintln!("logstream: topic {topic:?} does not exist yet in {}; waiting for it", dir.display());
-                0
-            }
-            None => return Err(no_such_topic(topic, dir, &infos)),
-        };
-        let seq = match start {
-            Start::Earliest => 0,
-            Start::Latest => next,
-            Start::Seq(s) => s,
-            Start::Time(ns) if info.is_some() => {
-                logstream::seq_at_time(cfg, topic, std::time::UNIX_EPOCH + Duration::from_nanos(ns))?
-            }
-            // A topic that does not exist yet: everything it will hold is newer.
-            Start::Time(_) => 0,
-        };
-        if seq != 0 {
-            reader = TopicReader::open(cfg, topic, seq)?;
-        }
-        tailed.push(Tailed { reader, end: (!args.follow).then_some(next) });
+    for topic in &topics {
+        tailed.push(open(cfg, topic, &infos, start, args.follow, dir)?);
     }
+    // Topics a pattern may still bring make the lines need their topic too.
+    let label = format == RecordFormat::Raw && (tailed.len() > 1 || (args.follow && !patterns.is_empty()));
     let stop = if args.follow { shutdown_on_signals()? } else { Shutdown::new() };
-    let mut printer = Printer { out: std::io::stdout().lock(), format, left: args.count };
-    follow(&mut tailed, &mut printer, &stop)?;
+    let mut printer = Printer { out: std::io::stdout().lock(), format, left: args.count, label, printed: 0 };
+    let mut discover = Discover { cfg, patterns, next_look: Instant::now() + DISCOVER_EVERY };
+    follow(&mut tailed, &mut printer, &stop, args.follow, &mut discover)?;
+    if !args.follow && printer.printed == 0 && args.count != Some(0) {
+        let why: Vec<String> = tailed.iter().map(Tailed::why_nothing).collect();
+        return Err(Failure::nothing(format!("nothing to print: {}; -f waits for new records", why.join("; "))));
+    }
     Ok(Exit::Ok)
+}
+
+/// The topics the arguments name, in order and each once, and the patterns
+/// among them (`orders-*`), which `-f` keeps matching against new topics.
+///
+/// # Errors
+/// Without `-f`, a pattern that matches no topic.
+fn select(
+    args: &[String],
+    infos: &[TopicInfo],
+    follow: bool,
+    dir: &std::path::Path,
+) -> Result<(Vec<String>, Vec<String>), Failure> {
+    let (mut topics, mut patterns): (Vec<String>, Vec<String>) = (Vec::new(), Vec::new());
+    let mut add = |t: &str| {
+        if !topics.iter().any(|x| x == t) {
+            topics.push(t.to_owned());
+        }
+    };
+    for arg in args {
+        // A topic whose name holds a wildcard is still itself.
+        if !glob::is_pattern(arg) || infos.iter().any(|i| &i.topic == arg) {
+            add(arg);
+            continue;
+        }
+        let matched: Vec<&str> = infos.iter().map(|i| i.topic.as_str()).filter(|t| glob::matches(arg, t)).collect();
+        if matched.is_empty() {
+            if !follow {
+                return Err(Failure::error(format!(
+                    "no topic matches {arg:?} in {} ({}); use -f to wait for one",
+                    dir.display(),
+                    known_topics(infos)
+                )));
+            }
+            note(&format!("logstream: no topic matches {arg:?} in {} yet; waiting for one", dir.display()));
+        }
+        matched.into_iter().for_each(&mut add);
+        patterns.push(arg.clone());
+    }
+    Ok((topics, patterns))
+}
+
+/// Opens `topic` where `--from` says, telling on stderr what a start before
+/// the first retained record skips.
+fn open(
+    cfg: &Config,
+    topic: &str,
+    infos: &[TopicInfo],
+    start: Start,
+    follow: bool,
+    dir: &std::path::Path,
+) -> Result<Tailed, Failure> {
+    // Checks the name first, so a bad one is named as such.
+    let mut reader = TopicReader::open(cfg, topic, 0)?;
+    let info = infos.iter().find(|i| i.topic == topic);
+    let (first, next) = match info {
+        Some(i) => (i.first_seq, i.next_seq),
+        None if follow => {
+            note(&format!("logstream: topic {topic:?} does not exist yet in {}; waiting for it", dir.display()));
+            (0, 0)
+        }
+        None => {
+            return Err(Failure::error(no_such_topic(topic, dir, infos) + "; use -f to wait for it"));
+        }
+    };
+    let asked = match start {
+        Start::Earliest => 0,
+        Start::Latest => next,
+        Start::Seq(s) => s,
+        Start::Time(ns) if info.is_some() => {
+            logstream::seq_at_time(cfg, topic, std::time::UNIX_EPOCH + Duration::from_nanos(ns))?
+        }
+        // A topic that does not exist yet: everything it will hold is newer.
+        Start::Time(_) => 0,
+    };
+    if let Start::Seq(s) = start
+        && info.is_some()
+        && s < first
+    {
+        note(&format!(
+            "logstream: note: topic {topic:?}: records {s}..{first} are no longer retained; printing from {first}"
+        ));
+    }
+    if asked != 0 {
+        reader = TopicReader::open(cfg, topic, asked)?;
+    }
+    Ok(Tailed { topic: topic.to_owned(), reader, asked, first, next, end: (!follow).then_some(next) })
+}
+
+/// How often `-f` looks for new topics matching its patterns.
+const DISCOVER_EVERY: Duration = Duration::from_secs(1);
+
+/// New topics matching the patterns of `tail -f 'orders-*'`.
+struct Discover<'a> {
+    cfg: &'a Config,
+    patterns: Vec<String>,
+    next_look: Instant,
+}
+
+impl Discover<'_> {
+    /// Topics created since the last look that a pattern matches, opened
+    /// at their first record (all they hold is new).
+    fn new_topics(&mut self, known: &[Tailed]) -> Result<Vec<Tailed>, Failure> {
+        if self.patterns.is_empty() || Instant::now() < self.next_look {
+            return Ok(Vec::new());
+        }
+        self.next_look = Instant::now() + DISCOVER_EVERY;
+        let mut out = Vec::new();
+        for i in logstream::topics(self.cfg)? {
+            if known.iter().any(|t| t.topic == i.topic) || !self.patterns.iter().any(|p| glob::matches(p, &i.topic)) {
+                continue;
+            }
+            let reader = TopicReader::open(self.cfg, &i.topic, 0)?;
+            out.push(Tailed { topic: i.topic, reader, asked: 0, first: i.first_seq, next: i.next_seq, end: None });
+        }
+        Ok(out)
+    }
 }
 
 /// Reads the topics in turn until each is done (or, with `-f`, until Ctrl-C
 /// or `--count`).
-fn follow(tailed: &mut [Tailed], printer: &mut Printer<'_>, stop: &Shutdown) -> Result<(), Failure> {
-    let following = tailed.iter().any(|t| t.end.is_none());
-    // Waiting on each topic in turn, briefly: a record on any of them shows
-    // within about IDLE_WAIT, and so does Ctrl-C.
-    let slice = (IDLE_WAIT / tailed.len().max(1) as u32).max(Duration::from_millis(5));
+fn follow(
+    tailed: &mut Vec<Tailed>,
+    printer: &mut Printer<'_>,
+    stop: &Shutdown,
+    following: bool,
+    discover: &mut Discover<'_>,
+) -> Result<(), Failure> {
     loop {
         let mut progressed = false;
         for t in tailed.iter_mut().filter(|t| !t.done()) {
@@ -115,7 +238,7 @@ fn follow(tailed: &mut [Tailed], printer: &mut Printer<'_>, stop: &Shutdown) -> 
             }
         }
         printer.flush()?;
-        if stop.is_triggered() || tailed.iter().all(Tailed::done) {
+        if stop.is_triggered() || (!following && tailed.iter().all(Tailed::done)) {
             return Ok(());
         }
         if progressed {
@@ -126,6 +249,16 @@ fn follow(tailed: &mut [Tailed], printer: &mut Printer<'_>, stop: &Shutdown) -> 
             // (damage or retention) after it was read; nothing more will come.
             return Ok(());
         }
+        let found = discover.new_topics(tailed)?;
+        tailed.extend(found);
+        if tailed.is_empty() {
+            // Only patterns that match nothing yet: look again soon.
+            std::thread::sleep(IDLE_WAIT);
+            continue;
+        }
+        // Waiting on each topic in turn, briefly: a record on any of them
+        // shows within about IDLE_WAIT, and so does Ctrl-C.
+        let slice = (IDLE_WAIT / tailed.len() as u32).max(Duration::from_millis(5));
         for t in tailed.iter_mut() {
             if stop.is_triggered() {
                 return Ok(());
@@ -163,6 +296,10 @@ struct Printer<'a> {
     format: RecordFormat,
     /// Records still to print under `--count`.
     left: Option<u64>,
+    /// Raw lines start with `[topic] ` (more than one topic is shown).
+    label: bool,
+    /// Records printed so far.
+    printed: u64,
 }
 
 impl Printer<'_> {
@@ -177,6 +314,7 @@ impl Printer<'_> {
             }
             self.record(b.topic(), rec.seq(), rec.timestamp(), rec.data()).map_err(Failure::output)?;
             self.left = self.left.map(|n| n - 1);
+            self.printed += 1;
         }
         Ok(self.left != Some(0))
     }
@@ -184,6 +322,9 @@ impl Printer<'_> {
     fn record(&mut self, topic: &str, seq: u64, time_ns: u64, data: &[u8]) -> std::io::Result<()> {
         match self.format {
             RecordFormat::Raw => {
+                if self.label {
+                    write!(self.out, "[{topic}] ")?;
+                }
                 self.out.write_all(data)?;
                 self.out.write_all(b"\n")
             }
@@ -236,11 +377,4 @@ impl Printer<'_> {
     fn flush(&mut self) -> Result<(), Failure> {
         self.out.flush().map_err(Failure::output)
     }
-}
-
-fn no_such_topic(topic: &str, dir: &std::path::Path, infos: &[logstream::TopicInfo]) -> Failure {
-    let known: Vec<&str> = infos.iter().map(|i| i.topic.as_str()).collect();
-    let hint =
-        if known.is_empty() { "it has no topics".to_owned() } else { format!("its topics: {}", known.join(", ")) };
-    Failure::error(format!("no topic {topic:?} in {} ({hint}); use -f to wait for it", dir.display()))
 }

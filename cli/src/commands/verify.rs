@@ -12,7 +12,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use logstream::{Config, RepairReport, SegmentReport, VerifyReport};
 
 use crate::args::VerifyArgs;
-use crate::exit::{Exit, Outcome};
+use crate::exit::{Exit, Failure, Outcome};
 use crate::output::{print, print_json};
 use crate::prompt::confirm;
 use crate::reports::{Changes, Repair, Verify};
@@ -28,6 +28,10 @@ const PROGRESS_FROM_SEGMENTS: usize = 64;
 /// No log there; I/O errors; the log is locked (repair).
 pub fn run(cfg: &Config, args: &VerifyArgs, json: bool) -> Outcome {
     let dir = existing_log(cfg)?;
+    if args.repair {
+        // A plan that cannot be carried out is not worth reading.
+        refuse_if_locked(dir)?;
+    }
     let before = verify_with_bar(cfg)?;
     if !args.repair {
         if json {
@@ -66,6 +70,34 @@ pub fn run(cfg: &Config, args: &VerifyArgs, json: bool) -> Outcome {
         print(describe_changes(dir, &report) + "\nafter the repair: " + &summary(&report.after))?;
     }
     Ok(verdict(&report.after))
+}
+
+/// Fails as `logstream::repair` would while a writer holds the log, before
+/// anything is shown. The repair takes the lock itself; this only looks.
+///
+/// # Errors
+/// [`logstream::Error::Locked`] (exit code 4); the lock file cannot be read.
+fn refuse_if_locked(dir: &Path) -> Result<(), Failure> {
+    // The writer's lock: an exclusive flock(2) on LOCK, as std's try_lock takes.
+    let path = dir.join("LOCK");
+    let file = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Failure::error(format!("cannot open the writer lock {}: {e}", path.display()))),
+    };
+    match file.try_lock() {
+        Ok(()) => {
+            let _ = file.unlock();
+            Ok(())
+        }
+        Err(std::fs::TryLockError::WouldBlock) => {
+            let holder = std::fs::read_to_string(&path).ok().and_then(|s| s.trim().parse().ok());
+            Err(logstream::Error::Locked { path, holder, this_process: false }.into())
+        }
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(Failure::error(format!("cannot check the writer lock {}: {e}", path.display())))
+        }
+    }
 }
 
 /// `logstream::verify`, with a progress bar on stderr for a large log when

@@ -36,6 +36,11 @@ pub fn run(cfg: &Config, args: &WriteArgs, json: bool) -> Outcome {
     if let Some(reason) = logstream::format::naming::name_problem(topic) {
         return Err(logstream::Error::InvalidTopic { name: topic.to_owned(), reason }.into());
     }
+    if topic.starts_with('-') && !writes_to_existing(cfg, topic) {
+        return Err(Failure::error(format!(
+            "invalid topic name {topic:?}: a new topic name may not start with '-' (every command would need -- before it)"
+        )));
+    }
     let writer = Writer::open(cfg)?;
     let first_seq = match writer.next_seq(topic) {
         Ok(seq) => seq,
@@ -64,6 +69,12 @@ pub fn run(cfg: &Config, args: &WriteArgs, json: bool) -> Outcome {
         print(format!("wrote {written} record{} to topic {topic:?}{seqs}\n", if written == 1 { "" } else { "s" }))?;
     }
     Ok(Exit::Ok)
+}
+
+/// Whether `topic` already exists in the log (a name the library accepted
+/// before this command refused leading dashes is still written to).
+fn writes_to_existing(cfg: &Config, topic: &str) -> bool {
+    logstream::topics(cfg).is_ok_and(|infos| infos.iter().any(|i| i.topic == topic))
 }
 
 /// Writes each line of `input` as a record; on failure, how many were
