@@ -22,8 +22,7 @@ fn ids_of(cfg: &logstream::Config, group: &str, n: usize) -> Vec<u64> {
         .unwrap();
     wait_for("delivery", Duration::from_secs(30), || ids.lock().unwrap().len() >= n);
     r.stop().unwrap();
-    let v = ids.lock().unwrap().clone();
-    v
+    ids.lock().unwrap().clone()
 }
 
 #[test]
