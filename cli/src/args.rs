@@ -22,6 +22,14 @@ Read commands take no lock and change nothing: they can run beside the
 service that writes the log. Every read command prints a table, or JSON with
 --json.";
 
+/// What `--version` prints after the name: the release, and the on-disk
+/// format this build writes and reads (a log written by a newer format is
+/// refused with both versions named).
+pub fn version_text() -> String {
+    let v = logstream::format::segment::VERSION;
+    format!("{} (on-disk log format {v}; reads logs of formats 1 to {v})", env!("CARGO_PKG_VERSION"))
+}
+
 /// `logstream`: the command line.
 #[derive(Debug, Parser)]
 #[command(

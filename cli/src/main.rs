@@ -19,13 +19,17 @@ mod units;
 
 use std::process::ExitCode;
 
-use clap::Parser;
 use clap::error::ErrorKind;
 
 use crate::exit::{Exit, Failure};
 
 fn main() -> ExitCode {
-    let cli = match args::Cli::try_parse() {
+    use clap::{CommandFactory, FromArgMatches};
+    let parsed = args::Cli::command()
+        .version(&*Box::leak(args::version_text().into_boxed_str()))
+        .try_get_matches()
+        .and_then(|m| args::Cli::from_arg_matches(&m));
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => return command_line_error(&e),
     };
