@@ -18,6 +18,9 @@ struct Run {
     delivered: Duration,
     /// CPU seconds used so far by the reader's threads, by thread name.
     reader_cpu: BTreeMap<String, f64>,
+    /// How long `ReaderHandle::stop`, `Writer::close` and removing the
+    /// directory took afterwards.
+    teardown: [Duration; 3],
 }
 
 /// CPU seconds (user + system) of this process's threads whose names start
@@ -60,8 +63,12 @@ fn create_while_tailing(n: usize) -> Run {
     wait_for("every record of every new topic", Duration::from_secs(120), || count(&seen) == n * PER_TOPIC as usize);
     let delivered = start.elapsed();
     let reader_cpu = reader_cpu();
+    let t = Instant::now();
     reader.stop().unwrap();
+    let stop = t.elapsed();
+    let t = Instant::now();
     w.close().unwrap();
+    let close = t.elapsed();
     let expected: BTreeMap<String, u64> = (0..n).map(|t| (format!("topic-{t:05}"), PER_TOPIC)).collect();
     assert_dense(&seen, &expected);
     let m = seen.lock().unwrap();
@@ -70,7 +77,10 @@ fn create_while_tailing(n: usize) -> Run {
             assert_eq!(data, &payload(topic, *seq), "{topic} #{seq}: wrong contents");
         }
     }
-    Run { written, delivered, reader_cpu }
+    drop(m);
+    let t = Instant::now();
+    drop(dir);
+    Run { written, delivered, reader_cpu, teardown: [stop, close, t.elapsed()] }
 }
 
 #[test]
@@ -91,10 +101,13 @@ fn measure_delivery_time_of_topics_created_while_a_reader_tails() {
         let cpu: Vec<String> = r.reader_cpu.iter().map(|(k, v)| format!("{k} {v:.2} s")).collect();
         println!(
             "{n} topics x {PER_TOPIC} records created while tailing: written and flushed after {:.2?}, \
-             all delivered after {:.2?}; reader CPU: {}",
+             all delivered after {:.2?}; reader CPU: {}; then stop {:.2?}, close {:.2?}, removal {:.2?}",
             r.written,
             r.delivered,
-            cpu.join(", ")
+            cpu.join(", "),
+            r.teardown[0],
+            r.teardown[1],
+            r.teardown[2]
         );
     }
 }
