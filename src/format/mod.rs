@@ -49,6 +49,13 @@
 //!   position past a segment's durable watermark, it syncs that range of the
 //!   data file itself (any process may); a power loss can then never cut
 //!   records a checkpoint already counts as delivered. (§8, first trap.)
+//!   Through a writable mapping that is `msync`; a reader that may only read
+//!   `topics/` maps segments read-only, and Linux skips `msync` for those
+//!   while reporting success, so it reopens the data file read-only, checks
+//!   it is still the file it mapped (device, inode), and calls `fdatasync`
+//!   on that descriptor, which writes back the file's dirty pages whoever
+//!   dirtied them. If the name no longer holds that file and the watermark
+//!   does not show the records durable, the checkpoint is not persisted.
 //! - **Checkpoint journal per group** rather than a file per topic: one
 //!   `fdatasync` persists any number of topics' positions; CRC'd fixed-size
 //!   entries with per-topic generations make a damaged entry fall back to the

@@ -15,6 +15,13 @@
 //! stay monotonic across owners. A member that finds the journal replaced
 //! (another member compacted) reopens it; one that finds a torn entry at
 //! its end (a member died mid-append) cuts it off before appending.
+//!
+//! A member reloads a topic's position each time it takes the topic over,
+//! so `reload` remembers what it has read (the snapshot's and the journal's
+//! identity, and how far into the journal) and reads only the entries
+//! appended since; a replaced file (compaction, repair) is read whole again.
+//! Taking over thousands of new topics thus costs linear time, not a pass
+//! over the whole journal per topic.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
@@ -67,7 +74,66 @@ pub(crate) struct CheckpointStore {
     journal: File,
     journal_entries: u64,
     positions: HashMap<String, Position>,
+    /// What `reload` has read of the files so far (`None`: read them whole).
+    read: Option<ReadSoFar>,
+    /// Entries `reload` has decoded, in all (what its cost grows with).
+    reload_decoded: u64,
 }
+
+/// The entries read so far, and how far into which files: a reload reads
+/// only what was appended since, so a member taking over thousands of topics
+/// one by one does not decode the whole journal once per topic.
+struct ReadSoFar {
+    /// The snapshot read (identity and length), `None` when there was none.
+    snap: Option<(FileId, u64)>,
+    /// The journal read, `None` when there was none: identity, and the
+    /// offset just past the last whole entry read.
+    journal: Option<(FileId, u64)>,
+    merged: Merged,
+}
+
+/// Entries merged as loading does: each topic's highest generation, and
+/// the highest generation of each topic's `Forget` entries.
+#[derive(Default)]
+struct Merged {
+    best: HashMap<String, Position>,
+    forgotten: HashMap<String, u64>,
+}
+
+impl Merged {
+    fn absorb(&mut self, entries: Vec<Entry>) {
+        for e in entries {
+            if e.kind == Kind::Forget {
+                let g = self.forgotten.entry(e.topic).or_default();
+                *g = (*g).max(e.generation);
+                continue;
+            }
+            let p =
+                Position { next_seq: e.next_seq, generation: e.generation, time: e.time, reset: e.kind == Kind::Reset };
+            match self.best.get(&e.topic) {
+                Some(old) if old.generation >= p.generation => {}
+                _ => {
+                    self.best.insert(e.topic, p);
+                }
+            }
+        }
+    }
+
+    /// `topic`'s position, unless a later `Forget` entry dropped it.
+    fn get(&self, topic: &str) -> Option<Position> {
+        let p = *self.best.get(topic)?;
+        self.forgotten.get(topic).is_none_or(|&g| g < p.generation).then_some(p)
+    }
+
+    fn into_positions(self) -> HashMap<String, Position> {
+        let Merged { mut best, forgotten } = self;
+        best.retain(|t, p| forgotten.get(t).is_none_or(|&g| g < p.generation));
+        best
+    }
+}
+
+/// Identity of a file across replacements: device, inode, birth time.
+type FileId = crate::storage::hook::FileId;
 
 /// Holds `checkpoints.lock` (exclusive or shared) until dropped.
 struct Held<'a>(&'a File);
@@ -108,6 +174,8 @@ impl CheckpointStore {
                 journal,
                 journal_entries,
                 positions,
+                read: None,
+                reload_decoded: 0,
             },
             report,
         ))
@@ -124,13 +192,21 @@ impl CheckpointStore {
         let lpath = self.dir.join(LOCK_FILE);
         let lock = self.lock.clone();
         let held = Held::take(&lock, false, &lpath)?;
-        let (all, _) = load_unlocked(&self.dir)?;
+        let found = match read_on(&self.dir, self.read.take(), &mut self.reload_decoded)? {
+            Some(read) => {
+                let p = read.merged.get(topic);
+                self.read = Some(read);
+                p
+            }
+            // A file with an unreadable header: load as `open` does.
+            None => load_unlocked(&self.dir)?.0.get(topic).copied(),
+        };
         drop(held);
-        match all.get(topic) {
-            Some(p) => self.positions.insert(topic.to_owned(), *p),
+        match found {
+            Some(p) => self.positions.insert(topic.to_owned(), p),
             None => self.positions.remove(topic),
         };
-        Ok(all.get(topic).copied())
+        Ok(found)
     }
 
     /// Saves positions durably (one append, one `fdatasync`).
@@ -280,8 +356,7 @@ pub(crate) fn load(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)
 
 fn load_unlocked(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)> {
     let mut report = LoadReport::default();
-    let mut best: HashMap<String, Position> = HashMap::new();
-    let mut forgotten: HashMap<String, u64> = HashMap::new();
+    let mut merged = Merged::default();
     for (name, magic) in [(SNAP_FILE, SNAP_MAGIC), (JOURNAL_FILE, JOURNAL_MAGIC)] {
         let path = dir.join(name);
         let bytes = match std::fs::read(&path) {
@@ -289,37 +364,135 @@ fn load_unlocked(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)> 
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(Error::io("read checkpoints", &path, e)),
         };
-        if let Err(p) = check_file_header(&bytes, magic) {
-            if let crate::format::checkpoint::FileProblem::Version(found) = p {
-                return Err(Error::UnsupportedVersion { path, found, supported: crate::format::segment::VERSION });
-            }
-            log::warn!("{}: unreadable header ({p:?}); its positions are ignored", path.display());
+        if !header_ok(&bytes, magic, &path)? {
             report.unreadable.push(path);
             continue;
         }
-        let d = decode_entries(&bytes[FILE_HEADER_LEN..]);
-        for off in d.damaged {
-            log::warn!("{}: damaged checkpoint entry at byte {}; an older position is used", path.display(), off);
-            report.damaged.push((path.clone(), off + FILE_HEADER_LEN as u64));
-        }
-        for e in d.entries {
-            if e.kind == Kind::Forget {
-                let g = forgotten.entry(e.topic.clone()).or_default();
-                *g = (*g).max(e.generation);
-                continue;
-            }
-            let p =
-                Position { next_seq: e.next_seq, generation: e.generation, time: e.time, reset: e.kind == Kind::Reset };
-            match best.get(&e.topic) {
-                Some(old) if old.generation >= p.generation => {}
-                _ => {
-                    best.insert(e.topic, p);
-                }
-            }
+        merged.absorb(decode_logged(&bytes[FILE_HEADER_LEN..], FILE_HEADER_LEN as u64, &path, &mut report));
+    }
+    Ok((merged.into_positions(), report))
+}
+
+/// Whether a checkpoint file's header is readable (a warning when not); an
+/// error when it names a format version this build cannot read.
+fn header_ok(bytes: &[u8], magic: [u8; 8], path: &Path) -> Result<bool> {
+    match check_file_header(bytes, magic) {
+        Ok(_) => Ok(true),
+        Err(crate::format::checkpoint::FileProblem::Version(found)) => Err(Error::UnsupportedVersion {
+            path: path.to_path_buf(),
+            found,
+            supported: crate::format::segment::VERSION,
+        }),
+        Err(p) => {
+            log::warn!("{}: unreadable header ({p:?}); its positions are ignored", path.display());
+            Ok(false)
         }
     }
-    best.retain(|t, p| forgotten.get(t).is_none_or(|&g| g < p.generation));
-    Ok((best, report))
+}
+
+/// Decodes entries found at byte `at` of `path`, reporting damaged ones.
+fn decode_logged(area: &[u8], at: u64, path: &Path, report: &mut LoadReport) -> Vec<Entry> {
+    let d = decode_entries(area);
+    for off in d.damaged {
+        log::warn!("{}: damaged checkpoint entry at byte {}; an older position is used", path.display(), at + off);
+        report.damaged.push((path.to_path_buf(), at + off));
+    }
+    d.entries
+}
+
+/// A checkpoint file opened for reading, with its identity, or `None` when
+/// it does not exist.
+fn open_existing(path: &Path) -> Result<Option<(File, FileId)>> {
+    match File::open(path) {
+        Ok(f) => {
+            let id = crate::storage::hook::file_id(&f).ctx("stat checkpoints", path)?;
+            Ok(Some((f, id)))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(Error::io("open checkpoints", path, e)),
+    }
+}
+
+/// The bytes of `file` (at `path`) from `from` to its end.
+fn read_from(file: &mut File, from: u64, path: &Path) -> Result<Vec<u8>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut buf = Vec::new();
+    file.seek(SeekFrom::Start(from)).ctx("read checkpoints", path)?;
+    file.read_to_end(&mut buf).ctx("read checkpoints", path)?;
+    Ok(buf)
+}
+
+/// Brings `prev` (what an earlier call read, if anything) up to date with
+/// the files in `dir`. When the snapshot is the one read before and the
+/// journal is the one read before, grown or not, only the journal's new
+/// whole entries are read: entries are appended and never change, and
+/// compaction or a repair replaces a file (a new identity) rather than
+/// rewriting it. Anything else reads both files whole. `None` when a file's
+/// header is unreadable. Called with the lock held (shared at least).
+fn read_on(dir: &Path, prev: Option<ReadSoFar>, decoded: &mut u64) -> Result<Option<ReadSoFar>> {
+    let (spath, jpath) = (dir.join(SNAP_FILE), dir.join(JOURNAL_FILE));
+    let snap = open_existing(&spath)?;
+    let journal = open_existing(&jpath)?;
+    let snap_len = match &snap {
+        Some((f, _)) => Some(f.metadata().ctx("stat checkpoints", &spath)?.len()),
+        None => None,
+    };
+    let snap_key = snap.as_ref().zip(snap_len).map(|((_, id), len)| (*id, len));
+    let mut report = LoadReport::default();
+    if let Some(mut r) = prev
+        && r.snap == snap_key
+    {
+        match (r.journal, journal) {
+            (None, None) => return Ok(Some(r)),
+            (Some((id, done)), Some((mut f, now))) if id == now => {
+                let bytes = read_from(&mut f, done, &jpath)?;
+                let whole = bytes.len() / ENTRY_LEN * ENTRY_LEN;
+                let entries = decode_logged(&bytes[..whole], done, &jpath, &mut report);
+                *decoded += entries.len() as u64;
+                r.merged.absorb(entries);
+                r.journal = Some((id, done + whole as u64));
+                return Ok(Some(r));
+            }
+            (_, journal) => return read_whole(snap, journal, &spath, &jpath, decoded),
+        }
+    }
+    read_whole(snap, journal, &spath, &jpath, decoded)
+}
+
+/// The first read of `read_on`: both files whole.
+fn read_whole(
+    snap: Option<(File, FileId)>,
+    journal: Option<(File, FileId)>,
+    spath: &Path,
+    jpath: &Path,
+    decoded: &mut u64,
+) -> Result<Option<ReadSoFar>> {
+    let mut report = LoadReport::default();
+    let mut merged = Merged::default();
+    let mut snap_read = None;
+    if let Some((mut f, id)) = snap {
+        let bytes = read_from(&mut f, 0, spath)?;
+        if !header_ok(&bytes, SNAP_MAGIC, spath)? {
+            return Ok(None);
+        }
+        let entries = decode_logged(&bytes[FILE_HEADER_LEN..], FILE_HEADER_LEN as u64, spath, &mut report);
+        *decoded += entries.len() as u64;
+        merged.absorb(entries);
+        snap_read = Some((id, bytes.len() as u64));
+    }
+    let mut journal_read = None;
+    if let Some((mut f, id)) = journal {
+        let bytes = read_from(&mut f, 0, jpath)?;
+        if !header_ok(&bytes, JOURNAL_MAGIC, jpath)? {
+            return Ok(None);
+        }
+        let whole = FILE_HEADER_LEN + (bytes.len() - FILE_HEADER_LEN) / ENTRY_LEN * ENTRY_LEN;
+        let entries = decode_logged(&bytes[FILE_HEADER_LEN..whole], FILE_HEADER_LEN as u64, jpath, &mut report);
+        *decoded += entries.len() as u64;
+        merged.absorb(entries);
+        journal_read = Some((id, whole as u64));
+    }
+    Ok(Some(ReadSoFar { snap: snap_read, journal: journal_read, merged }))
 }
 
 /// Makes a group directory (and its parent) exist durably.
@@ -396,5 +569,63 @@ mod tests {
             assert_eq!(s.get(&format!("t{t}")).map(|p| p.next_seq), Some(want));
         }
         assert!(std::fs::metadata(d.path().join(JOURNAL_FILE)).unwrap().len() < 1100 * ENTRY_LEN as u64);
+    }
+
+    #[test]
+    fn a_reload_sees_what_another_member_appended_compacted_or_forgot() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut a, _) = CheckpointStore::open(d.path()).unwrap();
+        let (mut b, _) = CheckpointStore::open(d.path()).unwrap();
+        let next = |b: &mut CheckpointStore, t: &str| b.reload(t).unwrap().map(|p| p.next_seq);
+        assert_eq!(next(&mut b, "t0"), None);
+        a.persist(&[("t0".into(), 5, Kind::Position)]).unwrap();
+        assert_eq!(next(&mut b, "t0"), Some(5));
+        // Appends after b's last read, then b's own, then a's again.
+        a.persist(&[("t0".into(), 7, Kind::Position), ("t1".into(), 1, Kind::Position)]).unwrap();
+        b.persist(&[("t2".into(), 2, Kind::Position)]).unwrap();
+        a.persist(&[("t1".into(), 3, Kind::Position)]).unwrap();
+        assert_eq!((next(&mut b, "t0"), next(&mut b, "t1"), next(&mut b, "t2")), (Some(7), Some(3), Some(2)));
+        // Compaction replaces both files: the journal starts over, shorter.
+        a.compact().unwrap();
+        a.persist(&[("t0".into(), 9, Kind::Position)]).unwrap();
+        assert_eq!((next(&mut b, "t0"), next(&mut b, "t1"), next(&mut b, "t2")), (Some(9), Some(3), Some(2)));
+        for i in 10..40u64 {
+            a.persist(&[("t1".into(), i, Kind::Position)]).unwrap();
+        }
+        assert_eq!(next(&mut b, "t1"), Some(39));
+        // A forgotten topic has no position until one is saved again.
+        a.reload("t2").unwrap();
+        a.persist(&[("t2".into(), 0, Kind::Forget)]).unwrap();
+        assert_eq!(next(&mut b, "t2"), None);
+        a.persist(&[("t2".into(), 4, Kind::Position)]).unwrap();
+        assert_eq!(next(&mut b, "t2"), Some(4));
+        // Whatever b read step by step is what a fresh load finds.
+        let (all, _) = load(d.path()).unwrap();
+        for t in ["t0", "t1", "t2"] {
+            assert_eq!(b.reload(t).unwrap(), all.get(t).copied(), "{t}");
+        }
+    }
+
+    #[test]
+    fn taking_over_topics_one_by_one_decodes_each_saved_entry_about_once() {
+        // Another member saved 1000 topics; this one takes them over one at
+        // a time, as a balancing tick does, saving each as it goes.
+        let d = tempfile::tempdir().unwrap();
+        let (mut a, _) = CheckpointStore::open(d.path()).unwrap();
+        let n = 1000u64;
+        let all: Vec<(String, u64, Kind)> = (0..n).map(|i| (format!("t{i}"), i + 1, Kind::Position)).collect();
+        a.persist(&all).unwrap();
+        let (mut b, _) = CheckpointStore::open(d.path()).unwrap();
+        for i in 0..n {
+            let t = format!("t{i}");
+            assert_eq!(b.reload(&t).unwrap().map(|p| p.next_seq), Some(i + 1), "{t}");
+            b.persist(&[(t, i + 2, Kind::Position)]).unwrap();
+        }
+        // Reading the whole journal per topic would decode about n * n entries.
+        assert!(
+            b.reload_decoded <= 3 * n,
+            "{} entries decoded to take over {n} topics (each read again per topic)",
+            b.reload_decoded
+        );
     }
 }

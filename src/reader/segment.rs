@@ -13,15 +13,18 @@ use crate::format::segment::{DataHeader, IndexSlot, WAITING_AT, Watermark};
 pub(crate) use crate::segment::compressed::BlockRef;
 use crate::segment::compressed::list_blocks;
 use crate::segment::scan::{self, Step};
-use crate::segment::{read_header_of, read_watermark};
+use crate::segment::{FileId, read_header_of, read_watermark};
 use crate::storage::Mapping;
-use crate::storage::file::{open_ro, open_rw};
+use crate::storage::file::{open_ro, open_rw, sync_file};
 
 /// A mapped data file, shared by the cursor and the batches cut from it.
 pub(crate) struct ReadSegment {
     pub header: DataHeader,
     pub path: PathBuf,
     pub map: Mapping,
+    /// Device and inode of the file mapped: a read-only mapping is synced
+    /// through a descriptor reopened by path, which must still be this file.
+    id: FileId,
     file_len: AtomicU64,
     entries_synced: std::sync::atomic::AtomicBool,
     /// Bytes mapped ahead of the reader so far.
@@ -45,14 +48,22 @@ impl std::fmt::Debug for ReadSegment {
 }
 
 impl ReadSegment {
-    /// Maps the data file at `path`.
+    /// Maps the data file at `path` (read-write when allowed).
     pub(crate) fn open(path: &Path) -> Result<ReadSegment> {
+        Self::open_as(path, true)
+    }
+
+    /// Maps the data file at `path`, read-write if `try_writable` and the
+    /// process may, read-only otherwise.
+    fn open_as(path: &Path, try_writable: bool) -> Result<ReadSegment> {
         // One open for the header and the mapping: a compressed segment may
         // replace the file under this name at any time.
-        let (file, writable) = match open_rw(path, false) {
-            Ok(f) => (f, true),
-            Err(_) => (open_ro(path).ctx("open data file", path)?, false),
+        let rw = if try_writable { open_rw(path, false).ok() } else { None };
+        let (file, writable) = match rw {
+            Some(f) => (f, true),
+            None => (open_ro(path).ctx("open data file", path)?, false),
         };
+        let id = FileId::of(&file).ctx("stat data file", path)?;
         let (header, len, header_damaged) = match read_header_of(&file, path) {
             Ok((h, _, len)) => (h, len, false),
             Err(e @ crate::error::Error::Corrupt { .. }) => {
@@ -82,6 +93,7 @@ impl ReadSegment {
             header,
             path: path.to_path_buf(),
             map,
+            id,
             file_len: AtomicU64::new(len),
             entries_synced: std::sync::atomic::AtomicBool::new(false),
             mapped_ahead: AtomicU64::new(0),
@@ -178,8 +190,42 @@ impl ReadSegment {
 
     /// Makes `0..end` of the data file durable (used before a checkpoint may
     /// count records the writer has not synced yet).
+    ///
+    /// A writable mapping is synced with `msync`. A read-only one cannot be
+    /// (Linux skips `msync` for it and reports success), so the file is
+    /// reopened read-only by path, checked to be the file mapped (a path
+    /// names a file, not a segment) and synced with `fdatasync`, which
+    /// writes back every dirty page of the file whoever dirtied it. When
+    /// the path no longer names the mapped file, the records are durable
+    /// only if the watermark says so (a segment is compressed, and so
+    /// replaced, only once its seal is durable); otherwise this fails and
+    /// the checkpoint is not persisted.
     pub(crate) fn sync(&self, end: u64) -> Result<()> {
-        self.map.sync(0, end as usize).ctx("sync data file before checkpointing", &self.path)
+        if self.map.is_writable() {
+            return self.map.sync(0, end as usize).ctx("sync data file before checkpointing", &self.path);
+        }
+        let durable = || self.watermark().is_some_and(|w| w.durable_end >= end || w.is_sealed());
+        let file = match open_ro(&self.path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && durable() => return Ok(()),
+            Err(e) => {
+                return Err(crate::error::Error::io("reopen data file to sync it before checkpointing", &self.path, e));
+            }
+        };
+        if FileId::of(&file).ctx("stat data file", &self.path)? != self.id {
+            if durable() {
+                return Ok(());
+            }
+            return Err(crate::error::Error::io(
+                "sync data file before checkpointing",
+                &self.path,
+                std::io::Error::other(
+                    "the path no longer names the file this reader mapped (replaced or deleted since), \
+                     and the writer has not made the records durable; the checkpoint is not persisted",
+                ),
+            ));
+        }
+        sync_file(&file, &self.path).ctx("sync data file (fdatasync) before checkpointing", &self.path)
     }
 
     /// Makes the directory entries leading to this segment durable (once per
@@ -279,4 +325,102 @@ fn linear_floor(map: &Mapping, len: u64, count: u64, seq: u64) -> Option<crate::
         }
     }
     best
+}
+
+#[cfg(all(test, feature = "fault-injection"))]
+mod tests {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::FileExt;
+    use std::sync::Arc;
+
+    use parking_lot::Mutex;
+
+    use super::*;
+    use crate::format::naming::data_file_name;
+    use crate::storage::hook::{StorageHook, SyncedRange, add_hook, file_id, remove_hook};
+
+    /// Every range a sync hook was shown: file, offset, length.
+    #[derive(Default)]
+    struct Syncs(Mutex<Vec<(crate::storage::hook::FileId, u64, usize)>>);
+
+    impl StorageHook for Syncs {
+        fn before_sync(&self, range: &SyncedRange<'_>) -> std::io::Result<()> {
+            self.0.lock().push((range.id, range.offset, range.content.len()));
+            Ok(())
+        }
+    }
+
+    /// Dirty pages of `file` in the page cache (`cachestat`, Linux 6.5+);
+    /// `None` where the kernel has no such call.
+    #[expect(unsafe_code, reason = "cachestat has no safe wrapper; a test-only probe of the page cache")]
+    fn dirty_pages(file: &std::fs::File) -> Option<(u64, u64)> {
+        #[repr(C)]
+        struct Range {
+            off: u64,
+            len: u64,
+        }
+        #[repr(C)]
+        #[derive(Default)]
+        struct Stat {
+            cache: u64,
+            dirty: u64,
+            writeback: u64,
+            evicted: u64,
+            recently_evicted: u64,
+        }
+        const SYS_CACHESTAT: libc::c_long = 451;
+        let range = Range { off: 0, len: 0 };
+        let mut st = Stat::default();
+        // SAFETY: cachestat reads `range` and writes `st`, both live and of
+        // the layout the kernel expects (struct cachestat_range / cachestat).
+        let rc = unsafe {
+            libc::syscall(SYS_CACHESTAT, file.as_raw_fd(), &range as *const Range, &mut st as *mut Stat, 0u32)
+        };
+        (rc == 0).then_some((st.dirty, st.writeback))
+    }
+
+    #[test]
+    fn syncing_a_read_only_segment_writes_its_dirty_pages_back_through_the_sync_hook() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = crate::Config::new(dir.path());
+        // The writer syncs nothing by itself during the test.
+        cfg.set_flush_interval_ms(3_600_000);
+        let w = crate::Writer::open(&cfg).unwrap();
+        for i in 0..2000u32 {
+            w.write("t", format!("record {i} {}", "x".repeat(200)).as_bytes()).unwrap();
+        }
+        let path = dir.path().join("topics").join("t").join(data_file_name(0));
+        // Make every page of the file dirty again (in case the kernel wrote
+        // some back already): rewrite the bytes as they are.
+        let rw = open_rw(&path, false).unwrap();
+        let mut bytes = vec![0u8; rw.metadata().unwrap().len() as usize];
+        let n = rw.read_at(&mut bytes, 0).unwrap();
+        rw.write_all_at(&bytes[..n], 0).unwrap();
+
+        let seg = ReadSegment::open_as(&path, false).unwrap();
+        assert!(!seg.map.is_writable(), "the segment should be mapped read-only");
+        let end = seg.refresh_len();
+        let syncs = Arc::new(Syncs::default());
+        add_hook(dir.path(), syncs.clone());
+        let result = seg.sync(end);
+        remove_hook(dir.path());
+        result.unwrap();
+
+        let id = file_id(&rw).unwrap();
+        let seen = syncs.0.lock().clone();
+        assert!(
+            seen.iter().any(|&(i, off, len)| i == id && off == 0 && len as u64 >= end),
+            "no sync of 0..{end} of {path:?} reached the sync hook: {seen:?}"
+        );
+        match dirty_pages(&rw) {
+            Some((dirty, writeback)) => assert_eq!(
+                (dirty, writeback),
+                (0, 0),
+                "pages of {path:?} still dirty or under writeback after syncing through a read-only mapping"
+            ),
+            None => println!("cachestat is not available on this kernel: not checking the page cache itself"),
+        }
+        drop(seg);
+        w.close().unwrap();
+    }
 }

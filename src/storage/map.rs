@@ -190,7 +190,20 @@ impl Mapping {
     /// `fdatasync` of that range of the file, whichever process dirtied the
     /// pages. Mapped files always have whole pages, so the range is rounded
     /// out to pages (which is what the kernel writes anyway).
+    ///
+    /// Only a writable mapping can be synced this way: Linux maps a file
+    /// opened read-only `MAP_SHARED` without `VM_SHARED`, and `msync` skips
+    /// such mappings while reporting success (measured on ext4: 256 MB
+    /// dirty, `msync` returned at once and wrote nothing). A read-only
+    /// mapping is refused with an error, never "synced"; its owner syncs
+    /// through a descriptor of the file instead (`fdatasync` works on one
+    /// opened read-only).
     pub(crate) fn sync(&self, off: usize, len: usize) -> io::Result<()> {
+        if !self.writable {
+            return Err(io::Error::other(
+                "msync of a read-only mapping writes nothing back; sync through a file descriptor instead",
+            ));
+        }
         let page = page_size();
         let start = off / page * page;
         let end = (off + len).div_ceil(page).saturating_mul(page).min(self.raw.len());

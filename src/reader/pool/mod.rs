@@ -913,23 +913,38 @@ impl Core {
         let mut last_balance = Instant::now();
         let mut last_retention = Instant::now();
         let mut retained: HashMap<Arc<str>, u64> = HashMap::new();
+        // A requested tick waits until three times the last tick's duration
+        // (at most 100 ms) has passed since it began. A tick costs O(topics)
+        // (and rewrites the member file), and topics created in a burst each
+        // request one: so they share ticks, and discovering n topics costs
+        // O(n) in all rather than a tick over every topic per new one, for a
+        // delay of a few ticks' duration (about a millisecond at 10 000
+        // topics; measured at 5 000 created in a burst: 994 ticks and 2.0 s of
+        // this thread's CPU before, 189 and 0.9 s after).
+        let mut spacing = Duration::ZERO;
         loop {
             {
                 let mut stop = self.ckpt_lock.lock();
-                let next = (last_persist + persist_every).min(last_balance + balance_every);
+                let mut next = (last_persist + persist_every).min(last_balance + balance_every);
+                if self.balance_soon.load(Ordering::Acquire) {
+                    next = next.min(last_balance + spacing);
+                }
                 let wait = next.saturating_duration_since(Instant::now());
-                if !*stop && !self.balance_soon.load(Ordering::Acquire) && !wait.is_zero() {
+                if !*stop && !wait.is_zero() {
                     self.ckpt_cv.wait_for(&mut stop, wait);
                 }
                 if *stop {
                     return;
                 }
             }
-            if self.balance_soon.swap(false, Ordering::AcqRel) || last_balance.elapsed() >= balance_every {
+            let requested = self.balance_soon.load(Ordering::Acquire) && last_balance.elapsed() >= spacing;
+            if requested || last_balance.elapsed() >= balance_every {
+                self.balance_soon.store(false, Ordering::Release);
                 last_balance = Instant::now();
                 if let Err(e) = self.balance() {
                     log::warn!("balancing topics of group {:?} failed (will retry): {e}", self.group);
                 }
+                spacing = (last_balance.elapsed() * 3).min(Duration::from_millis(100));
             }
             if last_persist.elapsed() >= persist_every {
                 last_persist = Instant::now();
