@@ -147,7 +147,7 @@ impl Group {
     /// # Errors
     /// I/O errors reading the members directory.
     pub fn members(&self) -> Result<Vec<MemberInfo>> {
-        live_members(&self.dir, None)
+        live_members(&self.dir, None, self.cfg.member_timeout())
     }
 
     /// Per topic: retained range, the group's position, and what is left
@@ -171,7 +171,12 @@ impl Group {
             let lag_records = info.next_seq.saturating_sub(from);
             let lag_bytes = if lag_records == 0 { 0 } else { crate::admin::frame_bytes_from(&dir, from)? };
             out.push(TopicLag {
-                owner: members.iter().find(|m| m.topics.contains(&topic)).map(|m| m.id.clone()),
+                // After a takeover the stale member may still list the topic.
+                owner: members
+                    .iter()
+                    .filter(|m| m.topics.contains(&topic))
+                    .min_by_key(|m| m.stale)
+                    .map(|m| m.id.clone()),
                 topic,
                 first_seq: info.first_seq,
                 next_seq: info.next_seq,
@@ -421,7 +426,7 @@ impl Group {
             Err(e) => return Err(e),
         }
         let (mut store, _) = self.replay_store()?;
-        store.persist(&[(topic.to_owned(), 0, Kind::Forget)])
+        store.persist(&[(topic.to_owned(), 0, Kind::Forget)]).map(|_| ())
     }
 
     /// Calls `f` on the dead letters of `topic` not yet replayed, in order,

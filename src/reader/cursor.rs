@@ -230,6 +230,7 @@ impl Cursor {
                     skipped_before,
                     seek_to: AtomicU64::new(u64::MAX),
                     failed: AtomicU64::new(u64::MAX),
+                    revoked: Default::default(),
                 }));
             }
             match stop {

@@ -78,7 +78,7 @@ pub(crate) fn delete_consumed(topic_dir: &Path, min_next: u64) -> Result<u64> {
 
 /// Fails with [`Error::GroupBusy`] while a reader consumes the group.
 pub(crate) fn refuse_if_active(dir: &Path, group: &str) -> Result<()> {
-    let live = super::members::live_members(dir, None)?;
+    let live = super::members::live_members(dir, None, None)?;
     if let Some(m) = live.first() {
         return Err(Error::GroupBusy {
             group: group.to_owned(),
