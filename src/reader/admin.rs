@@ -216,6 +216,18 @@ impl Group {
         let owners = RangeLocks::open(&owners_path).ctx("open topic owner locks", &owners_path)?;
         let slot = slot_of(topic);
         if owners.try_lock(slot).ctx("lock topic owner slot", &owners_path)? {
+            // A member that took the topic over from a frozen one owns it by
+            // its lease, before it holds the byte: ask it.
+            let owner = checkpoint::lease_owner(&self.dir, topic)?;
+            if owner != 0
+                && matches!(
+                    super::members::liveness(&self.dir, &format!("{owner:016x}"))?,
+                    super::members::Liveness::Alive(_)
+                )
+            {
+                let _ = owners.unlock(slot);
+                return self.ask_owner(topic, seq);
+            }
             // No reader owns the topic: write the position, holding the
             // topic so that none takes it meanwhile.
             let (mut store, _) = CheckpointStore::open(&self.dir)?;

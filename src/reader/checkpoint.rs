@@ -79,6 +79,9 @@ pub(crate) struct CheckpointStore {
     me: u64,
     /// `member_timeout_ms`: a lock holder this stale is broken.
     timeout: Option<Duration>,
+    /// This member's lock file, to heartbeat while waiting for the lock (a
+    /// member waiting for a frozen holder is not frozen itself).
+    beat: Option<(File, PathBuf)>,
     /// The leases this member claimed: topic → (its open lease file, epoch).
     leases: HashMap<String, (File, u64)>,
 }
@@ -119,7 +122,13 @@ fn same_file(lock: &File, path: &Path) -> Result<bool> {
 /// inside its critical section, its kernel lock held) breaks it by putting
 /// a new lock file in its place. What the frozen member appends when it
 /// wakes carries its old epoch and loses to every newer entry.
-fn acquire(dir: &Path, lock: &mut Arc<File>, exclusive: bool, me: u64, timeout: Option<Duration>) -> Result<Held> {
+fn acquire(
+    dir: &Path,
+    lock: &mut Arc<File>,
+    exclusive: bool,
+    (me, beat): (u64, Option<(&File, &Path)>),
+    timeout: Option<Duration>,
+) -> Result<Held> {
     use rustix::fs::FlockOperation::{NonBlockingLockExclusive, NonBlockingLockShared};
     use std::os::unix::fs::FileExt;
     let path = dir.join(LOCK_FILE);
@@ -145,6 +154,9 @@ fn acquire(dir: &Path, lock: &mut Arc<File>, exclusive: bool, me: u64, timeout: 
         }
         if timeout.is_some() && last_probe.elapsed() >= Duration::from_millis(50) {
             last_probe = Instant::now();
+            if let Some((f, p)) = beat {
+                crate::reader::members::write_beat(f, p)?;
+            }
             if !same_file(lock, &path)? {
                 *lock = Arc::new(open_lock(dir)?);
                 continue;
@@ -189,7 +201,7 @@ impl CheckpointStore {
     /// Loads (creating if needed) the store in a group directory.
     pub(crate) fn open(dir: &Path) -> Result<(CheckpointStore, LoadReport)> {
         let mut lock = Arc::new(open_lock(dir)?);
-        let held = acquire(dir, &mut lock, true, 0, None)?;
+        let held = acquire(dir, &mut lock, true, (0, None), None)?;
         let (positions, report) = load_unlocked(dir)?;
         let (journal, journal_entries) = open_journal(dir)?;
         drop(held);
@@ -202,6 +214,7 @@ impl CheckpointStore {
                 positions,
                 me: 0,
                 timeout: None,
+                beat: None,
                 leases: HashMap::new(),
             },
             report,
@@ -210,13 +223,15 @@ impl CheckpointStore {
 
     /// Makes this store persist for the member `me` (fenced by leases);
     /// lock holders stale for `timeout` are broken.
-    pub(crate) fn set_member(&mut self, me: u64, timeout: Option<Duration>) {
+    pub(crate) fn set_member(&mut self, me: u64, timeout: Option<Duration>, beat: Option<(File, PathBuf)>) {
         self.me = me;
         self.timeout = timeout;
+        self.beat = beat;
     }
 
     fn take_lock(&mut self, exclusive: bool) -> Result<Held> {
-        acquire(&self.dir, &mut self.lock, exclusive, self.me, self.timeout)
+        let beat = self.beat.as_ref().map(|(f, p)| (f, p.as_path()));
+        acquire(&self.dir, &mut self.lock, exclusive, (self.me, beat), self.timeout)
     }
 
     /// Claims `topic`'s lease for this member and reads the topic's position
@@ -484,13 +499,18 @@ fn open_journal(dir: &Path) -> Result<(File, u64)> {
 /// entries are CRC'd and the files replaced atomically, so the worst case
 /// is a position a moment old).
 pub(crate) fn load(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)> {
+    load_within(dir, Duration::from_secs(3))
+}
+
+/// [`load`], waiting at most `patience` for the lock.
+pub(crate) fn load_within(dir: &Path, patience: Duration) -> Result<(HashMap<String, Position>, LoadReport)> {
     let lpath = dir.join(LOCK_FILE);
     // A read-only directory (an operator's copy) has no lock to take.
     let lock = OpenOptions::new().read(true).open(&lpath).ok();
     let mut held = None;
     if let Some(f) = lock {
         let f = Arc::new(f);
-        let deadline = Instant::now() + Duration::from_secs(3);
+        let deadline = Instant::now() + patience;
         loop {
             match rustix::fs::flock(&*f, rustix::fs::FlockOperation::NonBlockingLockShared) {
                 Ok(()) => {
@@ -499,7 +519,7 @@ pub(crate) fn load(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)
                 }
                 Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
                     if Instant::now() >= deadline {
-                        log::warn!("{}: still held after 3 s; reading positions without it", lpath.display());
+                        log::debug!("{}: still held after {patience:?}; reading positions without it", lpath.display());
                         break;
                     }
                     std::thread::sleep(Duration::from_millis(2));
@@ -511,6 +531,16 @@ pub(crate) fn load(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)
     let r = load_unlocked(dir);
     drop(held);
     r
+}
+
+/// The member named by `topic`'s lease in the group in `dir` (0: none).
+pub(crate) fn lease_owner(dir: &Path, topic: &str) -> Result<u64> {
+    let path = dir.join(LEASES_DIR).join(topic);
+    match File::open(&path) {
+        Ok(f) => Ok(read_lease(&f, &path)?.owner),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(Error::io("open topic lease", &path, e)),
+    }
 }
 
 /// The generation of a topic's next entry after `prev`, written under the
@@ -635,8 +665,8 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let (mut a, _) = CheckpointStore::open(d.path()).unwrap();
         let (mut b, _) = CheckpointStore::open(d.path()).unwrap();
-        a.set_member(1, None);
-        b.set_member(2, None);
+        a.set_member(1, None, None);
+        b.set_member(2, None, None);
         assert_eq!(a.claim("t", &mut |_| Ok(false)).unwrap(), Some(None));
         assert!(a.persist(&[("t".into(), 10, Kind::Position)]).unwrap().is_empty());
         assert_eq!(b.claim("t", &mut |_| Ok(false)).unwrap(), None, "a healthy owner's lease is refused");

@@ -210,6 +210,12 @@ impl Membership {
         write_beat(&self.lock, &self.lock_path)
     }
 
+    /// Another handle on this member's lock file (same open description, so
+    /// closing it keeps the lock), to heartbeat while waiting elsewhere.
+    pub(crate) fn beat_handle(&self) -> Result<(File, PathBuf)> {
+        Ok((self.lock.try_clone().ctx("duplicate member lock", &self.lock_path)?, self.lock_path.clone()))
+    }
+
     fn publish_now(&self) -> Result<()> {
         let mut topics: Vec<String> = self.owned.keys().cloned().collect();
         topics.sort();
@@ -312,7 +318,7 @@ impl Membership {
 }
 
 /// Writes the heartbeat (now) into a member's lock file.
-fn write_beat(f: &File, path: &Path) -> Result<()> {
+pub(crate) fn write_beat(f: &File, path: &Path) -> Result<()> {
     use std::os::unix::fs::FileExt;
     // Read by peers through the page cache only: no fsync (see format/mod.rs).
     f.write_all_at(&mono_ns().to_le_bytes(), 0).ctx("write member heartbeat", path)

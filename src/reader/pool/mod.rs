@@ -283,7 +283,8 @@ impl Core {
     ) -> Core {
         let filter = Filter::new(cfg.black_topics(), cfg.white_topics());
         let mut store = store;
-        store.set_member(super::members::id_number(&members.id), cfg.member_timeout());
+        let beat = members.beat_handle().map_err(|e| log::warn!("{e}")).ok();
+        store.set_member(super::members::id_number(&members.id), cfg.member_timeout(), beat);
         Core {
             cfg,
             layout,
