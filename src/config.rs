@@ -59,6 +59,8 @@ pub struct Config {
     full_policy: FullPolicy,
     segment_max_age_ms: u64,
     rebalance_interval_ms: u64,
+    member_timeout_ms: u64,
+    max_forward_ms: u64,
     retry_max_attempts: u32,
     retention_max_age_ms: u64,
     retention_max_bytes: Option<u64>,
@@ -137,6 +139,14 @@ pub const KEYS: &[(&str, &str)] = &[
         "how often members of a group rebalance topics; a dead member's topics move within twice this (default 500)",
     ),
     (
+        "member_timeout_ms",
+        "a group member that stops heartbeating (frozen, paused) this long loses its topics to the others (default 10000; 0: never)",
+    ),
+    (
+        "max_forward_ms",
+        "a closure holding one batch longer than this loses the topic to another member (default 300000; 0: never)",
+    ),
+    (
         "retry_max_attempts",
         "deliveries of a batch before it goes to the group's dead letters (default 0: retry forever)",
     ),
@@ -179,6 +189,8 @@ impl Config {
             retain_consumed: false,
             poll_interval_ms: 1000,
             rebalance_interval_ms: 500,
+            member_timeout_ms: 10_000,
+            max_forward_ms: 300_000,
             retry_max_attempts: 0,
             retention_max_age_ms: 0,
             retention_max_bytes: None,
@@ -307,6 +319,8 @@ impl Config {
                 "full_max_wait_ms" => full_wait = Some(count(v).map_err(|r| bad(k, r))?),
                 "segment_max_age_ms" => cfg.segment_max_age_ms = count(v).map_err(|r| bad(k, r))?,
                 "rebalance_interval_ms" => cfg.rebalance_interval_ms = count(v).map_err(|r| bad(k, r))?,
+                "member_timeout_ms" => cfg.member_timeout_ms = count(v).map_err(|r| bad(k, r))?,
+                "max_forward_ms" => cfg.max_forward_ms = count(v).map_err(|r| bad(k, r))?,
                 "retry_max_attempts" => {
                     cfg.retry_max_attempts =
                         u32::try_from(count(v).map_err(|r| bad(k, r))?).map_err(|_| bad(k, "too large".into()))?
@@ -383,6 +397,12 @@ impl Config {
         }
         range("segment_max_age_ms", self.segment_max_age_ms, 0, 365 * 86_400_000)?;
         range("rebalance_interval_ms", self.rebalance_interval_ms, 10, 60_000)?;
+        if self.member_timeout_ms != 0 {
+            range("member_timeout_ms", self.member_timeout_ms, 100, 86_400_000)?;
+        }
+        if self.max_forward_ms != 0 {
+            range("max_forward_ms", self.max_forward_ms, 100, 7 * 86_400_000)?;
+        }
         range("retention_max_age_ms", self.retention_max_age_ms, 0, 100 * 365 * 86_400_000)?;
         if let Some(b) = self.retention_max_bytes {
             size_range("retention_max_bytes", b, MIB, 1 << 50)?;
@@ -487,6 +507,8 @@ impl Config {
         }
         put("segment_max_age_ms", ms(self.segment_max_age().unwrap_or_default()));
         put("rebalance_interval_ms", ms(self.rebalance_interval()));
+        put("member_timeout_ms", ms(self.member_timeout().unwrap_or_default()));
+        put("max_forward_ms", ms(self.max_forward().unwrap_or_default()));
         put("retry_max_attempts", self.retry_max_attempts().unwrap_or(0).into());
         put("retention_max_age_ms", ms(self.retention_max_age().unwrap_or_default()));
         if let Some(b) = self.retention_max_bytes() {
@@ -607,6 +629,16 @@ impl Config {
     pub fn rebalance_interval(&self) -> Duration {
         Duration::from_millis(self.rebalance_interval_ms)
     }
+    /// How long a group member may go without a heartbeat before the others
+    /// take its topics over (`None`: never; only its exit frees them).
+    pub fn member_timeout(&self) -> Option<Duration> {
+        (self.member_timeout_ms > 0).then(|| Duration::from_millis(self.member_timeout_ms))
+    }
+    /// How long the closure may hold one batch before its topic is taken
+    /// away (`None`: forever).
+    pub fn max_forward(&self) -> Option<Duration> {
+        (self.max_forward_ms > 0).then(|| Duration::from_millis(self.max_forward_ms))
+    }
     /// Deliveries of a batch before it goes to the dead letters (`None`: forever).
     pub fn retry_max_attempts(&self) -> Option<u32> {
         (self.retry_max_attempts > 0).then_some(self.retry_max_attempts)
@@ -700,6 +732,10 @@ setters! {
     set_segment_max_age_ms: segment_max_age_ms: u64;
     /// Sets `rebalance_interval_ms`.
     set_rebalance_interval_ms: rebalance_interval_ms: u64;
+    /// Sets `member_timeout_ms` (0: a member loses its topics only when it exits).
+    set_member_timeout_ms: member_timeout_ms: u64;
+    /// Sets `max_forward_ms` (0: a closure may hold a batch forever).
+    set_max_forward_ms: max_forward_ms: u64;
     /// Sets `retry_max_attempts` (0: retry forever).
     set_retry_max_attempts: retry_max_attempts: u32;
     /// Sets `retention_max_age_ms` (0: keep).

@@ -199,6 +199,23 @@ pub enum Error {
         source: Box<dyn std::error::Error + Send + Sync>,
     },
 
+    /// `ReaderHandle::stop` stopped waiting for closures that had held one
+    /// batch longer than `max_forward_ms`. Everything else was stopped and
+    /// persisted; those topics' positions are the ones confirmed before
+    /// (their batches will be delivered again), and the closures' threads
+    /// are left running until they return.
+    #[error(
+        "group {group:?}: stopped without the closure on topic(s) {topics:?}, which held one batch longer than {waited:?} (max_forward_ms); its thread is left running and those records will be delivered again"
+    )]
+    StopAbandoned {
+        /// The group.
+        group: String,
+        /// The topics whose closure did not return.
+        topics: Vec<String>,
+        /// How long a closure may hold a batch (`max_forward_ms`).
+        waited: std::time::Duration,
+    },
+
     /// A reset asked of a running group was not applied in time.
     #[error(
         "group {group:?}: the reader owning topic {topic:?} did not apply the reset to seq {seq} within {waited:?}; nothing was changed"

@@ -56,9 +56,13 @@ pub(crate) fn reader(dir: &std::path::Path, group: &str, s: &ReaderStats) {
     c("logstream_reader_corruptions_total", s.corruptions);
     c("logstream_reader_checkpoints_total", s.checkpoints);
     c("logstream_reader_segments_deleted_total", s.segments_deleted);
+    c("logstream_reader_takeovers_total", s.takeovers);
+    c("logstream_reader_topics_lost_total", s.topics_lost);
+    c("logstream_reader_revoked_batches_total", s.revoked_batches);
     let g = |name: &'static str, v: f64| metrics::gauge!(name, "dir" => dir.clone(), "group" => group.clone()).set(v);
     g("logstream_reader_lag_records", s.lag as f64);
     g("logstream_reader_topics_owned", s.topics_owned as f64);
+    g("logstream_reader_stuck_topics", s.stuck_topics as f64);
 }
 
 /// Without the feature: nothing.

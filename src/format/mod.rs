@@ -14,6 +14,7 @@
 //!   topics/<topic>/NNNNNNNNNNNNNNNNNNNN.idx   sparse index                (segment.rs)
 //!   groups/<group>/checkpoints.{snap,log}     confirmed positions         (checkpoint.rs)
 //!   groups/<group>/members/, owners.lock      who consumes what           (reader/members.rs)
+//!   groups/<group>/leases/<topic>             who may persist a position  (lease.rs)
 //!   groups/<group>/dead-letters/              a log of failed records     (dead_letter.rs)
 //!   deleted/<topic>                           where a deleted topic ended (deleted.rs)
 //!   logstream.reserve                         emergency reserve (storage/reserve.rs)
@@ -60,6 +61,16 @@
 //!   `fdatasync` persists any number of topics' positions; CRC'd fixed-size
 //!   entries with per-topic generations make a damaged entry fall back to the
 //!   previous one, never forward. (§6.)
+//! - **Heartbeats and leases are not synced.** A group member writes a
+//!   heartbeat (CLOCK_MONOTONIC ns) into its `members/<id>.lock` and claims
+//!   topics in `leases/<topic>` without `fsync`: they only decide between
+//!   processes that are running on this machine, which share the page cache
+//!   and the clock; after a reboot every member is new and claims afresh.
+//!   A member whose heartbeat is older than `member_timeout_ms` is treated
+//!   as gone although its kernel locks are held; a position is appended only
+//!   while its topic's lease names the appending member and epoch (checked
+//!   under `checkpoints.lock`), so a frozen member that wakes up cannot
+//!   overwrite its successor's progress. Checkpoint entries are unchanged.
 //! - **Sparse index** every `index_interval_bytes` (default 4 KiB, as Kafka),
 //!   written by the writer when it crosses the interval; rebuilt from data
 //!   when damaged or missing. (§5.)
@@ -130,6 +141,7 @@ pub mod dead_letter;
 pub mod deleted;
 pub mod dropped;
 pub mod frame;
+pub mod lease;
 pub mod meta;
 pub mod naming;
 pub mod segment;

@@ -150,7 +150,7 @@ impl Group {
     /// # Errors
     /// I/O errors reading the members directory.
     pub fn members(&self) -> Result<Vec<MemberInfo>> {
-        live_members(&self.dir, None)
+        live_members(&self.dir, None, self.cfg.member_timeout())
     }
 
     /// Per topic: retained range, the group's position, and what is left
@@ -174,7 +174,12 @@ impl Group {
             let lag_records = info.next_seq.saturating_sub(from);
             let lag_bytes = if lag_records == 0 { 0 } else { crate::admin::frame_bytes_from(&dir, from)? };
             out.push(TopicLag {
-                owner: members.iter().find(|m| m.topics.contains(&topic)).map(|m| m.id.clone()),
+                // After a takeover the stale member may still list the topic.
+                owner: members
+                    .iter()
+                    .filter(|m| m.topics.contains(&topic))
+                    .min_by_key(|m| m.stale)
+                    .map(|m| m.id.clone()),
                 topic,
                 first_seq: info.first_seq,
                 next_seq: info.next_seq,
@@ -214,6 +219,18 @@ impl Group {
         let owners = RangeLocks::open(&owners_path).ctx("open topic owner locks", &owners_path)?;
         let slot = slot_of(topic);
         if owners.try_lock(slot).ctx("lock topic owner slot", &owners_path)? {
+            // A member that took the topic over from a frozen one owns it by
+            // its lease, before it holds the byte: ask it.
+            let owner = checkpoint::lease_owner(&self.dir, topic)?;
+            if owner != 0
+                && matches!(
+                    super::members::liveness(&self.dir, &format!("{owner:016x}"))?,
+                    super::members::Liveness::Alive(_)
+                )
+            {
+                let _ = owners.unlock(slot);
+                return self.ask_owner(topic, seq);
+            }
             // No reader owns the topic: write the position, holding the
             // topic so that none takes it meanwhile.
             let (mut store, _) = CheckpointStore::open(&self.dir)?;
@@ -424,7 +441,7 @@ impl Group {
             Err(e) => return Err(e),
         }
         let (mut store, _) = self.replay_store()?;
-        store.persist(&[(topic.to_owned(), 0, Kind::Forget)])
+        store.persist(&[(topic.to_owned(), 0, Kind::Forget)]).map(|_| ())
     }
 
     /// Calls `f` on the dead letters of `topic` not yet replayed, in order,

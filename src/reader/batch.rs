@@ -2,7 +2,7 @@
 //! borrowed from the mapped segment (no copy).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::segment::ReadSegment;
 use crate::error::{Error, Result};
@@ -29,6 +29,9 @@ pub struct Batch {
     pub(crate) seek_to: AtomicU64,
     /// The record the closure named as the failing one (`u64::MAX`: none).
     pub(crate) failed: AtomicU64,
+    /// Set when the topic is taken away from this reader while the closure
+    /// holds the batch (shared with the reader's topic slot).
+    pub(crate) revoked: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for Batch {
@@ -139,6 +142,32 @@ impl Batch {
     /// ```
     pub fn seek(&self, seq: u64) {
         self.seek_to.store(seq.min(u64::MAX - 1), Ordering::Release);
+    }
+
+    /// True once the topic was taken away from this reader while the
+    /// closure holds the batch: the closure held it longer than
+    /// `max_forward_ms` and another member took the topic over, this member
+    /// stopped heartbeating for `member_timeout_ms` (frozen, paused) and was
+    /// replaced, or `stop()` gave up waiting for it. Whatever the closure
+    /// returns or confirms from then on is ignored and the new owner delivers
+    /// the records again, so long work can stop early:
+    ///
+    /// ```no_run
+    /// # let cfg = logstream::Config::new("/tmp/log");
+    /// # fn send(_: &[u8]) {}
+    /// let reader = logstream::Reader::builder(&cfg).start(|batch: &logstream::Batch| {
+    ///     for rec in batch.records() {
+    ///         if batch.is_revoked() {
+    ///             return Err("taken over by another member".to_owned());
+    ///         }
+    ///         send(rec.data());
+    ///     }
+    ///     Ok(())
+    /// })?;
+    /// # Ok::<(), logstream::Error>(())
+    /// ```
+    pub fn is_revoked(&self) -> bool {
+        self.revoked.load(Ordering::Acquire)
     }
 
     /// Names the record that made the closure fail. With a retry policy

@@ -22,18 +22,28 @@
 //! appended since; a replaced file (compaction, repair) is read whole again.
 //! Taking over thousands of new topics thus costs linear time, not a pass
 //! over the whole journal per topic.
+//!
+//! Positions are fenced by leases (`leases/<topic>`, `format/lease.rs`): a
+//! member claims a topic's lease (a new epoch) when it takes the topic, and
+//! `persist` drops, under the exclusive lock, every position of a topic whose
+//! lease no longer names this member and epoch (another member took it over
+//! while this one was stuck). An operator's tool (member id 0) is not fenced.
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::error::{Error, IoContext, Result};
 use crate::format::checkpoint::{
     ENTRY_LEN, Entry, FILE_HEADER_LEN, JOURNAL_MAGIC, Kind, SNAP_MAGIC, check_file_header, decode_entries,
     encode_file_header,
 };
+use crate::format::lease::{LEASE_LEN, Lease};
+use crate::reader::members::{Liveness, is_stale, liveness};
 use crate::storage::file::{now_ns, sync_dir, sync_file, write_atomic};
 
 /// Name of the snapshot file in a group directory.
@@ -70,7 +80,7 @@ pub struct LoadReport {
 /// The positions of one group, as this member knows them.
 pub(crate) struct CheckpointStore {
     dir: PathBuf,
-    lock: std::sync::Arc<File>,
+    lock: Arc<File>,
     journal: File,
     journal_entries: u64,
     positions: HashMap<String, Position>,
@@ -78,7 +88,19 @@ pub(crate) struct CheckpointStore {
     read: Option<ReadSoFar>,
     /// Entries `reload` has decoded, in all (what its cost grows with).
     reload_decoded: u64,
+    /// This member's id (0: an operator's tool, never fenced).
+    me: u64,
+    /// `member_timeout_ms`: a lock holder this stale is broken.
+    timeout: Option<Duration>,
+    /// This member's lock file, to heartbeat while waiting for the lock (a
+    /// member waiting for a frozen holder is not frozen itself).
+    beat: Option<(File, PathBuf)>,
+    /// The leases this member claimed: topic → (its open lease file, epoch).
+    leases: HashMap<String, (File, u64)>,
 }
+
+/// Name of the directory of topic leases in a group directory.
+pub(crate) const LEASES_DIR: &str = "leases";
 
 /// The entries read so far, and how far into which files: a reload reads
 /// only what was appended since, so a member taking over thousands of topics
@@ -135,50 +157,235 @@ impl Merged {
 /// Identity of a file across replacements: device, inode, birth time.
 type FileId = crate::storage::hook::FileId;
 
-/// Holds `checkpoints.lock` (exclusive or shared) until dropped.
-struct Held<'a>(&'a File);
+/// Bits of a generation below the owner's lease epoch: a generation is
+/// `epoch << 40 | count`, so every entry of a later owner outranks every
+/// entry of an earlier one, even one appended late by a member that was
+/// frozen inside its critical section (generations written before leases
+/// existed are epoch 0).
+pub(crate) const EPOCH_SHIFT: u32 = 40;
 
-impl<'a> Held<'a> {
-    fn take(f: &'a File, exclusive: bool, path: &Path) -> Result<Held<'a>> {
-        use rustix::fs::FlockOperation::{LockExclusive, LockShared};
-        rustix::fs::flock(f, if exclusive { LockExclusive } else { LockShared })
-            .map_err(|e| Error::io("lock checkpoints", path, e.into()))?;
-        Ok(Held(f))
+/// Holds `checkpoints.lock` (exclusive or shared) until dropped.
+struct Held(Arc<File>);
+
+impl Drop for Held {
+    fn drop(&mut self) {
+        let _ = rustix::fs::flock(&*self.0, rustix::fs::FlockOperation::Unlock);
     }
 }
 
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        let _ = rustix::fs::flock(self.0, rustix::fs::FlockOperation::Unlock);
+/// Whether the open `lock` is the file at `path` now (it is replaced when
+/// a stale holder's lock is broken).
+fn same_file(lock: &File, path: &Path) -> Result<bool> {
+    let mine = lock.metadata().ctx("stat checkpoint lock", path)?;
+    match std::fs::metadata(path) {
+        Ok(m) => Ok(m.ino() == mine.ino() && m.dev() == mine.dev()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io("stat checkpoint lock", path, e)),
+    }
+}
+
+/// Takes `checkpoints.lock` of the group in `dir`, polling. An exclusive
+/// holder writes its member id into the file; a waiter that finds the lock
+/// held by a member that is stale (no heartbeat for `timeout`; frozen
+/// inside its critical section, its kernel lock held) breaks it by putting
+/// a new lock file in its place. What the frozen member appends when it
+/// wakes carries its old epoch and loses to every newer entry.
+fn acquire(
+    dir: &Path,
+    lock: &mut Arc<File>,
+    exclusive: bool,
+    (me, beat): (u64, Option<(&File, &Path)>),
+    timeout: Option<Duration>,
+) -> Result<Held> {
+    use rustix::fs::FlockOperation::{NonBlockingLockExclusive, NonBlockingLockShared};
+    use std::os::unix::fs::FileExt;
+    let path = dir.join(LOCK_FILE);
+    let mut pause = Duration::from_micros(50);
+    let mut last_probe = Instant::now();
+    loop {
+        let op = if exclusive { NonBlockingLockExclusive } else { NonBlockingLockShared };
+        match rustix::fs::flock(&**lock, op) {
+            Ok(()) => {
+                let held = Held(lock.clone());
+                if same_file(lock, &path)? {
+                    if exclusive && me != 0 {
+                        lock.write_all_at(&me.to_le_bytes(), 0).ctx("write checkpoint lock holder", &path)?;
+                    }
+                    return Ok(held);
+                }
+                drop(held);
+                *lock = Arc::new(open_lock(dir)?);
+                continue;
+            }
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {}
+            Err(e) => return Err(Error::io("lock checkpoints", &path, e.into())),
+        }
+        if timeout.is_some() && last_probe.elapsed() >= Duration::from_millis(50) {
+            last_probe = Instant::now();
+            if let Some((f, p)) = beat {
+                crate::reader::members::write_beat(f, p)?;
+            }
+            if !same_file(lock, &path)? {
+                *lock = Arc::new(open_lock(dir)?);
+                continue;
+            }
+            let mut b = [0u8; 8];
+            let holder = match lock.read_at(&mut b, 0) {
+                Ok(8) => u64::from_le_bytes(b),
+                _ => 0,
+            };
+            if holder != 0
+                && holder != me
+                && let Liveness::Alive(age) = liveness(dir, &format!("{holder:016x}"))?
+                && is_stale(age, timeout)
+                && same_file(lock, &path)?
+            {
+                let tmp = dir.join(format!("{LOCK_FILE}.{:016x}.tmp", crate::storage::file::random_u64()));
+                open_lock_at(&tmp)?;
+                std::fs::rename(&tmp, &path).ctx("replace checkpoint lock of a stale member", &path)?;
+                log::warn!(
+                    "{}: held by member {holder:016x}, which has sent no heartbeat for {} ms; its lock was broken",
+                    path.display(),
+                    age.unwrap_or(0) / 1_000_000
+                );
+                *lock = Arc::new(open_lock(dir)?);
+                continue;
+            }
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
     }
 }
 
 fn open_lock(dir: &Path) -> Result<File> {
-    let p = dir.join(LOCK_FILE);
-    OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&p).ctx("open checkpoint lock", &p)
+    open_lock_at(&dir.join(LOCK_FILE))
+}
+
+fn open_lock_at(p: &Path) -> Result<File> {
+    OpenOptions::new().read(true).write(true).create(true).truncate(false).open(p).ctx("open checkpoint lock", p)
 }
 
 impl CheckpointStore {
     /// Loads (creating if needed) the store in a group directory.
     pub(crate) fn open(dir: &Path) -> Result<(CheckpointStore, LoadReport)> {
-        let lock = open_lock(dir)?;
-        let lpath = dir.join(LOCK_FILE);
-        let _held = Held::take(&lock, true, &lpath)?;
+        let mut lock = Arc::new(open_lock(dir)?);
+        let held = acquire(dir, &mut lock, true, (0, None), None)?;
         let (positions, report) = load_unlocked(dir)?;
         let (journal, journal_entries) = open_journal(dir)?;
-        drop(_held);
+        drop(held);
         Ok((
             CheckpointStore {
                 dir: dir.to_path_buf(),
-                lock: std::sync::Arc::new(lock),
+                lock,
                 journal,
                 journal_entries,
                 positions,
                 read: None,
                 reload_decoded: 0,
+                me: 0,
+                timeout: None,
+                beat: None,
+                leases: HashMap::new(),
             },
             report,
         ))
+    }
+
+    /// Makes this store persist for the member `me` (fenced by leases);
+    /// lock holders stale for `timeout` are broken.
+    pub(crate) fn set_member(&mut self, me: u64, timeout: Option<Duration>, beat: Option<(File, PathBuf)>) {
+        self.me = me;
+        self.timeout = timeout;
+        self.beat = beat;
+    }
+
+    fn take_lock(&mut self, exclusive: bool) -> Result<Held> {
+        let beat = self.beat.as_ref().map(|(f, p)| (f, p.as_path()));
+        acquire(&self.dir, &mut self.lock, exclusive, (self.me, beat), self.timeout)
+    }
+
+    /// Claims `topic`'s lease for this member and reads the topic's position
+    /// (after the previous owner's last one, both under the exclusive lock).
+    /// A lease held by another member is taken only if `may_take(owner)`
+    /// says so (the owner is gone or stale). `Ok(None)`: refused.
+    pub(crate) fn claim(
+        &mut self,
+        topic: &str,
+        may_take: &mut dyn FnMut(u64) -> Result<bool>,
+    ) -> Result<Option<Option<Position>>> {
+        use std::os::unix::fs::FileExt;
+        let held = self.take_lock(true)?;
+        let ldir = self.dir.join(LEASES_DIR);
+        std::fs::create_dir_all(&ldir).ctx("create lease directory", &ldir)?;
+        let path = ldir.join(topic);
+        let f = crate::storage::file::open_rw(&path, true).ctx("open topic lease", &path)?;
+        let old = read_lease(&f, &path)?;
+        if old.owner != 0 && old.owner != self.me && !may_take(old.owner)? {
+            return Ok(None);
+        }
+        let (all, _) = load_unlocked(&self.dir)?;
+        // Above the epoch of every entry too (a lease file is not synced, so
+        // after a power loss it may lag behind the journal).
+        let seen = all.get(topic).map_or(0, |p| p.generation >> EPOCH_SHIFT);
+        let new = Lease { epoch: old.epoch.max(seen) + 1, owner: self.me };
+        // Not synced: see "Heartbeats and leases" in format/mod.rs.
+        f.write_all_at(&new.encode(), 0).ctx("write topic lease", &path)?;
+        self.leases.insert(topic.to_owned(), (f, new.epoch));
+        drop(held);
+        match all.get(topic) {
+            Some(p) => self.positions.insert(topic.to_owned(), *p),
+            None => self.positions.remove(topic),
+        };
+        Ok(Some(all.get(topic).copied()))
+    }
+
+    /// Gives `topic`'s lease up, if this member still holds it, so that the
+    /// next owner claims it without asking whether this member is alive.
+    pub(crate) fn release_lease(&mut self, topic: &str) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let Some((f, epoch)) = self.leases.remove(topic) else { return Ok(()) };
+        let _held = self.take_lock(true)?;
+        let path = self.dir.join(LEASES_DIR).join(topic);
+        if read_lease(&f, &path)? == (Lease { epoch, owner: self.me }) {
+            f.write_all_at(&Lease { epoch, owner: 0 }.encode(), 0).ctx("release topic lease", &path)?;
+        }
+        Ok(())
+    }
+
+    /// Gives every lease this member holds up.
+    pub(crate) fn release_all_leases(&mut self) -> Result<()> {
+        let topics: Vec<String> = self.leases.keys().cloned().collect();
+        for t in topics {
+            self.release_lease(&t)?;
+        }
+        Ok(())
+    }
+
+    /// Of `topics`, those whose lease this member no longer holds (another
+    /// member took them over); they are forgotten here.
+    pub(crate) fn lost(&mut self, topics: &[String]) -> Result<Vec<String>> {
+        let held = self.take_lock(false)?;
+        let mut out = Vec::new();
+        for t in topics {
+            if !self.holds(t)? {
+                out.push(t.clone());
+            }
+        }
+        drop(held);
+        for t in &out {
+            self.leases.remove(t);
+        }
+        Ok(out)
+    }
+
+    /// Whether this member still holds `topic`'s lease (called under the lock).
+    fn holds(&self, topic: &str) -> Result<bool> {
+        if self.me == 0 {
+            return Ok(true);
+        }
+        let Some((f, epoch)) = self.leases.get(topic) else { return Ok(false) };
+        let path = self.dir.join(LEASES_DIR).join(topic);
+        Ok(read_lease(f, &path)? == Lease { epoch: *epoch, owner: self.me })
     }
 
     /// The saved position of `topic`, as this member last saw it.
@@ -189,9 +396,7 @@ impl CheckpointStore {
     /// Reads `topic`'s position from disk again (after taking it over from
     /// another member, or to see an operator's reset).
     pub(crate) fn reload(&mut self, topic: &str) -> Result<Option<Position>> {
-        let lpath = self.dir.join(LOCK_FILE);
-        let lock = self.lock.clone();
-        let held = Held::take(&lock, false, &lpath)?;
+        let held = self.take_lock(false)?;
         let found = match read_on(&self.dir, self.read.take(), &mut self.reload_decoded)? {
             Some(read) => {
                 let p = read.merged.get(topic);
@@ -209,10 +414,12 @@ impl CheckpointStore {
         Ok(found)
     }
 
-    /// Saves positions durably (one append, one `fdatasync`).
-    pub(crate) fn persist(&mut self, updates: &[(String, u64, Kind)]) -> Result<()> {
+    /// Saves positions durably (one append, one `fdatasync`). Returns the
+    /// topics whose positions were refused because this member no longer
+    /// holds their lease (nothing is written for them).
+    pub(crate) fn persist(&mut self, updates: &[(String, u64, Kind)]) -> Result<Vec<String>> {
         if updates.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         // Confirming is how a consumer frees space, so it works on a full
         // disk: a slice of the emergency reserve pays for the entries. A
@@ -221,16 +428,29 @@ impl CheckpointStore {
         crate::storage::reserve::with_reserve(&base, (updates.len() * ENTRY_LEN) as u64, || self.persist_once(updates))
     }
 
-    fn persist_once(&mut self, updates: &[(String, u64, Kind)]) -> Result<()> {
-        let lpath = self.dir.join(LOCK_FILE);
-        let lock = self.lock.clone();
-        let held = Held::take(&lock, true, &lpath)?;
+    fn persist_once(&mut self, updates: &[(String, u64, Kind)]) -> Result<Vec<String>> {
+        let held = self.take_lock(true)?;
+        let mut fenced = Vec::new();
+        let mut kept = Vec::with_capacity(updates.len());
+        for u in updates {
+            let prev = self.positions.get(&u.0).map(|p| p.generation);
+            let epoch = if self.me == 0 { None } else { self.leases.get(&u.0).map(|(_, e)| *e) };
+            match next_generation(prev, epoch) {
+                Some(g) if self.holds(&u.0)? => kept.push((u, g)),
+                _ => fenced.push(u.0.clone()),
+            }
+        }
+        for t in &fenced {
+            self.leases.remove(t);
+        }
+        if kept.is_empty() {
+            return Ok(fenced);
+        }
         self.journal_current()?;
         let now = now_ns();
-        let mut buf = Vec::with_capacity(updates.len() * ENTRY_LEN);
-        let mut staged = Vec::with_capacity(updates.len());
-        for (topic, next_seq, kind) in updates {
-            let generation = self.positions.get(topic).map_or(1, |p| p.generation + 1);
+        let mut buf = Vec::with_capacity(kept.len() * ENTRY_LEN);
+        let mut staged = Vec::with_capacity(kept.len());
+        for ((topic, next_seq, kind), generation) in kept.iter().copied() {
             let e = Entry { kind: *kind, generation, next_seq: *next_seq, time: now, epoch: 0, topic: topic.clone() };
             buf.extend_from_slice(&e.encode());
             staged.push((
@@ -241,7 +461,7 @@ impl CheckpointStore {
         let jpath = self.dir.join(JOURNAL_FILE);
         self.journal.write_all(&buf).ctx("append to checkpoint journal", &jpath)?;
         sync_file(&self.journal, &jpath).ctx("sync checkpoint journal", &jpath)?;
-        self.journal_entries += updates.len() as u64;
+        self.journal_entries += kept.len() as u64;
         for (t, p) in staged {
             self.positions.insert(t, p);
         }
@@ -249,7 +469,7 @@ impl CheckpointStore {
             self.compact_locked()?;
         }
         drop(held);
-        Ok(())
+        Ok(fenced)
     }
 
     /// Reopens the journal if another member replaced it, and cuts off a
@@ -277,9 +497,7 @@ impl CheckpointStore {
 
     /// Writes every position into a new snapshot and starts the journal over.
     pub(crate) fn compact(&mut self) -> Result<()> {
-        let lpath = self.dir.join(LOCK_FILE);
-        let lock = self.lock.clone();
-        let held = Held::take(&lock, true, &lpath)?;
+        let held = self.take_lock(true)?;
         self.compact_locked()?;
         drop(held);
         Ok(())
@@ -314,6 +532,22 @@ impl CheckpointStore {
     }
 }
 
+/// Reads a lease file (unreadable or short bytes: no lease yet).
+fn read_lease(f: &File, path: &Path) -> Result<Lease> {
+    use std::os::unix::fs::FileExt;
+    let mut b = [0u8; LEASE_LEN];
+    let mut got = 0;
+    while got < LEASE_LEN {
+        match f.read_at(&mut b[got..], got as u64) {
+            Ok(0) => break,
+            Ok(n) => got += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("read topic lease", path, e)),
+        }
+    }
+    Ok(Lease::decode(&b[..got]).unwrap_or_default())
+}
+
 /// Opens the journal for appending (creating it, or rewriting it without a
 /// torn entry at its end); returns it and its entry count. Called with the
 /// lock held exclusively.
@@ -346,12 +580,66 @@ fn open_journal(dir: &Path) -> Result<(File, u64)> {
 
 /// Reads a group's positions without opening it for writing (admin tools,
 /// retention, other groups), under the shared lock when it can be taken.
+/// A holder frozen inside its critical section (a stopped process) keeps
+/// the lock: after a few seconds the positions are read without it (the
+/// entries are CRC'd and the files replaced atomically, so the worst case
+/// is a position a moment old).
 pub(crate) fn load(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)> {
+    load_within(dir, Duration::from_secs(3))
+}
+
+/// [`load`], waiting at most `patience` for the lock.
+pub(crate) fn load_within(dir: &Path, patience: Duration) -> Result<(HashMap<String, Position>, LoadReport)> {
     let lpath = dir.join(LOCK_FILE);
     // A read-only directory (an operator's copy) has no lock to take.
     let lock = OpenOptions::new().read(true).open(&lpath).ok();
-    let _held = lock.as_ref().map(|f| Held::take(f, false, &lpath)).transpose()?;
-    load_unlocked(dir)
+    let mut held = None;
+    if let Some(f) = lock {
+        let f = Arc::new(f);
+        let deadline = Instant::now() + patience;
+        loop {
+            match rustix::fs::flock(&*f, rustix::fs::FlockOperation::NonBlockingLockShared) {
+                Ok(()) => {
+                    held = Some(Held(f));
+                    break;
+                }
+                Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                    if Instant::now() >= deadline {
+                        log::debug!("{}: still held after {patience:?}; reading positions without it", lpath.display());
+                        break;
+                    }
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => return Err(Error::io("lock checkpoints", &lpath, e.into())),
+            }
+        }
+    }
+    let r = load_unlocked(dir);
+    drop(held);
+    r
+}
+
+/// The member named by `topic`'s lease in the group in `dir` (0: none).
+pub(crate) fn lease_owner(dir: &Path, topic: &str) -> Result<u64> {
+    let path = dir.join(LEASES_DIR).join(topic);
+    match File::open(&path) {
+        Ok(f) => Ok(read_lease(&f, &path)?.owner),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Err(e) => Err(Error::io("open topic lease", &path, e)),
+    }
+}
+
+/// The generation of a topic's next entry after `prev`, written under the
+/// lease `epoch` (`None`: an operator's tool, no lease); `None` if an entry
+/// of a later epoch exists, so this writer has been replaced.
+fn next_generation(prev: Option<u64>, epoch: Option<u64>) -> Option<u64> {
+    let Some(e) = epoch else { return Some(prev.map_or(1, |g| g + 1)) };
+    let base = e << EPOCH_SHIFT;
+    match prev {
+        Some(g) if g >> EPOCH_SHIFT > e => None,
+        Some(g) if g >= base => Some(g + 1),
+        _ => Some(base | 1),
+    }
 }
 
 fn load_unlocked(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)> {
@@ -553,6 +841,38 @@ mod tests {
         let (s, rep) = CheckpointStore::open(d.path()).unwrap();
         assert_eq!(rep.damaged.len(), 1);
         assert_eq!(s.get("a").map(|p| p.next_seq), Some(10));
+    }
+
+    #[test]
+    fn a_member_whose_lease_was_taken_cannot_persist_and_the_new_owner_wins() {
+        let d = tempfile::tempdir().unwrap();
+        let (mut a, _) = CheckpointStore::open(d.path()).unwrap();
+        let (mut b, _) = CheckpointStore::open(d.path()).unwrap();
+        a.set_member(1, None, None);
+        b.set_member(2, None, None);
+        assert_eq!(a.claim("t", &mut |_| Ok(false)).unwrap(), Some(None));
+        assert!(a.persist(&[("t".into(), 10, Kind::Position)]).unwrap().is_empty());
+        assert_eq!(b.claim("t", &mut |_| Ok(false)).unwrap(), None, "a healthy owner's lease is refused");
+        let taken = b.claim("t", &mut |owner| Ok(owner == 1)).unwrap();
+        assert_eq!(taken.flatten().map(|p| p.next_seq), Some(10));
+        assert!(b.persist(&[("t".into(), 20, Kind::Position)]).unwrap().is_empty());
+        assert_eq!(a.persist(&[("t".into(), 15, Kind::Position)]).unwrap(), ["t"], "the old owner is fenced");
+        assert_eq!(a.lost(&["t".into()]).unwrap(), ["t"]);
+        drop((a, b));
+        let (s, _) = CheckpointStore::open(d.path()).unwrap();
+        assert_eq!(s.get("t").map(|p| (p.next_seq, p.generation >> EPOCH_SHIFT)), Some((20, 2)));
+    }
+
+    #[test]
+    fn generations_of_a_later_epoch_outrank_every_earlier_one() {
+        assert_eq!(next_generation(None, None), Some(1));
+        assert_eq!(next_generation(Some(7), None), Some(8));
+        let e1 = next_generation(Some(7), Some(1)).unwrap();
+        assert_eq!(e1, (1 << EPOCH_SHIFT) | 1, "an entry from before leases is outranked");
+        assert_eq!(next_generation(Some(e1), Some(1)), Some(e1 + 1));
+        let e2 = next_generation(Some(e1 + 5), Some(2)).unwrap();
+        assert!(e2 > e1 + 1_000_000);
+        assert_eq!(next_generation(Some(e2), Some(1)), None, "a replaced owner gets no generation");
     }
 
     #[test]

@@ -231,6 +231,7 @@ impl Cursor {
                     skipped_before,
                     seek_to: AtomicU64::new(u64::MAX),
                     failed: AtomicU64::new(u64::MAX),
+                    revoked: Default::default(),
                 }));
             }
             match stop {

@@ -2,16 +2,30 @@
 //! with no server: only files and OS locks under `groups/<group>/`.
 //!
 //! ```text
-//! members/<id>.lock   flock held by a live member for its lifetime
-//! members/<id>.json   what it says about itself: pid, start time, topics owned
+//! members/<id>.lock   flock held by a live member for its lifetime; its
+//!                     first 8 bytes: the member's heartbeat (CLOCK_MONOTONIC
+//!                     ns, little-endian), refreshed by its ckpt thread
+//! members/<id>.json   what it says about itself: pid, start time, topics
+//!                     owned, topics whose closure is stuck
 //! owners.lock         byte-range locks: the byte at a topic's slot is held
 //!                     by the member that owns the topic
+//! leases/<topic>      the topic's claim: epoch and owner (format/lease.rs)
 //! ```
-//! A member delivers a topic only while it holds the topic's byte, so no two
-//! members ever deliver one topic at once. The kernel drops a dead member's
-//! locks at once (kill -9 included); the survivors see the topics free at
-//! their next balancing tick and take them over, starting after the last
-//! persisted position.
+//! A member delivers a topic while it holds the topic's byte. The kernel
+//! drops a dead member's locks at once (kill -9 included); the survivors see
+//! the topics free at their next balancing tick and take them over,
+//! starting after the last persisted position.
+//!
+//! A member that is alive but stuck keeps its locks, so locks alone cannot
+//! move its topics. Its heartbeat can: one older than `member_timeout_ms`
+//! makes it *stale*, and the others take the topics it lists over without
+//! the byte, by claiming the topic's lease (a new epoch). Positions are
+//! fenced by the lease, not the byte: a member appends a position only
+//! while the lease names it and its epoch (checked under `checkpoints.lock`),
+//! so a stale member that wakes up delivers at most what it had in hand
+//! again (duplicates within at-least-once) and never moves a position back.
+//! It gives such topics up as soon as it notices; the new owner then takes
+//! the byte too.
 //!
 //! Balancing is leaderless and sticky: with `T` topics and `M` live members
 //! each member aims at `floor(T/M)..=ceil(T/M)` topics. A member above the
@@ -45,6 +59,74 @@ pub struct MemberInfo {
     pub started: u64,
     /// Topics it owns, as it last said.
     pub topics: Vec<String>,
+    /// Topics whose closure has held one batch longer than `max_forward_ms`,
+    /// as it last said (each is handed to another member when there is one).
+    #[serde(default)]
+    pub stuck: Vec<String>,
+    /// How long ago it last proved it runs (its heartbeat); `None` for a
+    /// member of an older version that does not heartbeat.
+    #[serde(skip)]
+    pub heartbeat_age_ms: Option<u64>,
+    /// No heartbeat for longer than `member_timeout_ms`: frozen, paused or
+    /// starved. The others take its topics over; it gives them up when it
+    /// wakes.
+    #[serde(skip)]
+    pub stale: bool,
+}
+
+/// The machine's monotonic clock (ns), shared by every process on it, so a
+/// heartbeat written by one member is comparable with another's clock.
+pub(crate) fn mono_ns() -> u64 {
+    let t = rustix::time::clock_gettime(rustix::time::ClockId::Monotonic);
+    (t.tv_sec as u64).wrapping_mul(1_000_000_000).wrapping_add(t.tv_nsec as u64)
+}
+
+/// Numeric form of a member id (ids are 16 hex digits); 0 for anything else.
+pub(crate) fn id_number(id: &str) -> u64 {
+    u64::from_str_radix(id, 16).unwrap_or(0)
+}
+
+/// What is known of one member from its lock file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Liveness {
+    /// Its process is gone (the lock is free), or it left.
+    Gone,
+    /// Alive; heartbeat age in ns if it writes one.
+    Alive(Option<u64>),
+}
+
+/// Probes the member `id` of the group in `group_dir`.
+pub(crate) fn liveness(group_dir: &Path, id: &str) -> Result<Liveness> {
+    let lock_path = group_dir.join(MEMBERS_DIR).join(format!("{id}.lock"));
+    let f = match crate::storage::file::open_rw(&lock_path, false) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Liveness::Gone),
+        Err(e) => return Err(Error::io("open member lock", &lock_path, e)),
+    };
+    if try_lock(&f).ctx("probe member lock", &lock_path)? {
+        return Ok(Liveness::Gone);
+    }
+    Ok(Liveness::Alive(heartbeat_age(&f)))
+}
+
+/// Age of the heartbeat in a member's lock file (`None`: none written).
+fn heartbeat_age(f: &File) -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    let mut b = [0u8; 8];
+    match f.read_at(&mut b, 0) {
+        Ok(8) => {}
+        _ => return None,
+    }
+    let beat = u64::from_le_bytes(b);
+    (beat != 0).then(|| mono_ns().saturating_sub(beat))
+}
+
+/// Whether a heartbeat age (ns) is beyond `timeout`.
+pub(crate) fn is_stale(age: Option<u64>, timeout: Option<std::time::Duration>) -> bool {
+    match (age, timeout) {
+        (Some(a), Some(t)) => u128::from(a) > t.as_nanos(),
+        _ => false,
+    }
 }
 
 /// This reader's membership: its lock, and the locks of the topics it owns.
@@ -52,10 +134,15 @@ pub(crate) struct Membership {
     dir: PathBuf,
     pub(crate) id: String,
     started: u64,
-    _lock: File,
+    lock: File,
+    lock_path: PathBuf,
     owners: RangeLocks,
-    /// Owned topics and their slots.
-    owned: HashMap<String, u64>,
+    /// Owned topics, their slots, and whether this member holds the slot's
+    /// byte (not yet, after taking a topic over from a stale member).
+    owned: HashMap<String, (u64, bool)>,
+    /// Topics whose closure is stuck, as published.
+    pub(crate) stuck: Vec<String>,
+    published_stuck: Vec<String>,
     /// Topics seen free at the last tick.
     pub(crate) seen_free: std::collections::HashSet<String>,
     published: Vec<String>,
@@ -80,6 +167,7 @@ impl Membership {
         if !try_lock(&f).ctx("lock member file", &tmp)? {
             return Err(Error::io("lock member file", &tmp, std::io::Error::other("held by another process")));
         }
+        write_beat(&f, &tmp)?;
         let lock_path = mdir.join(format!("{id}.lock"));
         std::fs::rename(&tmp, &lock_path).ctx("register member", &lock_path)?;
         let owners_path = group_dir.join(OWNERS_FILE);
@@ -88,9 +176,12 @@ impl Membership {
             dir: group_dir.to_path_buf(),
             id,
             started: now_ns(),
-            _lock: f,
+            lock: f,
+            lock_path,
             owners,
             owned: HashMap::new(),
+            stuck: Vec::new(),
+            published_stuck: Vec::new(),
             seen_free: Default::default(),
             published: vec!["-".into()],
         };
@@ -106,17 +197,36 @@ impl Membership {
     pub(crate) fn publish(&mut self) -> Result<()> {
         let mut now: Vec<String> = self.owned.keys().cloned().collect();
         now.sort();
-        if now == self.published {
+        if now == self.published && self.stuck == self.published_stuck {
             return Ok(());
         }
         self.published = now;
+        self.published_stuck = self.stuck.clone();
         self.publish_now()
+    }
+
+    /// Refreshes this member's heartbeat.
+    pub(crate) fn beat(&self) -> Result<()> {
+        write_beat(&self.lock, &self.lock_path)
+    }
+
+    /// Another handle on this member's lock file (same open description, so
+    /// closing it keeps the lock), to heartbeat while waiting elsewhere.
+    pub(crate) fn beat_handle(&self) -> Result<(File, PathBuf)> {
+        Ok((self.lock.try_clone().ctx("duplicate member lock", &self.lock_path)?, self.lock_path.clone()))
     }
 
     fn publish_now(&self) -> Result<()> {
         let mut topics: Vec<String> = self.owned.keys().cloned().collect();
         topics.sort();
-        let info = MemberInfo { id: self.id.clone(), pid: std::process::id(), started: self.started, topics };
+        let info = MemberInfo {
+            id: self.id.clone(),
+            pid: std::process::id(),
+            started: self.started,
+            topics,
+            stuck: self.stuck.clone(),
+            ..MemberInfo::default()
+        };
         let path = self.info_path();
         let tmp = path.with_extension("json.tmp");
         let text = serde_json::to_vec(&info).map_err(|e| Error::io("encode member info", &path, e.into()))?;
@@ -142,10 +252,33 @@ impl Membership {
         let slot = slot_of(topic);
         let path = self.dir.join(OWNERS_FILE);
         if self.owners.try_lock(slot).ctx("lock topic owner slot", &path)? {
-            self.owned.insert(topic.to_owned(), slot);
+            self.owned.insert(topic.to_owned(), (slot, true));
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// Records `topic` as owned after its lease was claimed from a stale
+    /// member, whose process still holds the topic's byte.
+    pub(crate) fn take_over(&mut self, topic: &str) {
+        let slot = slot_of(topic);
+        let locked = self.owned.values().any(|&(s, l)| s == slot && l);
+        self.owned.entry(topic.to_owned()).or_insert((slot, locked));
+    }
+
+    /// Takes the bytes of topics taken over, once their old owner let go.
+    pub(crate) fn relock(&mut self) -> Result<()> {
+        let path = self.dir.join(OWNERS_FILE);
+        let pending: Vec<(String, u64)> =
+            self.owned.iter().filter(|(_, (_, l))| !l).map(|(t, (s, _))| (t.clone(), *s)).collect();
+        for (t, slot) in pending {
+            if self.owners.try_lock(slot).ctx("lock topic owner slot", &path)?
+                && let Some(e) = self.owned.get_mut(&t)
+            {
+                e.1 = true;
+            }
+        }
+        Ok(())
     }
 
     /// Whether some other member owns `topic`.
@@ -159,9 +292,9 @@ impl Membership {
 
     /// Gives `topic` up (its position must be persisted first).
     pub(crate) fn release(&mut self, topic: &str) -> Result<()> {
-        let Some(slot) = self.owned.remove(topic) else { return Ok(()) };
+        let Some((slot, locked)) = self.owned.remove(topic) else { return Ok(()) };
         // Another owned topic may share the slot (a hash collision): keep it.
-        if self.owned.values().any(|&s| s == slot) {
+        if !locked || self.owned.values().any(|&(s, _)| s == slot) {
             return Ok(());
         }
         let path = self.dir.join(OWNERS_FILE);
@@ -169,8 +302,8 @@ impl Membership {
     }
 
     /// Every live member (this one included). Files of dead members are removed.
-    pub(crate) fn live(&self) -> Result<Vec<MemberInfo>> {
-        live_members(&self.dir, Some(&self.id))
+    pub(crate) fn live(&self, timeout: Option<std::time::Duration>) -> Result<Vec<MemberInfo>> {
+        live_members(&self.dir, Some(&self.id), timeout)
     }
 
     /// Leaves the group: removes this member's files (its locks go when the
@@ -188,9 +321,21 @@ impl Membership {
     }
 }
 
+/// Writes the heartbeat (now) into a member's lock file.
+pub(crate) fn write_beat(f: &File, path: &Path) -> Result<()> {
+    use std::os::unix::fs::FileExt;
+    // Read by peers through the page cache only: no fsync (see format/mod.rs).
+    f.write_all_at(&mono_ns().to_le_bytes(), 0).ctx("write member heartbeat", path)
+}
+
 /// The live members of the group in `group_dir`; removes the files of dead
-/// ones (`me`, if given, is known to be alive and not probed).
-pub(crate) fn live_members(group_dir: &Path, me: Option<&str>) -> Result<Vec<MemberInfo>> {
+/// ones (`me`, if given, is known to be alive and not probed). A member
+/// whose heartbeat is older than `timeout` is marked stale.
+pub(crate) fn live_members(
+    group_dir: &Path,
+    me: Option<&str>,
+    timeout: Option<std::time::Duration>,
+) -> Result<Vec<MemberInfo>> {
     let mdir = group_dir.join(MEMBERS_DIR);
     let rd = match std::fs::read_dir(&mdir) {
         Ok(rd) => rd,
@@ -204,6 +349,7 @@ pub(crate) fn live_members(group_dir: &Path, me: Option<&str>) -> Result<Vec<Mem
         let Some(id) = name.strip_suffix(".lock") else { continue };
         let lock_path = entry.path();
         let info_path = mdir.join(format!("{id}.json"));
+        let mut age = None;
         if me != Some(id) {
             let f = match crate::storage::file::open_rw(&lock_path, false) {
                 Ok(f) => f,
@@ -216,11 +362,14 @@ pub(crate) fn live_members(group_dir: &Path, me: Option<&str>) -> Result<Vec<Mem
                 let _ = std::fs::remove_file(&lock_path);
                 continue;
             }
+            age = heartbeat_age(&f);
         }
-        let info = std::fs::read(&info_path)
+        let mut info = std::fs::read(&info_path)
             .ok()
             .and_then(|b| serde_json::from_slice::<MemberInfo>(&b).ok())
             .unwrap_or_else(|| MemberInfo { id: id.to_owned(), ..MemberInfo::default() });
+        info.heartbeat_age_ms = age.map(|a| a / 1_000_000);
+        info.stale = is_stale(age, timeout);
         out.push(info);
     }
     out.sort_by(|a, b| a.id.cmp(&b.id));

@@ -274,6 +274,21 @@ pub struct ReaderStats {
     pub topics_released: u64,
     /// Operator resets applied.
     pub resets: u64,
+    /// Topics taken over from a stale member (one that sent no heartbeat
+    /// for `member_timeout_ms` while its process still held the topic).
+    pub takeovers: u64,
+    /// Topics another member took over from this one (it went without a
+    /// heartbeat for `member_timeout_ms`); their unpersisted confirmations
+    /// were dropped, so those records are delivered again.
+    pub topics_lost: u64,
+    /// Batches whose closure returned after their topic had been taken away
+    /// (see [`Batch::is_revoked`]); their outcome was ignored.
+    pub revoked_batches: u64,
+    /// Times a closure was found holding one batch longer than
+    /// `max_forward_ms` (each also logged as a warning).
+    pub stuck_found: u64,
+    /// Topics whose closure holds one batch longer than `max_forward_ms` now.
+    pub stuck_topics: u64,
     /// Topics owned now.
     pub topics_owned: u64,
     /// Records written to the owned topics and not yet confirmed.

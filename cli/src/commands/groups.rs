@@ -24,6 +24,13 @@ struct Member {
     started: String,
     started_ns: u64,
     topics: Vec<String>,
+    /// "ok", or "stale": no heartbeat for `member_timeout_ms` (frozen,
+    /// paused); the others take its topics over.
+    state: &'static str,
+    /// How long ago it last sent a heartbeat (`null`: an older version).
+    heartbeat_age_ms: Option<u64>,
+    /// Topics whose closure has held one batch longer than `max_forward_ms`.
+    stuck: Vec<String>,
 }
 
 #[derive(Serialize)]
@@ -95,7 +102,17 @@ pub fn run(cfg: &Config, json: bool) -> Outcome {
         }
         for m in ms {
             let owns = if m.topics.is_empty() { "no topic yet".to_owned() } else { m.topics.join(", ") };
-            members.push_str(&format!("{group}: member {} (pid {}) reads {owns}\n", m.id, m.pid));
+            let mut state = String::new();
+            if m.stale {
+                let age = m.heartbeat_age_ms.map_or_else(String::new, |a| format!(" for {:.1} s", a as f64 / 1000.0));
+                state.push_str(&format!(
+                    "; STALE: no heartbeat{age} (frozen or paused), its topics are being taken over"
+                ));
+            }
+            if !m.stuck.is_empty() {
+                state.push_str(&format!("; closure stuck on {} (longer than max_forward_ms)", m.stuck.join(", ")));
+            }
+            members.push_str(&format!("{group}: member {} (pid {}) reads {owns}{state}\n", m.id, m.pid));
         }
     }
     let mut text = t.render();
@@ -118,6 +135,9 @@ fn group_json((group, members, positions): Listed) -> GroupJson {
                 started: units::time_ns(m.started),
                 started_ns: m.started,
                 topics: m.topics,
+                state: if m.stale { "stale" } else { "ok" },
+                heartbeat_age_ms: m.heartbeat_age_ms,
+                stuck: m.stuck,
             })
             .collect(),
         positions: positions

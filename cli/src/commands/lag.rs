@@ -26,6 +26,11 @@ struct Row {
     last_confirm_ns: Option<u64>,
     /// The member delivering the topic now.
     owner: Option<String>,
+    /// How that member is: "ok"; "stale" (no heartbeat for
+    /// `member_timeout_ms`: frozen or paused, its topics are being taken
+    /// over); "stuck" (its closure has held this topic's batch longer than
+    /// `max_forward_ms`).
+    owner_state: Option<&'static str>,
 }
 
 /// Prints the lag of every group, or of `group`.
@@ -36,7 +41,18 @@ pub fn run(cfg: &Config, group: Option<&str>, json: bool) -> Outcome {
     let dir = existing_log(cfg)?;
     let mut rows = Vec::new();
     for g in open_groups(cfg, group)? {
+        let members = g.members()?;
         for l in g.lag()? {
+            let owner = l.owner.as_ref().and_then(|o| members.iter().find(|m| &m.id == o));
+            let owner_state = owner.map(|m| {
+                if m.stale {
+                    "stale"
+                } else if m.stuck.contains(&l.topic) {
+                    "stuck"
+                } else {
+                    "ok"
+                }
+            });
             rows.push(Row {
                 group: g.name().to_owned(),
                 last_confirm: l.last_confirm.map(units::time_ns),
@@ -48,6 +64,7 @@ pub fn run(cfg: &Config, group: Option<&str>, json: bool) -> Outcome {
                 lag_records: l.lag_records,
                 lag_bytes: l.lag_bytes,
                 owner: l.owner,
+                owner_state,
             });
         }
     }
@@ -81,7 +98,11 @@ pub fn run(cfg: &Config, group: Option<&str>, json: bool) -> Outcome {
             r.lag_records.to_string(),
             units::bytes(r.lag_bytes),
             units::time_or_dash(r.last_confirm_ns),
-            r.owner.clone().unwrap_or_else(dash),
+            match (&r.owner, r.owner_state) {
+                (Some(o), Some(s)) if s != "ok" => format!("{o} ({s})"),
+                (Some(o), _) => o.clone(),
+                (None, _) => dash(),
+            },
         ]);
     }
     print(t.render())?;

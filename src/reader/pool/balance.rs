@@ -3,8 +3,14 @@
 //! operators' resets to the topics this member owns, and publishes what it
 //! owns. Runs on the `logstream-ckpt` thread every `rebalance_interval_ms`,
 //! and at once when topics appear, a release is pending or a reset arrives.
+//!
+//! Stale members (no heartbeat for `member_timeout_ms`) count for nothing:
+//! the topics they list are free to take over, by lease. A topic whose
+//! closure has held one batch longer than `max_forward_ms` is given up
+//! (its lease and byte released, the batch revoked) when another healthy
+//! member can take it; alone, this member keeps it and reports it.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -13,7 +19,7 @@ use super::{Core, Move, TState};
 use crate::error::{IoContext, Result};
 use crate::format::checkpoint::Kind;
 use crate::reader::cursor::Cursor;
-use crate::reader::members::{Membership, plan};
+use crate::reader::members::{Liveness, Membership, is_stale, liveness, plan};
 use crate::reader::policy::StartFrom;
 
 /// Directory of reset requests in a group directory.
@@ -30,22 +36,45 @@ impl Core {
     /// One balancing tick.
     pub(crate) fn balance(&self) -> Result<()> {
         let mut m = self.members.lock();
+        let lost: Vec<Arc<str>> = std::mem::take(&mut *self.lost.lock());
+        for n in &lost {
+            m.release(n)?;
+        }
+        m.relock()?;
         self.take_requests(&m)?;
         self.settle(&mut m)?;
 
-        let live = m.live()?;
-        let others: Vec<usize> = live.iter().filter(|i| i.id != m.id).map(|i| i.topics.len()).collect();
+        let live = m.live(self.cfg.member_timeout())?;
+        let healthy: Vec<&crate::reader::MemberInfo> = live.iter().filter(|i| i.id != m.id && !i.stale).collect();
+        let others: Vec<usize> = healthy.iter().map(|i| i.topics.len()).collect();
         let alone = others.is_empty();
-        let (consumed, mine): (Vec<String>, Vec<String>) = {
+        let peers = live.iter().any(|i| i.id != m.id);
+        self.check_stuck(&mut m, !alone)?;
+        // Topics listed by stale members: taken over by lease, not by byte.
+        let mut stale_topics: HashMap<&str, &crate::reader::MemberInfo> = HashMap::new();
+        for i in live.iter().filter(|i| i.id != m.id && i.stale) {
+            for t in &i.topics {
+                stale_topics.insert(t.as_str(), i);
+            }
+        }
+        let claimed: HashSet<&str> = healthy.iter().flat_map(|i| i.topics.iter().map(String::as_str)).collect();
+        let (consumed, mine, in_hand): (Vec<String>, Vec<String>, HashSet<String>) = {
             let s = self.sched.lock();
             let consumed = s.topics.values().filter(|t| t.allowed).map(|t| t.name.to_string()).collect();
             let mine = s.topics.values().filter(|t| t.owned && !t.releasing).map(|t| t.name.to_string()).collect();
-            (consumed, mine)
+            // Taken away with a batch still in our closure: not ours to take
+            // again before it returns.
+            let in_hand =
+                s.topics.values().filter(|t| !t.owned && t.state == TState::Busy).map(|t| t.name.to_string()).collect();
+            (consumed, mine, in_hand)
         };
         let mut free = Vec::new();
         let mut now_free = HashSet::new();
         for name in &consumed {
-            if m.owns(name) || (!alone && m.owned_by_other(name)?) {
+            if m.owns(name) || in_hand.contains(name) || claimed.contains(name.as_str()) {
+                continue;
+            }
+            if !stale_topics.contains_key(name.as_str()) && peers && m.owned_by_other(name)? {
                 continue;
             }
             free.push((name.clone(), alone || m.seen_free.contains(name)));
@@ -73,14 +102,87 @@ impl Core {
             self.settle(&mut m)?;
         }
         for n in &p.take {
-            if m.try_own(n)?
-                && let Err(e) = self.acquire(n)
-            {
-                log::warn!("group {:?}: taking topic {n:?} failed: {e}", self.group);
-                m.release(n)?;
+            if m.try_own(n)? {
+                match self.acquire(n) {
+                    Ok(true) => {}
+                    Ok(false) => m.release(n)?,
+                    Err(e) => {
+                        log::warn!("group {:?}: taking topic {n:?} failed: {e}", self.group);
+                        m.release(n)?;
+                    }
+                }
+            } else if let Some(from) = stale_topics.get(n.as_str()) {
+                match self.acquire(n) {
+                    Ok(true) => {
+                        m.take_over(n);
+                        self.counters.takeovers.fetch_add(1, Ordering::Relaxed);
+                        log::warn!(
+                            "group {:?}: took topic {n:?} over from member {} (pid {}), which has sent no heartbeat for {} ms (member_timeout_ms); it cannot persist positions of it any more",
+                            self.group,
+                            from.id,
+                            from.pid,
+                            from.heartbeat_age_ms.unwrap_or(0)
+                        );
+                    }
+                    Ok(false) => {}
+                    Err(e) => log::warn!("group {:?}: taking topic {n:?} over failed: {e}", self.group),
+                }
             }
         }
         m.publish()
+    }
+
+    /// Finds closures that have held one batch longer than `max_forward_ms`:
+    /// reports each once, and gives its topic up when another healthy member
+    /// can take it (the batch is revoked; its outcome will be ignored).
+    fn check_stuck(&self, m: &mut Membership, peers: bool) -> Result<()> {
+        let Some(max) = self.cfg.max_forward() else { return Ok(()) };
+        let mut found = Vec::new();
+        let mut revoke = Vec::new();
+        let mut stuck = Vec::new();
+        {
+            let mut s = self.sched.lock();
+            for t in s.topics.values_mut() {
+                let Some(f) = &t.in_closure else { continue };
+                let held = f.since.elapsed();
+                if held < max {
+                    continue;
+                }
+                if !t.stuck {
+                    t.stuck = true;
+                    found.push((t.name.clone(), f.first, f.last, held));
+                }
+                stuck.push(t.name.to_string());
+                if t.owned && peers {
+                    f.revoked.store(true, Ordering::Release);
+                    t.owned = false;
+                    t.releasing = false;
+                    t.spans.clear();
+                    revoke.push(t.name.clone());
+                }
+            }
+        }
+        for (name, first, last, held) in found {
+            self.counters.stuck_found.fetch_add(1, Ordering::Relaxed);
+            log::warn!(
+                "group {:?}: the closure has held batch seq {first}..={last} of topic {name:?} for {held:?}, longer than max_forward_ms ({max:?}); {}",
+                self.group,
+                if peers {
+                    "the topic is handed to another member"
+                } else {
+                    "no other member can take the topic, so it waits for the closure"
+                }
+            );
+        }
+        for name in revoke {
+            // Lease first: from now on this member's positions are refused.
+            self.store.lock().release_lease(&name)?;
+            m.release(&name)?;
+            self.counters.topics_released.fetch_add(1, Ordering::Relaxed);
+        }
+        stuck.sort();
+        m.stuck = stuck;
+        Ok(())
     }
 
     /// Gives up the topics marked for release, and applies pending moves,
@@ -151,7 +253,10 @@ impl Core {
     /// Persists an owned topic's position and gives the topic up (the topic
     /// is held, state `Busy`). On failure the topic stays owned.
     fn give_up(&self, m: &mut Membership, name: &Arc<str>) -> Result<()> {
-        let persisted = self.persist(Some(name)).and_then(|()| m.release(name));
+        let persisted = self
+            .persist(Some(name))
+            .and_then(|()| self.store.lock().release_lease(name))
+            .and_then(|()| m.release(name));
         let mut s = self.sched.lock();
         if let Some(t) = s.topics.get_mut(name) {
             if persisted.is_ok() {
@@ -174,10 +279,25 @@ impl Core {
         Ok(())
     }
 
-    /// Starts delivering a topic this member has just taken: its position is
-    /// read again from disk (the previous owner persisted it last).
-    fn acquire(&self, name: &str) -> Result<()> {
-        let saved = self.store.lock().reload(name)?;
+    /// Starts delivering a topic this member has just taken: claims its
+    /// lease and reads its position again from disk (the previous owner
+    /// persisted it last). False if the lease belongs to a healthy member.
+    fn acquire(&self, name: &str) -> Result<bool> {
+        {
+            let s = self.sched.lock();
+            if s.topics.get(name).is_some_and(|t| t.state == TState::Busy) {
+                return Ok(false); // a batch taken away from us is still in the closure
+            }
+        }
+        let dir = self.layout.group(&self.group);
+        let timeout = self.cfg.member_timeout();
+        let mut may_take = |owner: u64| -> Result<bool> {
+            Ok(match liveness(&dir, &format!("{owner:016x}"))? {
+                Liveness::Gone => true,
+                Liveness::Alive(age) => is_stale(age, timeout),
+            })
+        };
+        let Some(saved) = self.store.lock().claim(name, &mut may_take)? else { return Ok(false) };
         let (next, report_gaps, dirty) = match saved {
             Some(p) => (p.next_seq, true, None),
             None => {
@@ -189,7 +309,7 @@ impl Core {
         };
         let cursor = Cursor::new(&self.layout.topic(name), name, next, report_gaps, self.log_id);
         let mut s = self.sched.lock();
-        let Some(t) = s.topics.get_mut(name) else { return Ok(()) };
+        let Some(t) = s.topics.get_mut(name) else { return Ok(true) };
         t.owned = true;
         t.releasing = false;
         t.cursor = Some(cursor);
@@ -207,7 +327,7 @@ impl Core {
         self.wake.wake();
         self.counters.topics_taken.fetch_add(1, Ordering::Relaxed);
         log::debug!("group {:?}: took topic {name:?} at seq {next}", self.group);
-        Ok(())
+        Ok(true)
     }
 
     /// Where the group starts on a topic it has no position for, and

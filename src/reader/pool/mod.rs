@@ -16,8 +16,14 @@
 //! - One idle worker at a time sleeps on the doorbell; the others sleep on a
 //!   condition variable and are woken one per ready topic.
 //! - A topic is delivered only while this member owns it (holds its lock in
-//!   the group's `owners.lock`); it is given up only when no batch of it is
-//!   in flight and its position is persisted.
+//!   the group's `owners.lock`, or its lease after taking it over from a
+//!   stale member); it is given up only when no batch of it is in flight and
+//!   its position is persisted, or taken away (`max_forward_ms`, a takeover
+//!   after this member went stale) with its batch still in the closure:
+//!   that batch's outcome is then ignored and the topic is not delivered
+//!   here again before the closure returns.
+//! - A position is persisted only while this member holds the topic's lease
+//!   (see `members.rs`); a refused one makes the topic lost here.
 
 pub(crate) mod balance;
 
@@ -72,6 +78,19 @@ pub(crate) struct Counters {
     pub topics_taken: AtomicU64,
     pub topics_released: AtomicU64,
     pub resets: AtomicU64,
+    pub takeovers: AtomicU64,
+    pub topics_lost: AtomicU64,
+    pub revoked_batches: AtomicU64,
+    pub stuck_found: AtomicU64,
+}
+
+/// The batch a topic's closure holds now.
+struct InClosure {
+    since: Instant,
+    first: u64,
+    last: u64,
+    /// The batch's flag, set when the topic is taken away meanwhile.
+    revoked: Arc<AtomicBool>,
 }
 
 /// Confirmed records of one segment: (segment, end offset, next seq).
@@ -119,6 +138,10 @@ struct TopicSlot {
     /// The position moved (possibly backwards) since it was last persisted,
     /// or was chosen by `StartFrom`: persist it even if it equals `persisted`.
     dirty: Option<Kind>,
+    /// The batch in the closure, if one is.
+    in_closure: Option<InClosure>,
+    /// The closure has held its batch longer than `max_forward_ms`.
+    stuck: bool,
 }
 
 /// A position change not made by confirming records.
@@ -236,6 +259,16 @@ pub(crate) struct Core {
     retry: RetryPolicy,
     /// Set when the ckpt thread should balance before its next tick.
     balance_soon: AtomicBool,
+    /// Held by one `persist` at a time, from reading the confirmed positions
+    /// to writing them: two persists (the ckpt thread's and a worker's with
+    /// `checkpoint_interval_ms: 0`) could otherwise write in the other order
+    /// than they read, the older position last, moving the group back.
+    persisting: Mutex<()>,
+    /// When this member's heartbeat was last written (monotonic ns).
+    last_beat: AtomicU64,
+    /// Topics whose lease another member took: to be given up by the ckpt
+    /// thread (their byte lock released).
+    lost: Mutex<Vec<Arc<str>>>,
 }
 
 impl Core {
@@ -254,6 +287,9 @@ impl Core {
         retry: RetryPolicy,
     ) -> Core {
         let filter = Filter::new(cfg.black_topics(), cfg.white_topics());
+        let mut store = store;
+        let beat = members.beat_handle().map_err(|e| log::warn!("{e}")).ok();
+        store.set_member(super::members::id_number(&members.id), cfg.member_timeout(), beat);
         Core {
             cfg,
             layout,
@@ -290,6 +326,9 @@ impl Core {
             start_from,
             retry,
             balance_soon: AtomicBool::new(false),
+            persisting: Mutex::new(()),
+            last_beat: AtomicU64::new(super::members::mono_ns()),
+            lost: Mutex::new(Vec::new()),
         }
     }
 
@@ -362,6 +401,8 @@ impl Core {
                     releasing: false,
                     moving: None,
                     dirty: None,
+                    in_closure: None,
+                    stuck: false,
                 },
             );
             added += 1;
@@ -633,6 +674,14 @@ impl Core {
             }
             s.in_flight += 1;
             s.in_flight_bytes += batch.bytes;
+            if let Some(t) = s.topics.get_mut(&name) {
+                t.in_closure = Some(InClosure {
+                    since: Instant::now(),
+                    first: batch.first_seq(),
+                    last: batch.last_seq(),
+                    revoked: batch.revoked.clone(),
+                });
+            }
         }
 
         let outcome = catch_unwind(AssertUnwindSafe(|| (self.forward)(&batch)));
@@ -792,6 +841,27 @@ impl Core {
         s.in_flight -= 1;
         s.in_flight_bytes -= batch.bytes;
         let Some(t) = s.topics.get_mut(name) else { return };
+        t.in_closure = None;
+        t.stuck = false;
+        if !t.owned {
+            // Taken away while the closure held the batch: its outcome is
+            // ignored (the new owner delivers these records again).
+            t.state = TState::Idle;
+            t.cursor = None;
+            t.retry = None;
+            t.spans.clear();
+            self.counters.revoked_batches.fetch_add(1, Ordering::Relaxed);
+            log::info!(
+                "group {:?}: the closure returned batch seq {}..={} of topic {name:?}, which another member took over meanwhile; its outcome is ignored",
+                self.group,
+                batch.first_seq(),
+                batch.last_seq()
+            );
+            self.cv.notify_one();
+            drop(s);
+            self.request_balance();
+            return;
+        }
         if seeked {
             t.confirmed = done;
             t.spans.clear();
@@ -866,6 +936,7 @@ impl Core {
     /// Persists confirmed positions (all topics, or one), after making sure
     /// the records they count are durable.
     pub(crate) fn persist(&self, only: Option<&Arc<str>>) -> Result<()> {
+        let _one_at_a_time = self.persisting.lock();
         let mut todo: Vec<(Arc<str>, u64, Vec<Span>, Kind)> = Vec::new();
         {
             let s = self.sched.lock();
@@ -891,10 +962,14 @@ impl Core {
             }
         }
         let updates: Vec<(String, u64, Kind)> = todo.iter().map(|(n, c, _, k)| (n.to_string(), *c, *k)).collect();
-        self.store.lock().persist(&updates)?;
-        self.counters.checkpoints.fetch_add(updates.len() as u64, Ordering::Relaxed);
+        let fenced = self.store.lock().persist(&updates)?;
+        self.counters.checkpoints.fetch_add((updates.len() - fenced.len()) as u64, Ordering::Relaxed);
+        self.lose(&fenced);
         let mut s = self.sched.lock();
         for (n, c, _, _) in &todo {
+            if fenced.iter().any(|f| **f == **n) {
+                continue;
+            }
             if let Some(t) = s.topics.get_mut(n) {
                 // A moved position may lie behind the persisted one.
                 t.persisted = if t.dirty.take().is_some() { *c } else { t.persisted.max(*c) };
@@ -905,12 +980,84 @@ impl Core {
         Ok(())
     }
 
+    /// Topics whose lease another member took over: no longer delivered
+    /// here (a batch still in the closure is ignored when it returns); the
+    /// ckpt thread releases their byte locks.
+    fn lose(&self, topics: &[String]) {
+        if topics.is_empty() {
+            return;
+        }
+        let mut s = self.sched.lock();
+        let mut lost = self.lost.lock();
+        for n in topics {
+            let Some(t) = s.topics.get_mut(n.as_str()) else { continue };
+            if !t.owned {
+                continue;
+            }
+            t.owned = false;
+            t.releasing = false;
+            t.spans.clear();
+            if let Some(f) = &t.in_closure {
+                f.revoked.store(true, Ordering::Release);
+            }
+            if t.state != TState::Busy {
+                t.state = TState::Idle;
+                t.cursor = None;
+                t.retry = None;
+            }
+            lost.push(t.name.clone());
+            self.counters.topics_lost.fetch_add(1, Ordering::Relaxed);
+            log::warn!(
+                "group {:?}: topic {n:?} was taken over by another member (this one went without a heartbeat for longer than member_timeout_ms); positions confirmed here since its last persist are dropped and those records delivered again",
+                self.group
+            );
+        }
+        drop(lost);
+        drop(s);
+        self.request_balance();
+    }
+
+    /// Refreshes the heartbeat when due. If this member itself went longer
+    /// than `member_timeout_ms` without one (it was frozen or starved),
+    /// others may have taken its topics over: it checks its leases first.
+    fn heartbeat(&self, every: Duration) {
+        let last = self.last_beat.load(Ordering::Acquire);
+        let since = super::members::mono_ns().saturating_sub(last);
+        if u128::from(since) < every.as_nanos() {
+            return;
+        }
+        if super::members::is_stale(Some(since), self.cfg.member_timeout()) {
+            let owned: Vec<String> = {
+                let s = self.sched.lock();
+                s.topics.values().filter(|t| t.owned).map(|t| t.name.to_string()).collect()
+            };
+            log::warn!(
+                "group {:?}: this member went {} ms without a heartbeat (frozen, paused or starved); checking which of its {} topics others took over",
+                self.group,
+                since / 1_000_000,
+                owned.len()
+            );
+            match self.store.lock().lost(&owned) {
+                Ok(lost) => self.lose(&lost),
+                Err(e) => log::warn!("group {:?}: checking topic leases failed: {e}", self.group),
+            }
+        }
+        let now = super::members::mono_ns();
+        match self.members.lock().beat() {
+            Ok(()) => self.last_beat.store(now, Ordering::Release),
+            Err(e) => log::warn!("group {:?}: {e}", self.group),
+        }
+    }
+
     fn checkpoint_loop(self: Arc<Core>) {
         let interval = self.cfg.checkpoint_interval();
         let persist_every = if interval.is_zero() { Duration::from_secs(1) } else { interval };
         let balance_every = self.cfg.rebalance_interval();
+        // Four heartbeats per timeout, so one late beat never looks stale.
+        let beat_every = self.cfg.member_timeout().map_or(balance_every, |t| (t / 4).min(balance_every));
         let mut last_persist = Instant::now();
         let mut last_balance = Instant::now();
+        let mut last_beat = Instant::now();
         let mut last_retention = Instant::now();
         let mut retained: HashMap<Arc<str>, u64> = HashMap::new();
         // A requested tick waits until three times the last tick's duration
@@ -925,7 +1072,8 @@ impl Core {
         loop {
             {
                 let mut stop = self.ckpt_lock.lock();
-                let mut next = (last_persist + persist_every).min(last_balance + balance_every);
+                let mut next =
+                    (last_persist + persist_every).min(last_balance + balance_every).min(last_beat + beat_every);
                 if self.balance_soon.load(Ordering::Acquire) {
                     next = next.min(last_balance + spacing);
                 }
@@ -936,6 +1084,10 @@ impl Core {
                 if *stop {
                     return;
                 }
+            }
+            if last_beat.elapsed() >= beat_every {
+                last_beat = Instant::now();
+                self.heartbeat(beat_every);
             }
             let requested = self.balance_soon.load(Ordering::Acquire) && last_balance.elapsed() >= spacing;
             if requested || last_balance.elapsed() >= balance_every {
@@ -997,7 +1149,10 @@ impl Core {
         }
     }
 
-    /// Graceful stop: in-flight batches finish, workers exit, positions are persisted.
+    /// Graceful stop: in-flight batches finish, workers exit, positions are
+    /// persisted. A closure that holds its batch past `max_forward_ms` is
+    /// not waited for any longer: its thread is left running, its topic
+    /// given up like the others, and the stop reports it.
     pub(crate) fn stop(&self) -> Result<()> {
         if self.stopped.swap(true, Ordering::AcqRel) {
             return Ok(());
@@ -1013,12 +1168,19 @@ impl Core {
             *stop = true;
             self.ckpt_cv.notify_all();
         }
+        let abandoned = self.wait_for_closures();
         loop {
             let handles: Vec<JoinHandle<()>> = std::mem::take(&mut *self.threads.lock());
             if handles.is_empty() {
                 break;
             }
             for h in handles {
+                if !abandoned.is_empty() && !h.is_finished() && h.thread().name() != Some("logstream-ckpt") {
+                    // A worker inside a closure that does not return: it
+                    // cannot be joined; dropping the handle detaches it.
+                    log::warn!("leaving reader thread {:?} running in its closure", h.thread().name());
+                    continue;
+                }
                 if h.join().is_err() {
                     log::error!("a reader thread panicked");
                 }
@@ -1026,10 +1188,59 @@ impl Core {
             }
         }
         let persisted = self.persist(None);
+        {
+            let mut s = self.sched.lock();
+            for t in s.topics.values_mut() {
+                if let Some(f) = &t.in_closure {
+                    f.revoked.store(true, Ordering::Release);
+                }
+                t.owned = false;
+            }
+        }
         // Give every topic up at once, so peers take over without waiting
         // for the kernel to notice anything.
+        if let Err(e) = self.store.lock().release_all_leases() {
+            log::warn!("group {:?}: releasing topic leases failed: {e}", self.group);
+        }
         self.members.lock().leave();
-        persisted
+        persisted?;
+        if abandoned.is_empty() {
+            return Ok(());
+        }
+        Err(Error::StopAbandoned {
+            group: self.group.clone(),
+            topics: abandoned,
+            waited: self.cfg.max_forward().unwrap_or_default(),
+        })
+    }
+
+    /// Waits for the workers to exit, each closure in flight for at most
+    /// `max_forward_ms` since it took its batch (forever with no limit);
+    /// returns the topics whose closure was still running then.
+    fn wait_for_closures(&self) -> Vec<String> {
+        let max = self.cfg.max_forward();
+        let mut s = self.sched.lock();
+        while s.workers > 0 {
+            let deadline =
+                max.and_then(|m| s.topics.values().filter_map(|t| t.in_closure.as_ref()).map(|f| f.since + m).max());
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                let mut v: Vec<String> =
+                    s.topics.values().filter(|t| t.in_closure.is_some()).map(|t| t.name.to_string()).collect();
+                v.sort();
+                log::warn!(
+                    "group {:?}: stopping without waiting any longer for the closure on topic(s) {v:?} (held longer than max_forward_ms)",
+                    self.group
+                );
+                return v;
+            }
+            let wait = deadline.map_or(Duration::from_millis(100), |d| (d - now).min(Duration::from_millis(100)));
+            self.cv.wait_for(&mut s, wait);
+            drop(s);
+            self.wake.wake();
+            s = self.sched.lock();
+        }
+        Vec::new()
     }
 
     /// Whether the black/white lists in force now let `topic` through.
@@ -1052,6 +1263,7 @@ impl Core {
     /// Counters since start.
     pub(crate) fn stats(&self) -> super::ReaderStats {
         let c = &self.counters;
+        let stuck_topics = self.sched.lock().topics.values().filter(|t| t.stuck).count() as u64;
         super::ReaderStats {
             batches: c.batches.load(Ordering::Relaxed),
             records: c.records.load(Ordering::Relaxed),
@@ -1069,6 +1281,11 @@ impl Core {
             topics_taken: c.topics_taken.load(Ordering::Relaxed),
             topics_released: c.topics_released.load(Ordering::Relaxed),
             resets: c.resets.load(Ordering::Relaxed),
+            takeovers: c.takeovers.load(Ordering::Relaxed),
+            topics_lost: c.topics_lost.load(Ordering::Relaxed),
+            revoked_batches: c.revoked_batches.load(Ordering::Relaxed),
+            stuck_found: c.stuck_found.load(Ordering::Relaxed),
+            stuck_topics,
             topics_owned: self.positions().len() as u64,
             lag: self.lag(),
         }
@@ -1113,5 +1330,6 @@ fn retry_batch(b: &Batch, done: u64) -> Option<Batch> {
         skipped_before: 0,
         seek_to: AtomicU64::new(u64::MAX),
         failed: AtomicU64::new(u64::MAX),
+        revoked: Default::default(),
     })
 }

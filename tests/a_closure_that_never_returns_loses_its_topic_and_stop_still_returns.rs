@@ -1,0 +1,164 @@
+//! A closure that holds one batch longer than `max_forward_ms`: the
+//! reader's other topics keep flowing; alone, the reader reports the topic
+//! as stuck; once another member of the group is there the topic moves to
+//! it, the batch tells the closure it was revoked, and what the closure
+//! returns then is ignored. `stop()` with a closure that never returns
+//! comes back after `max_forward_ms`, naming the topic it abandoned.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::{Duration, Instant};
+
+use common::*;
+use logstream::{Batch, Group, Reader, Writer};
+
+const T: Duration = Duration::from_secs(30);
+const MAX_FORWARD_MS: u64 = 400;
+
+fn cfg(dir: &std::path::Path) -> logstream::Config {
+    let mut c = config(dir);
+    c.set_checkpoint_interval_ms(0).set_rebalance_interval_ms(50).set_max_forward_ms(MAX_FORWARD_MS);
+    c
+}
+
+type Delivered = Arc<Mutex<BTreeMap<String, Vec<u64>>>>;
+
+fn note(seen: &Delivered, b: &Batch) {
+    let mut s = seen.lock().unwrap();
+    s.entry(b.topic().to_owned()).or_default().extend(b.records().map(|r| r.seq()));
+}
+
+fn count(seen: &Delivered, topic: &str) -> usize {
+    seen.lock().unwrap().get(topic).map_or(0, Vec::len)
+}
+
+#[test]
+fn a_closure_holding_a_batch_too_long_loses_the_topic_to_another_member_and_sees_it_revoked() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = cfg(dir.path());
+    let w = Writer::open(&cfg).unwrap();
+    for i in 0..10 {
+        for t in ["stuck", "o1", "o2"] {
+            w.write(t, &payload(t, i)).unwrap();
+        }
+    }
+    let seen_a: Delivered = Arc::default();
+    let (entered_tx, entered) = mpsc::channel::<()>();
+    let entered_tx = Mutex::new(entered_tx);
+    let revoked_seen = Arc::new(AtomicBool::new(false));
+    let (s2, rv) = (seen_a.clone(), revoked_seen.clone());
+    let a = Reader::builder(&cfg)
+        .group("g")
+        .start(move |b: &Batch| -> Result<(), String> {
+            if b.topic() == "stuck" {
+                let _ = entered_tx.lock().unwrap().send(());
+                // Hangs (like an HTTP call without a timeout) until taken away.
+                let deadline = Instant::now() + T;
+                while !b.is_revoked() {
+                    assert!(Instant::now() < deadline, "the batch was never revoked");
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                rv.store(true, Ordering::SeqCst);
+                return Ok(()); // ignored: the topic is no longer ours
+            }
+            note(&s2, b);
+            Ok(())
+        })
+        .unwrap();
+    entered.recv_timeout(T).expect("the closure took the stuck topic's batch");
+
+    // The other topics keep flowing meanwhile.
+    for i in 10..100 {
+        for t in ["o1", "o2"] {
+            w.write(t, &payload(t, i)).unwrap();
+        }
+    }
+    wait_for("the other topics delivered", T, || count(&seen_a, "o1") == 100 && count(&seen_a, "o2") == 100);
+
+    // Alone, the reader keeps the topic and reports it.
+    wait_for("the topic reported stuck", T, || a.stats().stuck_topics == 1);
+    assert_eq!(a.stats().stuck_found, 1);
+    assert!(!revoked_seen.load(Ordering::SeqCst), "with no other member the batch is not taken away");
+    let g = Group::open(&cfg, "g").unwrap();
+    let me = g.members().unwrap().into_iter().find(|m| m.id == a.member_id()).unwrap();
+    assert_eq!(me.stuck, ["stuck"], "the member says which topic is stuck");
+
+    // A second member: the topic moves to it and is delivered from the start.
+    let seen_b: Delivered = Arc::default();
+    let s3 = seen_b.clone();
+    let b = Reader::builder(&cfg)
+        .group("g")
+        .start(move |b: &Batch| -> Result<(), String> {
+            note(&s3, b);
+            Ok(())
+        })
+        .unwrap();
+    wait_for("the stuck topic delivered by the other member", T, || count(&seen_b, "stuck") == 10);
+    assert_eq!(seen_b.lock().unwrap()["stuck"], (0..10).collect::<Vec<u64>>());
+    wait_for("the closure to see its batch revoked", T, || revoked_seen.load(Ordering::SeqCst));
+    wait_for("the revoked batch counted", T, || a.stats().revoked_batches == 1);
+    assert_eq!(a.stats().stuck_topics, 0);
+    wait_for("the stuck topic's position persisted by its new owner", T, || {
+        g.positions().unwrap().iter().any(|p| p.topic == "stuck" && p.next_seq == 10)
+    });
+    assert!(!a.positions().iter().any(|(t, _, _)| t == "stuck"), "the first member no longer owns it");
+    a.stop().unwrap();
+    b.stop().unwrap();
+}
+
+#[test]
+fn stop_with_a_closure_that_never_returns_comes_back_after_max_forward_ms_naming_the_topic() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = cfg(dir.path());
+    let w = Writer::open(&cfg).unwrap();
+    for i in 0..10 {
+        for t in ["stuck", "ok"] {
+            w.write(t, &payload(t, i)).unwrap();
+        }
+    }
+    let seen: Delivered = Arc::default();
+    let (entered_tx, entered) = mpsc::channel::<()>();
+    let entered_tx = Mutex::new(entered_tx);
+    // Released only when the test ends, so the abandoned thread can finish.
+    let (release_tx, release) = mpsc::channel::<()>();
+    let release = Mutex::new(release);
+    let s2 = seen.clone();
+    let r = Reader::builder(&cfg)
+        .group("g")
+        .start(move |b: &Batch| -> Result<(), String> {
+            if b.topic() == "stuck" {
+                let _ = entered_tx.lock().unwrap().send(());
+                let _ = release.lock().unwrap().recv();
+                return Ok(());
+            }
+            note(&s2, b);
+            Ok(())
+        })
+        .unwrap();
+    entered.recv_timeout(T).expect("the closure took the stuck topic's batch");
+    wait_for("the other topic delivered", T, || count(&seen, "ok") == 10);
+
+    let (done_tx, done) = mpsc::channel();
+    let stopper = std::thread::spawn(move || {
+        let started = Instant::now();
+        let res = r.stop();
+        let _ = done_tx.send((res, started.elapsed()));
+        r
+    });
+    let (res, took) = done.recv_timeout(T).expect("stop() returned");
+    eprintln!("stop() with a stuck closure (max_forward_ms {MAX_FORWARD_MS}) returned after {took:?}");
+    match res {
+        Err(logstream::Error::StopAbandoned { topics, .. }) => assert_eq!(topics, ["stuck"]),
+        other => panic!("expected StopAbandoned naming the topic, got {other:?}"),
+    }
+    let g = Group::open(&cfg, "g").unwrap();
+    let pos: BTreeMap<String, u64> = g.positions().unwrap().into_iter().map(|p| (p.topic, p.next_seq)).collect();
+    assert_eq!(pos.get("ok"), Some(&10), "the other topic's position was persisted");
+    assert_eq!(pos.get("stuck").copied().unwrap_or(0), 0, "nothing of the abandoned batch counts as delivered");
+    assert!(g.members().unwrap().is_empty(), "the reader left the group");
+    let _ = release_tx.send(());
+    drop(stopper.join().unwrap());
+}
