@@ -334,7 +334,8 @@ fn group_table(f: &mut Frame<'_>, area: Rect, rows: &[&GroupRow]) {
         Constraint::Length(9),
         Constraint::Length(8),
         Constraint::Length(7),
-        Constraint::Length(22),
+        // `pid 4194304 (` and a 16-digit member id `)`.
+        Constraint::Length(30),
         Constraint::Length(7),
         Constraint::Length(5),
         Constraint::Length(SPARK_WIDTH as u16),
