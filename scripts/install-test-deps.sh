@@ -8,7 +8,9 @@
 #     librdkafka's ./configure with curl, zstd, SSL and SASL disabled, so no
 #     cmake and no other -dev package is needed);
 #   - tmux, for the CLI `top` test that runs the real binary in a
-#     pseudo-terminal and reads its screen (tmux capture-pane).
+#     pseudo-terminal and reads its screen (tmux capture-pane);
+#   - script (util-linux, Debian's bsdutils), for the tests that record what
+#     the progress bars draw on a terminal.
 # Fails with one message naming what is missing when it cannot install it.
 # Usage: scripts/install-test-deps.sh && cargo test --workspace
 set -euo pipefail
@@ -22,6 +24,7 @@ have make || missing+=(make)
 have pkg-config || missing+=(pkg-config)
 [ -e /usr/include/zlib.h ] || missing+=(zlib1g-dev)
 have tmux || missing+=(tmux)
+have script || missing+=(bsdutils)
 
 if [ ${#missing[@]} -eq 0 ]; then
   echo "test dependencies: all present"

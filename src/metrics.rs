@@ -14,6 +14,7 @@
 //! | `logstream_reader_batches_total`, `_records_total`, `_bytes_total` | counter | `dir`, `group` |
 //! | `logstream_reader_failures_total`, `_retries_total`, `_dead_letters_total` | counter | `dir`, `group` |
 //! | `logstream_reader_corruptions_total`, `_checkpoints_total`, `_segments_deleted_total` | counter | `dir`, `group` |
+//! | `logstream_reader_config_reload_failures_total` | counter | `dir`, `group` |
 //! | `logstream_reader_lag_records`, `logstream_reader_topics_owned` | gauge | `dir`, `group` |
 
 use crate::reader::ReaderStats;
@@ -59,6 +60,7 @@ pub(crate) fn reader(dir: &std::path::Path, group: &str, s: &ReaderStats) {
     c("logstream_reader_takeovers_total", s.takeovers);
     c("logstream_reader_topics_lost_total", s.topics_lost);
     c("logstream_reader_revoked_batches_total", s.revoked_batches);
+    c("logstream_reader_config_reload_failures_total", s.config_reload_failures);
     let g = |name: &'static str, v: f64| metrics::gauge!(name, "dir" => dir.clone(), "group" => group.clone()).set(v);
     g("logstream_reader_lag_records", s.lag as f64);
     g("logstream_reader_topics_owned", s.topics_owned as f64);

@@ -82,14 +82,22 @@ pub enum Command {
         long_about = "\
 Print the records of one or more topics, oldest first.
 
-Without -f, prints what the topics hold when the command starts and exits.
-With -f, keeps printing new records as they are written, until Ctrl-C (which
-ends the command cleanly, exit code 0). Several topics are read in turn, a
-batch at a time; each topic stays in order.",
+Without -f, prints what the topics hold when the command starts and exits;
+when not one record is printed (the position is at or past the end, or the
+topic is empty) it says why and exits with code 6. A --from before the
+oldest retained record starts there and says what was skipped. With -f,
+keeps printing new records as they are written, until Ctrl-C (which ends the
+command cleanly, exit code 0).
+
+Several topics are read in turn, a batch at a time; each topic stays in
+order. A TOPIC with wildcards ('orders-*', 'log?', 'app-[ab]') names every
+topic it matches (with -f, also those created later). In raw format each
+line starts with [topic] when more than one topic is shown.",
         after_help = "\
 Examples:
   logstream tail login                    every record of topic login
   logstream tail -f login billing         new records of both, until Ctrl-C
+  logstream tail 'orders-*'               every topic orders-…, lines labelled
   logstream tail login --from 1000 -n 10  records 1000..1009
   logstream tail login --format json      one JSON object per record"
     )]
@@ -245,7 +253,7 @@ Examples:
 /// `logstream tail`.
 #[derive(Debug, Args)]
 pub struct TailArgs {
-    /// Topics to print
+    /// Topics to print (wildcards * ? [..] match topic names; quote them)
     #[arg(required = true, value_name = "TOPIC")]
     pub topics: Vec<String>,
 

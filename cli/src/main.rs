@@ -10,6 +10,7 @@ mod exit;
 mod glob;
 mod logger;
 mod output;
+mod progress;
 mod prompt;
 mod reports;
 mod signals;

@@ -262,6 +262,11 @@ pub struct ReaderStats {
     pub checkpoint_errors: u64,
     /// Times changed black/white lists were applied from the config file.
     pub config_reloads: u64,
+    /// Times the changed config file could not be read or parsed (the
+    /// lists in force were kept).
+    pub config_reload_failures: u64,
+    /// Why the last reload failed; `None` once a later one succeeds.
+    pub last_config_error: Option<String>,
     /// Retention passes run (about one a second).
     pub retention_passes: u64,
     /// Failed batches scheduled for another attempt.

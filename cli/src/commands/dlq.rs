@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::args::{DlqCommand, DlqTarget};
 use crate::exit::{Exit, Failure, Outcome};
 use crate::output::{print, print_json};
+use crate::progress;
 use crate::prompt::confirm;
 use crate::table::{Align, Table};
 use crate::target::{existing_log, no_such_topic};
@@ -55,7 +56,7 @@ pub fn run(cfg: &Config, action: &DlqCommand, json: bool) -> Outcome {
         DlqCommand::Replay(t) => {
             let g = open(cfg, t)?;
             let writer = Writer::open(cfg)?;
-            let replayed = g.replay_dead_letters(t.topic.as_deref(), &writer);
+            let replayed = replay_with_bar(&g, t, &writer, json);
             writer.close()?;
             done(t, replayed?, "replayed", json)
         }
@@ -100,6 +101,37 @@ fn none_waiting(t: &DlqTarget) -> String {
         Some(topic) => format!("no dead letters of topic {topic:?} in group {:?}\n", t.group),
         None => format!("no dead letters in group {:?}\n", t.group),
     }
+}
+
+/// `Group::replay_dead_letters`, with a bar of the dead letters written
+/// back so far: the topics' next sequence numbers, read on a thread while
+/// the library replays (it flushes before it saves how far it got).
+fn replay_with_bar(g: &Group, t: &DlqTarget, writer: &Writer, json: bool) -> Result<u64, Failure> {
+    let waiting = counts(g, t)?;
+    let total: u64 = waiting.iter().map(|c| c.count).sum();
+    let start: Vec<(String, u64)> =
+        waiting.iter().map(|c| (c.topic.clone(), writer.next_seq(&c.topic).unwrap_or(0))).collect();
+    let bar = progress::bar(json, total, "replaying", "dead letters");
+    let finished = logstream_ship::Shutdown::new();
+    let replayed = std::thread::scope(|s| {
+        let watcher = std::thread::Builder::new().name("logstream-dlq-progress".into()).spawn_scoped(s, || {
+            while !finished.wait_timeout(std::time::Duration::from_millis(100)) {
+                let done: u64 = start
+                    .iter()
+                    .map(|(topic, from)| writer.next_seq(topic).unwrap_or(*from).saturating_sub(*from))
+                    .sum();
+                bar.set_position(done.min(total));
+            }
+        });
+        let replayed = g.replay_dead_letters(t.topic.as_deref(), writer);
+        finished.trigger();
+        if let Ok(w) = watcher {
+            let _ = w.join();
+        }
+        replayed
+    });
+    bar.finish_and_clear();
+    Ok(replayed?)
 }
 
 fn counts(g: &Group, t: &DlqTarget) -> Result<Vec<Count>, Failure> {

@@ -6,6 +6,7 @@ use serde::Serialize;
 use crate::args::Start;
 use crate::exit::{Exit, Outcome};
 use crate::output::{print, print_json};
+use crate::progress;
 use crate::target::existing_log;
 
 #[derive(Serialize)]
@@ -42,7 +43,11 @@ pub fn run(cfg: &Config, group: &str, topic: &str, to: Start, json: bool) -> Out
         Start::Seq(n) => StartFrom::Seq(n),
         Start::Time(ns) => StartFrom::Time(std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns)),
     };
-    let next_seq = g.reset(topic, to)?;
+    // A running reader applies it between batches: that can take a while.
+    let spinner = progress::spinner(json, &format!("moving group {group:?} in topic {topic:?}"));
+    let next_seq = g.reset(topic, to);
+    spinner.finish_and_clear();
+    let next_seq = next_seq?;
     // The library clamps a sequence number to what is retained: say so.
     let requested = asked.filter(|&n| n != next_seq);
     let note = requested.map(|n| {

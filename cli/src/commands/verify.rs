@@ -8,12 +8,13 @@
 
 use std::path::Path;
 
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use logstream::{Config, RepairReport, SegmentReport, VerifyReport};
 
 use crate::args::VerifyArgs;
 use crate::exit::{Exit, Failure, Outcome};
 use crate::output::{print, print_json};
+use crate::progress;
 use crate::prompt::confirm;
 use crate::reports::{Changes, Repair, Verify};
 use crate::table::{Align, Table};
@@ -32,7 +33,7 @@ pub fn run(cfg: &Config, args: &VerifyArgs, json: bool) -> Outcome {
         // A plan that cannot be carried out is not worth reading.
         refuse_if_locked(dir)?;
     }
-    let before = verify_with_bar(cfg)?;
+    let before = verify_with_bar(cfg, json)?;
     if !args.repair {
         if json {
             print_json(&Verify::of(dir, &before))?;
@@ -60,7 +61,10 @@ pub fn run(cfg: &Config, args: &VerifyArgs, json: bool) -> Outcome {
         }
         return Ok(verdict(&before));
     }
-    let report = logstream::repair(cfg)?;
+    let spinner = progress::spinner(json, &format!("repairing {}", dir.display()));
+    let report = logstream::repair(cfg);
+    spinner.finish_and_clear();
+    let report = report?;
     if json {
         json_out.applied = true;
         json_out.changes = Some(Changes::of(&report));
@@ -101,21 +105,14 @@ fn refuse_if_locked(dir: &Path) -> Result<(), Failure> {
 }
 
 /// `logstream::verify`, with a progress bar on stderr for a large log when
-/// stderr is a terminal (indicatif draws nothing otherwise).
-fn verify_with_bar(cfg: &Config) -> logstream::Result<VerifyReport> {
+/// stderr is a terminal and the output is not JSON.
+fn verify_with_bar(cfg: &Config, json: bool) -> logstream::Result<VerifyReport> {
     let mut bar: Option<ProgressBar> = None;
     let report = logstream::verify_with_progress(cfg, |done, total| {
         if total < PROGRESS_FROM_SEGMENTS {
             return;
         }
-        bar.get_or_insert_with(|| {
-            let b = ProgressBar::new(total as u64);
-            if let Ok(style) = ProgressStyle::with_template("verifying [{bar:40}] {pos}/{len} segments, {eta} left") {
-                b.set_style(style.progress_chars("=> "));
-            }
-            b
-        })
-        .set_position(done as u64);
+        bar.get_or_insert_with(|| progress::bar(json, total as u64, "verifying", "segments")).set_position(done as u64);
     });
     if let Some(b) = bar {
         b.finish_and_clear();

@@ -72,6 +72,9 @@ pub(crate) struct Counters {
     pub segments_deleted: AtomicU64,
     pub checkpoint_errors: AtomicU64,
     pub config_reloads: AtomicU64,
+    pub config_reload_failures: AtomicU64,
+    /// Why the last reload failed (`None` once one succeeds again).
+    pub last_config_error: parking_lot::Mutex<Option<String>>,
     pub retention_passes: AtomicU64,
     pub retries: AtomicU64,
     pub dead_letters: AtomicU64,
@@ -436,9 +439,13 @@ impl Core {
             Ok(c) => c,
             Err(e) => {
                 log::warn!("config reload skipped, keeping the current black/white lists: {e}");
+                // Counted and kept, so it shows with no logger installed.
+                self.counters.config_reload_failures.fetch_add(1, Ordering::Relaxed);
+                *self.counters.last_config_error.lock() = Some(e.to_string());
                 return;
             }
         };
+        *self.counters.last_config_error.lock() = None;
         let f = Filter::new(cfg.black_topics(), cfg.white_topics());
         if *self.filter.read() == f {
             return;
@@ -1275,6 +1282,8 @@ impl Core {
             segments_deleted: c.segments_deleted.load(Ordering::Relaxed),
             checkpoint_errors: c.checkpoint_errors.load(Ordering::Relaxed),
             config_reloads: c.config_reloads.load(Ordering::Relaxed),
+            config_reload_failures: c.config_reload_failures.load(Ordering::Relaxed),
+            last_config_error: c.last_config_error.lock().clone(),
             retention_passes: c.retention_passes.load(Ordering::Relaxed),
             retries: c.retries.load(Ordering::Relaxed),
             dead_letters: c.dead_letters.load(Ordering::Relaxed),

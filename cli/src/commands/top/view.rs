@@ -226,7 +226,7 @@ pub fn render(f: &mut Frame<'_>, s: &Screen, ui: &Ui) {
     let groups = ui.groups(s);
     // Topics take what they need, up to half the screen; groups the rest.
     let half = area.height.saturating_sub(2) / 2;
-    let topic_height = (topics.len() as u16 + 3).min(half.max(4));
+    let topic_height = (topics.len().max(1) as u16 + 3).min(half.max(4));
     let [title, top, bottom, help] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Length(topic_height),
@@ -246,8 +246,13 @@ pub fn render(f: &mut Frame<'_>, s: &Screen, ui: &Ui) {
         if ui.reverse { " (reversed)" } else { "" },
     );
     f.render_widget(Paragraph::new(heading).style(Style::new().add_modifier(Modifier::BOLD)), title);
-    topic_table(f, top, &topics);
-    group_table(f, bottom, &groups);
+    let (no_topics, no_groups) = if ui.filter.is_empty() {
+        ("no topics", "no consumer groups")
+    } else {
+        ("no topic matches the filter", "no group or topic matches the filter")
+    };
+    topic_table(f, top, &topics, no_topics);
+    group_table(f, bottom, &groups, no_groups);
     let line = if ui.typing {
         format!("filter: {}▏  (Enter keep, Esc clear)", ui.filter)
     } else if ui.filter.is_empty() {
@@ -263,13 +268,16 @@ fn header(cells: &[(&'static str, bool)]) -> Row<'static> {
         .style(Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED))
 }
 
-/// The one row of an empty table, saying why it is empty.
-fn nothing(what: &str) -> Row<'static> {
-    Row::new(vec![Cell::new(format!("({what})"))])
+/// Under the header of an empty table (in `area`, borders included), why
+/// it is empty.
+fn nothing(f: &mut Frame<'_>, area: Rect, what: &str) {
+    let inner = Rect { x: area.x + 1, y: area.y + 2, width: area.width.saturating_sub(2), height: 1 };
+    if area.height > 3 {
+        f.render_widget(Paragraph::new(format!("({what})")), inner);
+    }
 }
 
-fn topic_table(f: &mut Frame<'_>, area: Rect, rows: &[&TopicRow]) {
-    let empty = rows.is_empty().then(|| nothing("no topics"));
+fn topic_table(f: &mut Frame<'_>, area: Rect, rows: &[&TopicRow], none: &str) {
     let body = rows.iter().map(|t| {
         let comp = match (t.compressed_segments, t.segments) {
             (0, _) => "-".to_owned(),
@@ -286,7 +294,6 @@ fn topic_table(f: &mut Frame<'_>, area: Rect, rows: &[&TopicRow]) {
             Cell::new(sparkline(&t.history)),
         ])
     });
-    let body = body.chain(empty);
     let widths = [
         Constraint::Fill(1),
         Constraint::Length(7),
@@ -310,10 +317,12 @@ fn topic_table(f: &mut Frame<'_>, area: Rect, rows: &[&TopicRow]) {
         ]))
         .block(Block::bordered().title(" topics "));
     f.render_widget(table, area);
+    if rows.is_empty() {
+        nothing(f, area, none);
+    }
 }
 
-fn group_table(f: &mut Frame<'_>, area: Rect, rows: &[&GroupRow]) {
-    let empty = rows.is_empty().then(|| nothing("no consumer groups"));
+fn group_table(f: &mut Frame<'_>, area: Rect, rows: &[&GroupRow], none: &str) {
     let body = rows.iter().map(|g| {
         Row::new(vec![
             Cell::new(g.group.clone()),
@@ -327,14 +336,14 @@ fn group_table(f: &mut Frame<'_>, area: Rect, rows: &[&GroupRow]) {
             Cell::new(sparkline(&g.history)),
         ])
     });
-    let body = body.chain(empty);
     let widths = [
         Constraint::Fill(1),
         Constraint::Fill(1),
         Constraint::Length(9),
         Constraint::Length(8),
         Constraint::Length(7),
-        Constraint::Length(22),
+        // `pid 4194304 (` and a 16-digit member id `)`.
+        Constraint::Length(30),
         Constraint::Length(7),
         Constraint::Length(5),
         Constraint::Length(SPARK_WIDTH as u16),
@@ -353,6 +362,9 @@ fn group_table(f: &mut Frame<'_>, area: Rect, rows: &[&GroupRow]) {
         ]))
         .block(Block::bordered().title(" groups "));
     f.render_widget(table, area);
+    if rows.is_empty() {
+        nothing(f, area, none);
+    }
 }
 
 #[cfg(test)]
@@ -452,6 +464,14 @@ mod tests {
     }
 
     #[test]
+    fn any_terminal_size_draws_without_panicking() {
+        for (w, h) in [(1, 1), (10, 3), (40, 8), (300, 80)] {
+            let mut t = Terminal::new(TestBackend::new(w, h)).expect("test terminal");
+            t.draw(|f| render(f, &screen(), &Ui::default())).expect("draw");
+        }
+    }
+
+    #[test]
     fn the_sparkline_shows_the_last_minute_newest_on_the_right() {
         assert_eq!(sparkline(&[]), " ".repeat(SPARK_WIDTH));
         let flat = sparkline(&[0.0; 60]);
@@ -486,6 +506,9 @@ mod tests {
         assert_eq!(ui.key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)), Action::Quit);
         let lines = draw(&s, &Ui { filter: "log*".into(), ..Ui::default() });
         assert!(row(&lines, "orders ").is_empty() && !row(&lines, "logins").is_empty(), "{}", lines.join("\n"));
+        let lines = draw(&s, &Ui { filter: "nothing-like-it".into(), ..Ui::default() });
+        assert!(!row(&lines, "(no topic matches the filter)").is_empty(), "{}", lines.join("\n"));
+        assert!(!row(&lines, "(no group or topic matches the filter)").is_empty(), "{}", lines.join("\n"));
     }
 
     #[test]
