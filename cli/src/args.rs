@@ -302,6 +302,10 @@ pub struct ForwardArgs {
     #[arg(long, value_name = "NAME", help_heading = "NATS options")]
     pub ensure_stream: Option<String>,
 
+    /// NATS: seconds a publish waits for its JetStream ack (and any other wait of a batch); a batch failing for lack of acks ends within twice this, and so does a stop on SIGTERM while the server is down [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, help_heading = "NATS options")]
+    pub ack_timeout: Option<Duration>,
+
     /// NATS: headers on each message (id-only: Nats-Msg-Id alone, fewer bytes per small record) [default: full]
     #[arg(long, value_enum, value_name = "SET", help_heading = "NATS options")]
     pub headers: Option<Headers>,

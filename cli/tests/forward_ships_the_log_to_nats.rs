@@ -227,3 +227,53 @@ fn stats_json_prints_one_object_per_report_with_the_documented_fields() {
         assert!(l["lag_bytes"].is_number(), "{l}");
     }
 }
+
+#[test]
+fn a_batch_larger_than_the_window_that_no_stream_takes_is_retried_and_sigterm_stops_within_the_bound() {
+    // The reproduction: one batch of 10 000 records (more than the
+    // 4 096 acks in flight) whose every ack fails. Before the fix the batch
+    // never ended: `0 failures, 0 retries; lag 10000` forever, and SIGTERM
+    // waited for it forever.
+    let log = Log::empty();
+    let lines: String = (1..=10_000).map(|i| format!("{i}\n")).collect();
+    log.cmd().args(["write", "t00"]).write_stdin(lines).timeout(PATIENCE).assert().success();
+    let server = NatsServer::start();
+    let url = server.url();
+    let ack_timeout = std::time::Duration::from_secs(1);
+    let fwd = Sidecar::start(
+        LogArg::Dir(log.dir()),
+        &[
+            "--to",
+            &url,
+            "--subject",
+            "nostream.{topic}",
+            "--group",
+            "g",
+            "--ack-timeout",
+            "1",
+            "--stats",
+            "--stats-interval",
+            "0.2",
+            "--json",
+        ],
+    );
+    fwd.wait_started();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        assert!(std::time::Instant::now() < deadline, "no failed and retried batch within {PATIENCE:?}");
+        let line = fwd.stdout.next("a report with failed and retried batches");
+        let report: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert_eq!(report["records"], 0, "no stream captures the subject, yet records were forwarded: {report}");
+        if report["failures"].as_u64() >= Some(3) && report["retries"].as_u64() >= Some(3) {
+            assert_eq!(report["lag_records"], 10_000, "{report}");
+            break;
+        }
+    }
+    let asked = std::time::Instant::now();
+    let stopped = fwd.terminate();
+    let took = asked.elapsed();
+    stopped.assert_clean_stop(0);
+    // The documented bound is twice the ack timeout; the rest is slack
+    // for a loaded machine, not a speed requirement.
+    assert!(took < 2 * ack_timeout + std::time::Duration::from_secs(5), "SIGTERM took {took:?}: {stopped:#?}");
+}

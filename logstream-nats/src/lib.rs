@@ -76,7 +76,7 @@ pub use error::{NatsError, Result};
 pub use forwarder::{ForwarderStats, NatsForwarder, Progress};
 pub use headers::HeaderSet;
 pub use logstream_ship::{Forwarder, Gap, LocalError, MirrorStats, Shutdown};
-pub use options::{Auth, DEFAULT_WINDOW, NatsOptions, Tls};
+pub use options::{Auth, DEFAULT_ACK_TIMEOUT, DEFAULT_WINDOW, NatsOptions, Tls};
 pub use source::{NatsSource, SourceMonitor, SourceOptions};
 pub use stream::{Ensured, Storage, StreamSpec};
 pub use subject::{SubjectTemplate, TopicEncoding};

@@ -2,7 +2,8 @@
 //! connection, and the JetStream stream that must capture the subjects.
 
 use logstream_nats::{
-    Auth, Ensured, ForwarderStats, HeaderSet, NatsConnection, NatsError, NatsForwarder, NatsOptions, StreamSpec, Tls,
+    Auth, DEFAULT_ACK_TIMEOUT, Ensured, ForwarderStats, HeaderSet, NatsConnection, NatsError, NatsForwarder,
+    NatsOptions, StreamSpec, Tls,
 };
 
 use super::Connected;
@@ -51,6 +52,7 @@ fn options(url: &str, args: &ForwardArgs) -> Result<NatsOptions, NatsError> {
         .auth(auth)
         .tls(tls)
         .connect_timeout(args.connect_timeout)
+        .ack_timeout(args.ack_timeout.unwrap_or(DEFAULT_ACK_TIMEOUT))
         .client_name("logstream forward")
         .headers(headers))
 }
