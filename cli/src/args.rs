@@ -306,6 +306,10 @@ pub struct ForwardArgs {
     #[arg(long, value_name = "SECS", value_parser = parse_secs, help_heading = "NATS options")]
     pub ack_timeout: Option<Duration>,
 
+    /// NATS: publishes awaiting their ack at once, shared by all topics (1 to 65536) [default: 4096]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65_536), help_heading = "NATS options")]
+    pub window: Option<u32>,
+
     /// NATS: headers on each message (id-only: Nats-Msg-Id alone, fewer bytes per small record) [default: full]
     #[arg(long, value_enum, value_name = "SET", help_heading = "NATS options")]
     pub headers: Option<Headers>,

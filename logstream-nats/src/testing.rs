@@ -65,10 +65,16 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    /// Starts the server again on the same port and store.
+    /// Starts the server again on the same port and store (after
+    /// [`NatsServer::kill`] or [`NatsServer::terminate`]), and waits until
+    /// it accepts connections. Its log goes on in the same file.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "the server is running");
-        let log = std::fs::File::create(self.store.path().join("server.log")).expect("create the server log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.store.path().join("server.log"))
+            .expect("open the server log");
         let child = Command::new(server_binary())
             .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
             .arg(self.store.path().join("js"))
@@ -79,17 +85,59 @@ impl NatsServer {
         self.child = Some(child);
         let port = self.port;
         wait_for("nats-server to accept connections", Duration::from_secs(20), || {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().expect("look at nats-server")) {
+                panic!("nats-server exited at start ({status}); its log:\n{}", self.log());
+            }
             TcpStream::connect(("127.0.0.1", port)).is_ok()
         });
     }
 
     /// Stops the server gracefully (SIGTERM, as a service manager does) and waits for it.
     pub fn stop(&mut self) {
+        self.terminate();
+    }
+
+    /// SIGTERM, and waits for the server to exit: it closes its
+    /// connections and flushes its store.
+    pub fn terminate(&mut self) {
+        self.signal_and_wait(rustix::process::Signal::TERM);
+    }
+
+    /// SIGKILL, and waits for the server to be gone: connections break
+    /// without a goodbye, acks in flight never come.
+    pub fn kill(&mut self) {
+        self.signal_and_wait(rustix::process::Signal::KILL);
+    }
+
+    /// SIGSTOP: the server keeps its connections open but answers
+    /// nothing, so publishes wait for acks that come only after
+    /// [`NatsServer::resume`].
+    pub fn pause(&mut self) {
+        self.signal(rustix::process::Signal::STOP);
+    }
+
+    /// SIGCONT after [`NatsServer::pause`].
+    pub fn resume(&mut self) {
+        self.signal(rustix::process::Signal::CONT);
+    }
+
+    fn signal(&self, signal: rustix::process::Signal) {
+        let child = self.child.as_ref().expect("the server is running");
+        let pid = rustix::process::Pid::from_child(child);
+        rustix::process::kill_process(pid, signal).unwrap_or_else(|e| panic!("send {signal:?} to nats-server: {e}"));
+    }
+
+    fn signal_and_wait(&mut self, signal: rustix::process::Signal) {
+        if self.child.is_none() {
+            return;
+        }
+        self.signal(signal);
         if let Some(mut c) = self.child.take() {
+            // A paused server would not act on SIGTERM until continued.
             if let Some(pid) = rustix::process::Pid::from_raw(c.id() as i32) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::CONT);
             }
-            let _ = c.wait();
+            c.wait().expect("wait for nats-server");
         }
     }
 
@@ -106,6 +154,14 @@ impl Drop for NatsServer {
             let _ = c.wait();
         }
     }
+}
+
+/// Deletes the stream `name` (its messages and the message ids it
+/// remembers for de-duplication).
+pub fn delete_stream(conn: &NatsConnection, name: &str) {
+    conn.runtime().block_on(async {
+        conn.jetstream().delete_stream(name).await.unwrap_or_else(|e| panic!("delete stream {name}: {e}"));
+    });
 }
 
 /// Messages in the stream.

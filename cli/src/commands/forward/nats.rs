@@ -2,8 +2,8 @@
 //! connection, and the JetStream stream that must capture the subjects.
 
 use logstream_nats::{
-    Auth, DEFAULT_ACK_TIMEOUT, Ensured, ForwarderStats, HeaderSet, NatsConnection, NatsError, NatsForwarder,
-    NatsOptions, StreamSpec, Tls,
+    Auth, DEFAULT_ACK_TIMEOUT, DEFAULT_WINDOW, Ensured, ForwarderStats, HeaderSet, NatsConnection, NatsError,
+    NatsForwarder, NatsOptions, StreamSpec, Tls,
 };
 
 use super::Connected;
@@ -53,6 +53,7 @@ fn options(url: &str, args: &ForwardArgs) -> Result<NatsOptions, NatsError> {
         .tls(tls)
         .connect_timeout(args.connect_timeout)
         .ack_timeout(args.ack_timeout.unwrap_or(DEFAULT_ACK_TIMEOUT))
+        .window(args.window.map_or(DEFAULT_WINDOW, |w| w as usize))
         .client_name("logstream forward")
         .headers(headers))
 }
