@@ -9,7 +9,7 @@ mod sidecar;
 use std::path::PathBuf;
 
 use common::*;
-use logstream_nats::testing::{NatsServer, read_stream, stream_len};
+use logstream_nats::testing::{NatsServer, delete_stream, read_stream, stream_len};
 use logstream_nats::{NatsConnection, NatsOptions, StreamSpec};
 use logstream_ship::testing::{assert_exactly_once_in_order, config, topic_names, write_log, write_range};
 use sidecar::{LogArg, Sidecar, assert_positions_at_ends};
@@ -276,4 +276,47 @@ fn a_batch_larger_than_the_window_that_no_stream_takes_is_retried_and_sigterm_st
     // The documented bound is twice the ack timeout; the rest is slack
     // for a loaded machine, not a speed requirement.
     assert!(took < 2 * ack_timeout + std::time::Duration::from_secs(5), "SIGTERM took {took:?}: {stopped:#?}");
+}
+
+#[test]
+fn a_stream_whose_duplicate_window_is_shorter_than_the_ride_out_is_warned_about_at_start_and_in_every_report() {
+    let f = Fixture::new("");
+    let topics = topic_names(1);
+    write_log(&f.cfg, &topics, 10);
+    let conn = f.client();
+    let opts = NatsOptions::new(&f.server.url(), SUBJECT).expect("options");
+    let short = StreamSpec::new("SHORT", opts.subject()).duplicate_window(std::time::Duration::from_secs(10));
+    conn.ensure_stream(&short).expect("create the stream");
+
+    // The default ride-out (2 minutes) is longer than the window.
+    let fwd = f.forward(&["--stats", "--stats-interval", "0.2", "--json"]);
+    let (warnings, _) = fwd.wait_started();
+    assert!(
+        warnings.len() == 1 && warnings[0].contains("stream SHORT de-duplicates re-sent records for 10s only"),
+        "{warnings:?}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&fwd.stdout.next("a report")).expect("JSON");
+    assert_eq!(report["dedup_window_s"], 10.0, "{report}");
+    assert!(report["warning"].as_str().is_some_and(|w| w.contains("--ride-out 120s")), "{report}");
+    fwd.terminate().assert_stopped_cleanly();
+
+    // Told to ride out 5 s only: the window covers it.
+    let fwd = f.forward(&["--ride-out", "5", "--stats", "--stats-interval", "0.2", "--json"]);
+    let (warnings, _) = fwd.wait_started();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let report: serde_json::Value = serde_json::from_str(&fwd.stdout.next("a report")).expect("JSON");
+    assert_eq!((report["dedup_window_s"].as_f64(), report["warning"].is_null()), (Some(10.0), true), "{report}");
+    fwd.terminate().assert_stopped_cleanly();
+
+    // --ensure-stream refuses the stream, and creates a new one with a
+    // window as long as the ride-out.
+    let refused = f.forward(&["--ensure-stream", "SHORT", "--ride-out", "600"]).exited();
+    assert_eq!(refused.status.code(), Some(1), "{refused:#?}");
+    assert!(refused.stderr.iter().any(|l| l.contains("duplicate_window is 10s")), "{refused:#?}");
+    delete_stream(&conn, "SHORT");
+    let fwd = f.forward(&["--ensure-stream", "LONG", "--ride-out", "600"]);
+    let (warnings, started) = fwd.wait_started();
+    assert!(warnings.is_empty() && started.contains("stream LONG created"), "{warnings:?} {started}");
+    assert_eq!(conn.duplicate_window("LONG").expect("the window"), std::time::Duration::from_secs(600));
+    fwd.terminate().assert_stopped_cleanly();
 }

@@ -73,6 +73,12 @@ impl Sidecar {
         while self.stderr.within(std::time::Duration::ZERO).is_some() {}
     }
 
+    /// Waits for it to exit on its own, and for the end of its output.
+    pub fn exited(mut self) -> Stopped {
+        let status = wait_exit(&mut self.child);
+        Stopped { status, stdout: self.stdout.rest(), stderr: self.stderr.rest() }
+    }
+
     /// Sends SIGTERM and waits for the exit and the end of its output.
     pub fn terminate(mut self) -> Stopped {
         let pid = rustix::process::Pid::from_child(&self.child);

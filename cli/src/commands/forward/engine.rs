@@ -42,6 +42,7 @@ impl<'a> Engine<'a> {
                 ("--headers", args.headers.is_some()),
                 ("--ack-timeout", args.ack_timeout.is_some()),
                 ("--window", args.window.is_some()),
+                ("--ride-out", args.ride_out.is_some()),
                 ("--user", args.user.is_some()),
                 ("--creds-file", args.creds_file.is_some()),
                 ("--tls-ca", !args.tls_ca.is_empty()),
