@@ -3,7 +3,7 @@
 //! `nats-server -js` on a free loopback port, and reading a stream back.
 //! They panic on failure, as test helpers do.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -52,11 +52,19 @@ pub fn free_port() -> u16 {
 }
 
 impl NatsServer {
-    /// Starts a server and waits until it accepts connections.
+    /// Starts a server and waits until it is ready. A port another
+    /// process took between [`free_port`] and the server's bind is
+    /// replaced by another one.
     pub fn start() -> NatsServer {
         let store = tempfile::tempdir().expect("a store directory");
         let mut s = NatsServer { child: None, port: free_port(), store };
-        s.restart();
+        for _ in 0..4 {
+            match s.run() {
+                Ok(()) => return s,
+                Err(_) => s.port = free_port(),
+            }
+        }
+        s.run().unwrap_or_else(|why| panic!("{why}"));
         s
     }
 
@@ -67,8 +75,15 @@ impl NatsServer {
 
     /// Starts the server again on the same port and store (after
     /// [`NatsServer::kill`] or [`NatsServer::terminate`]), and waits until
-    /// it accepts connections. Its log goes on in the same file.
+    /// it is ready. Its log goes on in the same file.
     pub fn restart(&mut self) {
+        self.run().unwrap_or_else(|why| panic!("{why}"));
+    }
+
+    /// Starts the server and waits for its own "Server is ready" line in
+    /// the log (a connection alone could reach another test's server on a
+    /// port taken meanwhile); `Err` if it exited instead.
+    fn run(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "the server is running");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -82,14 +97,23 @@ impl NatsServer {
             .stderr(log)
             .spawn()
             .expect("start nats-server");
+        let ready = format!("[{}] ", child.id());
         self.child = Some(child);
-        let port = self.port;
-        wait_for("nats-server to accept connections", Duration::from_secs(20), || {
+        let mut exited = None;
+        wait_for("nats-server to be ready", Duration::from_secs(20), || {
             if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().expect("look at nats-server")) {
-                panic!("nats-server exited at start ({status}); its log:\n{}", self.log());
+                exited = Some(status);
+                return true;
             }
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
+            self.log().lines().any(|l| l.starts_with(&ready) && l.ends_with("Server is ready"))
         });
+        match exited {
+            Some(status) => {
+                self.child = None;
+                Err(format!("nats-server on port {} exited at start ({status}); its log:\n{}", self.port, self.log()))
+            }
+            None => Ok(()),
+        }
     }
 
     /// Stops the server gracefully (SIGTERM, as a service manager does) and waits for it.
