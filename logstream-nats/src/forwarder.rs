@@ -7,10 +7,14 @@
 //! per message; the other awaits the acks in order and gives the permits
 //! back. The caller's thread sleeps until the task ends (one wake-up per
 //! batch, not per ack). A failed
-//! ack stops both; the records acknowledged before it are confirmed with
-//! [`Batch::confirm`] and the rest of the batch fails, so the reader retries
-//! from the first unacknowledged record. A record that reached the stream
-//! although its ack was lost is de-duplicated by its `Nats-Msg-Id`.
+//! ack stops both at once and gives every permit the batch holds back, so
+//! one failing topic never starves the others of the window; every wait is
+//! bounded by the ack timeout, so a batch the server does not answer fails
+//! within twice that (see `pipeline`). The records acknowledged before the
+//! failure are confirmed with [`Batch::confirm`] and the rest of the batch
+//! fails, so the reader retries from the first unacknowledged record. A
+//! record that reached the stream although its ack was lost is
+//! de-duplicated by its `Nats-Msg-Id`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
