@@ -20,6 +20,8 @@ pub struct NatsServer {
     child: Option<Child>,
     /// The port it listens on.
     pub port: u16,
+    /// Its HTTP monitoring port (`/varz`).
+    monitor: u16,
     store: tempfile::TempDir,
 }
 
@@ -57,11 +59,11 @@ impl NatsServer {
     /// replaced by another one.
     pub fn start() -> NatsServer {
         let store = tempfile::tempdir().expect("a store directory");
-        let mut s = NatsServer { child: None, port: free_port(), store };
+        let mut s = NatsServer { child: None, port: free_port(), monitor: free_port(), store };
         for _ in 0..4 {
             match s.run() {
                 Ok(()) => return s,
-                Err(_) => s.port = free_port(),
+                Err(_) => (s.port, s.monitor) = (free_port(), free_port()),
             }
         }
         s.run().unwrap_or_else(|why| panic!("{why}"));
@@ -91,7 +93,7 @@ impl NatsServer {
             .open(self.store.path().join("server.log"))
             .expect("open the server log");
         let child = Command::new(server_binary())
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-m", &self.monitor.to_string(), "-sd"])
             .arg(self.store.path().join("js"))
             .stdout(Stdio::null())
             .stderr(log)
@@ -163,6 +165,19 @@ impl NatsServer {
             }
             c.wait().expect("wait for nats-server");
         }
+    }
+
+    /// Client connections the server has now (its monitoring `/varz`).
+    pub fn client_connections(&self) -> u64 {
+        use std::io::{Read, Write};
+        let mut http = std::net::TcpStream::connect(("127.0.0.1", self.monitor)).expect("reach the monitoring port");
+        http.write_all(b"GET /varz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("ask for /varz");
+        let mut answer = String::new();
+        http.read_to_string(&mut answer).expect("read /varz");
+        let at = answer.find("\"connections\":").unwrap_or_else(|| panic!("no connection count in /varz: {answer}"));
+        let digits: String =
+            answer[at + "\"connections\":".len()..].trim_start().chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().unwrap_or_else(|e| panic!("connection count {digits:?} in /varz: {e}"))
     }
 
     /// The server's log, for failure messages.
