@@ -355,6 +355,18 @@ pub struct ForwardArgs {
     #[arg(long, value_name = "NAME", help_heading = "NATS options")]
     pub ensure_stream: Option<String>,
 
+    /// NATS: seconds a publish waits for its JetStream ack (and any other wait of a batch); a batch failing for lack of acks ends within twice this, and so does a stop on SIGTERM while the server is down [default: 10]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, help_heading = "NATS options")]
+    pub ack_timeout: Option<Duration>,
+
+    /// NATS: publishes awaiting their ack at once, shared by all topics (1 to 65536) [default: 4096]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=65_536), help_heading = "NATS options")]
+    pub window: Option<u32>,
+
+    /// NATS: the longest outage (server down, or this sidecar stopped) after which re-sent records must still be de-duplicated: warns (at start and in every --stats report) when the stream's duplicate window is shorter; --ensure-stream creates the stream with a window of at least this [default: 120]
+    #[arg(long, value_name = "SECS", value_parser = parse_secs, help_heading = "NATS options")]
+    pub ride_out: Option<Duration>,
+
     /// NATS: headers on each message (id-only: Nats-Msg-Id alone, fewer bytes per small record) [default: full]
     #[arg(long, value_enum, value_name = "SET", help_heading = "NATS options")]
     pub headers: Option<Headers>,

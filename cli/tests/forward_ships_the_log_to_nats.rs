@@ -9,7 +9,7 @@ mod sidecar;
 use std::path::PathBuf;
 
 use common::*;
-use logstream_nats::testing::{NatsServer, read_stream, stream_len};
+use logstream_nats::testing::{NatsServer, delete_stream, read_stream, stream_len};
 use logstream_nats::{NatsConnection, NatsOptions, StreamSpec};
 use logstream_ship::testing::{assert_exactly_once_in_order, config, topic_names, write_log, write_range};
 use sidecar::{LogArg, Sidecar, assert_positions_at_ends};
@@ -226,4 +226,97 @@ fn stats_json_prints_one_object_per_report_with_the_documented_fields() {
         );
         assert!(l["lag_bytes"].is_number(), "{l}");
     }
+}
+
+#[test]
+fn a_batch_larger_than_the_window_that_no_stream_takes_is_retried_and_sigterm_stops_within_the_bound() {
+    // The reproduction: one batch of 10 000 records (more than the
+    // 4 096 acks in flight) whose every ack fails. Before the fix the batch
+    // never ended: `0 failures, 0 retries; lag 10000` forever, and SIGTERM
+    // waited for it forever.
+    let log = Log::empty();
+    let lines: String = (1..=10_000).map(|i| format!("{i}\n")).collect();
+    log.cmd().args(["write", "t00"]).write_stdin(lines).timeout(PATIENCE).assert().success();
+    let server = NatsServer::start();
+    let url = server.url();
+    let ack_timeout = std::time::Duration::from_secs(1);
+    let fwd = Sidecar::start(
+        LogArg::Dir(log.dir()),
+        &[
+            "--to",
+            &url,
+            "--subject",
+            "nostream.{topic}",
+            "--group",
+            "g",
+            "--ack-timeout",
+            "1",
+            "--stats",
+            "--stats-interval",
+            "0.2",
+            "--json",
+        ],
+    );
+    fwd.wait_started();
+    let deadline = std::time::Instant::now() + PATIENCE;
+    loop {
+        assert!(std::time::Instant::now() < deadline, "no failed and retried batch within {PATIENCE:?}");
+        let line = fwd.stdout.next("a report with failed and retried batches");
+        let report: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line:?}: {e}"));
+        assert_eq!(report["records"], 0, "no stream captures the subject, yet records were forwarded: {report}");
+        if report["failures"].as_u64() >= Some(3) && report["retries"].as_u64() >= Some(3) {
+            assert_eq!(report["lag_records"], 10_000, "{report}");
+            break;
+        }
+    }
+    let asked = std::time::Instant::now();
+    let stopped = fwd.terminate();
+    let took = asked.elapsed();
+    stopped.assert_clean_stop(0);
+    // The documented bound is twice the ack timeout; the rest is slack
+    // for a loaded machine, not a speed requirement.
+    assert!(took < 2 * ack_timeout + std::time::Duration::from_secs(5), "SIGTERM took {took:?}: {stopped:#?}");
+}
+
+#[test]
+fn a_stream_whose_duplicate_window_is_shorter_than_the_ride_out_is_warned_about_at_start_and_in_every_report() {
+    let f = Fixture::new("");
+    let topics = topic_names(1);
+    write_log(&f.cfg, &topics, 10);
+    let conn = f.client();
+    let opts = NatsOptions::new(&f.server.url(), SUBJECT).expect("options");
+    let short = StreamSpec::new("SHORT", opts.subject()).duplicate_window(std::time::Duration::from_secs(10));
+    conn.ensure_stream(&short).expect("create the stream");
+
+    // The default ride-out (2 minutes) is longer than the window.
+    let fwd = f.forward(&["--stats", "--stats-interval", "0.2", "--json"]);
+    let (warnings, _) = fwd.wait_started();
+    assert!(
+        warnings.len() == 1 && warnings[0].contains("stream SHORT de-duplicates re-sent records for 10s only"),
+        "{warnings:?}"
+    );
+    let report: serde_json::Value = serde_json::from_str(&fwd.stdout.next("a report")).expect("JSON");
+    assert_eq!(report["dedup_window_s"], 10.0, "{report}");
+    assert!(report["warning"].as_str().is_some_and(|w| w.contains("--ride-out 120s")), "{report}");
+    fwd.terminate().assert_stopped_cleanly();
+
+    // Told to ride out 5 s only: the window covers it.
+    let fwd = f.forward(&["--ride-out", "5", "--stats", "--stats-interval", "0.2", "--json"]);
+    let (warnings, _) = fwd.wait_started();
+    assert!(warnings.is_empty(), "{warnings:?}");
+    let report: serde_json::Value = serde_json::from_str(&fwd.stdout.next("a report")).expect("JSON");
+    assert_eq!((report["dedup_window_s"].as_f64(), report["warning"].is_null()), (Some(10.0), true), "{report}");
+    fwd.terminate().assert_stopped_cleanly();
+
+    // --ensure-stream refuses the stream, and creates a new one with a
+    // window as long as the ride-out.
+    let refused = f.forward(&["--ensure-stream", "SHORT", "--ride-out", "600"]).exited();
+    assert_eq!(refused.status.code(), Some(1), "{refused:#?}");
+    assert!(refused.stderr.iter().any(|l| l.contains("duplicate_window is 10s")), "{refused:#?}");
+    delete_stream(&conn, "SHORT");
+    let fwd = f.forward(&["--ensure-stream", "LONG", "--ride-out", "600"]);
+    let (warnings, started) = fwd.wait_started();
+    assert!(warnings.is_empty() && started.contains("stream LONG created"), "{warnings:?} {started}");
+    assert_eq!(conn.duplicate_window("LONG").expect("the window"), std::time::Duration::from_secs(600));
+    fwd.terminate().assert_stopped_cleanly();
 }

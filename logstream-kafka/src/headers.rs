@@ -72,6 +72,9 @@ pub(crate) fn parse<H: Headers>(headers: Option<&H>) -> Result<Received, String>
         seq,
         epoch: num(EPOCH)?,
         starts_batch: h.iter().any(|x| x.key == BATCH_START),
+        // The Kafka record's own timestamp has milliseconds only: the
+        // mirror writes with its clock rather than a rounded time.
+        timestamp: None,
     })
 }
 
@@ -84,7 +87,7 @@ mod tests {
         let m = RecordMeta { log_id: 0xab, topic: "a.b c", epoch: 3, seq: 42, batch_first: 40 };
         let h = m.headers();
         let r = parse(Some(&h)).unwrap();
-        assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: false });
+        assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: false, timestamp: None });
         let id = h.iter().find(|x| x.key == ID).unwrap().value.unwrap();
         assert_eq!(id, b"00000000000000ab/a.b c/3/42");
     }

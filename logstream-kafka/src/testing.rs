@@ -56,6 +56,32 @@ impl Mock {
         self.holder.client().mock_cluster().expect("the mock cluster").broker_up(1).expect("the mock cluster");
     }
 
+    /// Makes the next `n` produce requests fail with
+    /// `MSG_SIZE_TOO_LARGE` (librdkafka's mock error injection): nothing of
+    /// them is stored and librdkafka does not retry them, so the
+    /// deliveries fail and the forwarder's batches with them.
+    pub fn fail_next_produce_requests(&self, n: usize) {
+        let errors = vec![rdkafka::types::RDKafkaRespErr::RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE; n];
+        self.holder
+            .client()
+            .mock_cluster()
+            .expect("the mock cluster")
+            .request_errors(rdkafka::types::RDKafkaApiKey::Produce, &errors);
+    }
+
+    /// Messages in `topic` (the sum of its partitions' high watermarks),
+    /// duplicates included.
+    pub fn messages_in(&self, topic: &str, partitions: i32) -> u64 {
+        let c: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &self.brokers).create().expect("a consumer");
+        (0..partitions)
+            .map(|p| {
+                let (low, high) =
+                    c.fetch_watermarks(topic, p, Duration::from_secs(10)).expect("the partition's watermarks");
+                u64::try_from(high - low).unwrap_or(0)
+            })
+            .sum()
+    }
+
     /// `kafka://` and its bootstrap servers.
     pub fn url(&self) -> String {
         format!("kafka://{}", self.brokers)

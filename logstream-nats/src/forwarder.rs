@@ -7,13 +7,18 @@
 //! per message; the other awaits the acks in order and gives the permits
 //! back. The caller's thread sleeps until the task ends (one wake-up per
 //! batch, not per ack). A failed
-//! ack stops both; the records acknowledged before it are confirmed with
-//! [`Batch::confirm`] and the rest of the batch fails, so the reader retries
-//! from the first unacknowledged record. A record that reached the stream
-//! although its ack was lost is de-duplicated by its `Nats-Msg-Id`.
+//! ack stops both at once and gives every permit the batch holds back, so
+//! one failing topic never starves the others of the window; every wait is
+//! bounded by the ack timeout, so a batch the server does not answer fails
+//! within twice that (see `pipeline`). The records acknowledged before the
+//! failure are confirmed with [`Batch::confirm`] and the rest of the batch
+//! fails, so the reader retries from the first unacknowledged record. A
+//! record that reached the stream although its ack was lost is
+//! de-duplicated by its `Nats-Msg-Id`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErrorKind};
 use async_nats::jetstream::message::PublishMessage;
@@ -212,55 +217,106 @@ impl NatsForwarder {
 
     /// Publishes in order while awaiting the acks in order; returns the last
     /// acknowledged record and the first failure.
+    ///
+    /// Every wait is bounded by the ack timeout `T`: a permit of the window,
+    /// handing a message to the client, each ack. The first failed ack ends
+    /// the batch at once: the publisher is dropped with it, and so are the
+    /// channel and every queued message with its permit, so the window is
+    /// whole again for the other batches. A failed publish lets the acks
+    /// already sent arrive (for at most `T` more), so that their records are
+    /// confirmed. A failing batch thus ends within `2 T` of the engine
+    /// going quiet.
     async fn pipeline(self, subject: String, out: Vec<Outgoing>) -> Outcome {
-        let subject = async_nats::Subject::from(subject.as_str());
-        let me = &self;
+        let limit = self.conn.inner.opts.ack_timeout;
+        let (tx, rx) = mpsc::unbounded_channel::<InFlight>();
+        let mut last_acked = None;
+        let failure = {
+            let publish = self.publish(async_nats::Subject::from(subject.as_str()), out, tx, limit);
+            let collect = self.collect(rx, &mut last_acked);
+            tokio::pin!(publish, collect);
+            let mut published = false;
+            let mut publish_failure = None;
+            // After a failed publish, when the acks already sent must have arrived.
+            let mut drain_until = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    biased;
+                    ack_failure = &mut collect => break ack_failure.or(publish_failure),
+                    result = &mut publish, if !published => {
+                        // The publisher's end dropped the sender: the
+                        // collector ends once the acks sent have arrived.
+                        published = true;
+                        publish_failure = result.err();
+                        drain_until = tokio::time::Instant::now() + limit;
+                    }
+                    () = tokio::time::sleep_until(drain_until), if publish_failure.is_some() => break publish_failure,
+                }
+            }
+            // Dropping the collector drops the receiver, and with it every
+            // queued message and its permit.
+        };
+        (last_acked, failure)
+    }
+
+    /// Publishes `out` in order, each message holding a permit of the
+    /// window until its ack is awaited; every wait bounded by `limit`.
+    async fn publish(
+        &self,
+        subject: async_nats::Subject,
+        out: Vec<Outgoing>,
+        tx: mpsc::UnboundedSender<InFlight>,
+        limit: Duration,
+    ) -> Result<(), (u64, PublishError)> {
         let js = self.conn.jetstream();
         let client = &self.conn.inner.client;
-        let (tx, mut rx) = mpsc::unbounded_channel::<(u64, usize, PublishAckFuture, OwnedSemaphorePermit)>();
-        let publish = async move {
-            for (i, o) in out.into_iter().enumerate() {
-                // Publishing while disconnected only queues messages in the
-                // client, to be sent after the reconnect behind the re-sends
-                // of an earlier failure: fail fast instead.
-                if i % 64 == 0 && client.connection_state() != async_nats::connection::State::Connected {
-                    return Err((o.seq, PublishError::with_source(PublishErrorKind::Other, NotConnected)));
-                }
-                let Ok(permit) = me.window.clone().acquire_owned().await else { break };
-                match js.send_publish(subject.clone(), o.msg).await {
-                    Ok(ack) => {
-                        me.counters.published.fetch_add(1, Ordering::Relaxed);
-                        if tx.send((o.seq, o.len, ack, permit)).is_err() {
-                            break; // the ack half failed and stopped listening
-                        }
-                    }
-                    Err(e) => return Err((o.seq, e)),
-                }
+        for (i, o) in out.into_iter().enumerate() {
+            // Publishing while disconnected only queues messages in the
+            // client, to be sent after the reconnect behind the re-sends
+            // of an earlier failure: fail fast instead.
+            if i.is_multiple_of(64) && client.connection_state() != async_nats::connection::State::Connected {
+                return Err((o.seq, PublishError::with_source(PublishErrorKind::Other, NotConnected)));
             }
-            Ok(())
-        };
-        let collect = async {
-            let mut last_acked = None;
-            while let Some((seq, len, ack, _permit)) = rx.recv().await {
-                match ack.await {
-                    Ok(a) => {
-                        last_acked = Some(seq);
-                        me.counters.acked.fetch_add(1, Ordering::Relaxed);
-                        me.counters.bytes.fetch_add(len as u64, Ordering::Relaxed);
-                        if a.duplicate {
-                            me.counters.duplicates.fetch_add(1, Ordering::Relaxed);
-                        }
-                    }
-                    Err(e) => return (last_acked, Some((seq, e))),
-                }
+            let permit = match tokio::time::timeout(limit, self.window.clone().acquire_owned()).await {
+                Ok(Ok(permit)) => permit,
+                // The window is never closed; a closed one ends the batch.
+                Ok(Err(closed)) => return Err((o.seq, PublishError::with_source(PublishErrorKind::Other, closed))),
+                Err(_) => return Err((o.seq, PublishError::with_source(PublishErrorKind::Other, WindowFull(limit)))),
+            };
+            let ack = match tokio::time::timeout(limit, js.send_publish(subject.clone(), o.msg)).await {
+                Ok(Ok(ack)) => ack,
+                Ok(Err(e)) => return Err((o.seq, e)),
+                Err(_) => return Err((o.seq, PublishError::new(PublishErrorKind::TimedOut))),
+            };
+            self.counters.published.fetch_add(1, Ordering::Relaxed);
+            if tx.send(InFlight { seq: o.seq, len: o.len, ack, _permit: permit }).is_err() {
+                break; // the collector failed and is gone (not reached: it ends the batch)
             }
-            (last_acked, None)
-        };
-        let (published, (last_acked, ack_failure)) = tokio::join!(publish, collect);
-        match (ack_failure, published) {
-            (None, Ok(())) => (last_acked, None),
-            (Some(f), _) | (None, Err(f)) => (last_acked, Some(f)),
         }
+        Ok(())
+    }
+
+    /// Awaits the acks in order (each bounded by the context's ack timeout)
+    /// until the publisher is done or an ack fails; `last_acked` follows
+    /// the acknowledged prefix.
+    async fn collect(
+        &self,
+        mut rx: mpsc::UnboundedReceiver<InFlight>,
+        last_acked: &mut Option<u64>,
+    ) -> Option<(u64, PublishError)> {
+        while let Some(InFlight { seq, len, ack, _permit }) = rx.recv().await {
+            match ack.await {
+                Ok(a) => {
+                    *last_acked = Some(seq);
+                    self.counters.acked.fetch_add(1, Ordering::Relaxed);
+                    self.counters.bytes.fetch_add(len as u64, Ordering::Relaxed);
+                    if a.duplicate {
+                        self.counters.duplicates.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                Err(e) => return Some((seq, e)),
+            }
+        }
+        None
     }
 
     fn publish_error(
@@ -296,6 +352,16 @@ struct Outgoing {
     msg: PublishMessage,
 }
 
+/// A message handed to the client, awaiting its ack.
+struct InFlight {
+    seq: u64,
+    len: usize,
+    ack: PublishAckFuture,
+    /// Its place in the window, given back when the ack arrived or the
+    /// batch ended.
+    _permit: OwnedSemaphorePermit,
+}
+
 /// The last acknowledged record, and the first failure.
 type Outcome = (Option<u64>, Option<(u64, PublishError)>);
 
@@ -310,3 +376,20 @@ impl std::fmt::Display for NotConnected {
 }
 
 impl std::error::Error for NotConnected {}
+
+/// The cause of a batch failed because the window stayed full for the ack
+/// timeout (other batches hold it while their acks are late).
+#[derive(Debug)]
+struct WindowFull(Duration);
+
+impl std::fmt::Display for WindowFull {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no room in the in-flight window for {:?} (the acks of earlier messages are late); the batch will be retried",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for WindowFull {}

@@ -12,7 +12,10 @@
 //! With [`HeaderSet::IdOnly`] only `Nats-Msg-Id` (and the batch start mark)
 //! is sent, a fraction of the header bytes: the stream takes small records
 //! markedly faster. The topic, epoch and sequence number are then read from
-//! the message id, which is unambiguous because topics never contain `/`.
+//! the message id, which is unambiguous because topics never contain `/`;
+//! the write time is not sent, so a [`crate::NatsSource`] mirror writes such
+//! records with its own clock (with [`HeaderSet::Full`] it keeps the
+//! source's `Logstream-Timestamp`).
 //!
 //! The message id is [`logstream_ship::record_id`], unique for the life of
 //! a stream, not only of one log. The batch start mark lets a mirror tell a
@@ -90,7 +93,11 @@ pub(crate) fn parse(headers: Option<&HeaderMap>, stream_seq: u64, subject: &str)
         let id = RecordId::parse(text(NATS_MESSAGE_ID.as_ref())?).map_err(|e| bad(format!("Nats-Msg-Id {e}")))?;
         (id.topic.to_owned(), id.seq, id.epoch)
     };
-    Ok(Received { topic, seq, epoch, starts_batch: h.get(BATCH_START).is_some() })
+    let timestamp = match h.get(TIMESTAMP) {
+        Some(_) => Some(num(TIMESTAMP)?),
+        None => None,
+    };
+    Ok(Received { topic, seq, epoch, starts_batch: h.get(BATCH_START).is_some(), timestamp })
 }
 
 #[cfg(test)]
@@ -103,7 +110,7 @@ mod tests {
         let h = m.headers(HeaderSet::Full);
         assert_eq!(h.get(NATS_MESSAGE_ID).unwrap().as_str(), "00000000000000ab/a.b c/3/42");
         let r = parse(Some(&h), 1, "s").unwrap();
-        assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: false });
+        assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: false, timestamp: Some(9) });
     }
 
     #[test]
@@ -112,7 +119,7 @@ mod tests {
         let h = m.headers(HeaderSet::IdOnly);
         assert!(h.get(TOPIC).is_none());
         let r = parse(Some(&h), 1, "s").unwrap();
-        assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: true });
+        assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: true, timestamp: None });
     }
 
     #[test]

@@ -35,8 +35,30 @@
 //!   forwarder down for longer than the window re-sends its unconfirmed
 //!   batch as new messages. Use [`StreamSpec::duplicate_window`] to widen it
 //!   (the server keeps the ids of that window in memory).
+//!   So exactly once holds for outages (and forwarder downtime) shorter than
+//!   the window, minus the retry backoff; after a longer one the re-sent
+//!   records are stored twice. Check it with
+//!   [`NatsConnection::duplicate_window`]; `logstream forward --ride-out`
+//!   warns when it is shorter than the outages to ride out.
+//! - Seen with nats-server 2.9, twice in about twenty runs of the fault
+//!   tests: a forwarder started right after its predecessor was stopped
+//!   while the server was paused left one window of records (64) stored
+//!   twice. The likely cause (not proven) is the resumed server storing the
+//!   predecessor's buffered messages from its old connection while the new
+//!   forwarder re-sent them on its own, the duplicate check racing between
+//!   the two connections. The fault test starts the new forwarder only once
+//!   the old connection is gone.
 //! - The `logstream` reader retries a failed batch forever, with backoff;
 //!   while the server is down nothing is lost, the log only grows.
+//!
+//! ## Failures and stopping
+//! Every wait of a batch (a place in the window, handing a message to the
+//! client, each ack) is bounded by [`NatsOptions::ack_timeout`]: any error
+//! on any record fails the batch within twice the ack timeout, the batch
+//! gives its share of the window back at once (other topics keep flowing)
+//! and the reader retries it with backoff. A reader stopping while the
+//! server is down or paused therefore waits at most twice the ack timeout
+//! for its batches in flight.
 //!
 //! ## Ordering
 //! Each topic's records are published in order, one batch at a time, so the
@@ -76,7 +98,7 @@ pub use error::{NatsError, Result};
 pub use forwarder::{ForwarderStats, NatsForwarder, Progress};
 pub use headers::HeaderSet;
 pub use logstream_ship::{Forwarder, Gap, LocalError, MirrorStats, Shutdown};
-pub use options::{Auth, DEFAULT_WINDOW, NatsOptions, Tls};
+pub use options::{Auth, DEFAULT_ACK_TIMEOUT, DEFAULT_WINDOW, NatsOptions, Tls};
 pub use source::{NatsSource, SourceMonitor, SourceOptions};
 pub use stream::{Ensured, Storage, StreamSpec};
 pub use subject::{SubjectTemplate, TopicEncoding};

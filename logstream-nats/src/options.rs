@@ -76,6 +76,9 @@ pub struct NatsOptions {
     pub(crate) headers: HeaderSet,
 }
 
+/// Default of [`NatsOptions::ack_timeout`].
+pub const DEFAULT_ACK_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Default number of publishes awaiting their ack at once, over all topics.
 pub const DEFAULT_WINDOW: usize = 4096;
 
@@ -100,7 +103,7 @@ impl NatsOptions {
             auth: Auth::None,
             tls: Tls::default(),
             connect_timeout: Duration::from_secs(5),
-            ack_timeout: Duration::from_secs(10),
+            ack_timeout: DEFAULT_ACK_TIMEOUT,
             window: DEFAULT_WINDOW,
             runtime_threads: 2,
             client_name: "logstream-nats".into(),
@@ -136,8 +139,12 @@ impl NatsOptions {
     }
 
     /// How long a publish waits for its JetStream ack, and the bound of
-    /// JetStream API requests (default 10 s). A batch whose acks do not all
-    /// arrive in time fails and is retried by the reader.
+    /// JetStream API requests (default [`DEFAULT_ACK_TIMEOUT`], 10 s). It
+    /// bounds every wait of a batch (a place in the window, handing a
+    /// message to the client, each ack): a batch the server does not answer
+    /// fails within twice this time and is retried by the reader, and so a
+    /// reader stopping while the server is down waits at most that long
+    /// for its batches in flight.
     pub fn ack_timeout(mut self, timeout: Duration) -> NatsOptions {
         self.ack_timeout = timeout;
         self

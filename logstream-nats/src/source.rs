@@ -1,7 +1,10 @@
 //! [`NatsSource`]: mirrors a stream written by [`crate::NatsForwarder`]s
 //! back into a local logstream directory with the original topics and
-//! sequence numbers, so a follower holds an identical copy of a leader's
-//! topics while JetStream does the replication.
+//! sequence numbers and write times (`Logstream-Timestamp`, with
+//! [`crate::HeaderSet::Full`]), so a follower holds an identical copy of a
+//! leader's topics while JetStream does the replication: `seq_at_time`,
+//! `StartFrom::Time`, `tail --from` and age retention answer on it as on
+//! the leader.
 //!
 //! Position: a JetStream durable pull consumer with explicit acks. A
 //! delivery is acknowledged only after its record is written and flushed

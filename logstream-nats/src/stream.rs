@@ -142,6 +142,22 @@ impl NatsConnection {
         })?
     }
 
+    /// How long the stream `name` remembers message ids: a record re-sent
+    /// later than this after its first publish is stored a second time.
+    /// Compare it with the longest outage the forwarder must ride out.
+    ///
+    /// # Errors
+    /// [`NatsError::Stream`] if the stream does not exist or the server
+    /// cannot answer.
+    pub fn duplicate_window(&self, name: &str) -> Result<Duration> {
+        let err = |op: &'static str, cause: String| NatsError::Stream { stream: name.to_owned(), op, cause };
+        self.block_on(async {
+            let mut s = self.jetstream().get_stream(name).await.map_err(|e| err("look up", e.to_string()))?;
+            let info = s.info().await.map_err(|e| err("read info", e.to_string()))?;
+            Ok(info.config.duplicate_window)
+        })?
+    }
+
     /// The name of a stream capturing subjects that match `filter` (such
     /// as [`SubjectTemplate::filter`]), if there is one: a forwarder whose
     /// subjects no stream captures fails every batch.

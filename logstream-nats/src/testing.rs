@@ -3,7 +3,7 @@
 //! `nats-server -js` on a free loopback port, and reading a stream back.
 //! They panic on failure, as test helpers do.
 
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -20,6 +20,8 @@ pub struct NatsServer {
     child: Option<Child>,
     /// The port it listens on.
     pub port: u16,
+    /// Its HTTP monitoring port (`/varz`).
+    monitor: u16,
     store: tempfile::TempDir,
 }
 
@@ -52,11 +54,19 @@ pub fn free_port() -> u16 {
 }
 
 impl NatsServer {
-    /// Starts a server and waits until it accepts connections.
+    /// Starts a server and waits until it is ready. A port another
+    /// process took between [`free_port`] and the server's bind is
+    /// replaced by another one.
     pub fn start() -> NatsServer {
         let store = tempfile::tempdir().expect("a store directory");
-        let mut s = NatsServer { child: None, port: free_port(), store };
-        s.restart();
+        let mut s = NatsServer { child: None, port: free_port(), monitor: free_port(), store };
+        for _ in 0..4 {
+            match s.run() {
+                Ok(()) => return s,
+                Err(_) => (s.port, s.monitor) = (free_port(), free_port()),
+            }
+        }
+        s.run().unwrap_or_else(|why| panic!("{why}"));
         s
     }
 
@@ -65,32 +75,109 @@ impl NatsServer {
         format!("nats://127.0.0.1:{}", self.port)
     }
 
-    /// Starts the server again on the same port and store.
+    /// Starts the server again on the same port and store (after
+    /// [`NatsServer::kill`] or [`NatsServer::terminate`]), and waits until
+    /// it is ready. Its log goes on in the same file.
     pub fn restart(&mut self) {
+        self.run().unwrap_or_else(|why| panic!("{why}"));
+    }
+
+    /// Starts the server and waits for its own "Server is ready" line in
+    /// the log (a connection alone could reach another test's server on a
+    /// port taken meanwhile); `Err` if it exited instead.
+    fn run(&mut self) -> Result<(), String> {
         assert!(self.child.is_none(), "the server is running");
-        let log = std::fs::File::create(self.store.path().join("server.log")).expect("create the server log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.store.path().join("server.log"))
+            .expect("open the server log");
         let child = Command::new(server_binary())
-            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-sd"])
+            .args(["-js", "-a", "127.0.0.1", "-p", &self.port.to_string(), "-m", &self.monitor.to_string(), "-sd"])
             .arg(self.store.path().join("js"))
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
             .expect("start nats-server");
+        let ready = format!("[{}] ", child.id());
         self.child = Some(child);
-        let port = self.port;
-        wait_for("nats-server to accept connections", Duration::from_secs(20), || {
-            TcpStream::connect(("127.0.0.1", port)).is_ok()
+        let mut exited = None;
+        wait_for("nats-server to be ready", Duration::from_secs(20), || {
+            if let Some(status) = self.child.as_mut().and_then(|c| c.try_wait().expect("look at nats-server")) {
+                exited = Some(status);
+                return true;
+            }
+            self.log().lines().any(|l| l.starts_with(&ready) && l.ends_with("Server is ready"))
         });
+        match exited {
+            Some(status) => {
+                self.child = None;
+                Err(format!("nats-server on port {} exited at start ({status}); its log:\n{}", self.port, self.log()))
+            }
+            None => Ok(()),
+        }
     }
 
     /// Stops the server gracefully (SIGTERM, as a service manager does) and waits for it.
     pub fn stop(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            if let Some(pid) = rustix::process::Pid::from_raw(c.id() as i32) {
-                let _ = rustix::process::kill_process(pid, rustix::process::Signal::TERM);
-            }
-            let _ = c.wait();
+        self.terminate();
+    }
+
+    /// SIGTERM, and waits for the server to exit: it closes its
+    /// connections and flushes its store.
+    pub fn terminate(&mut self) {
+        self.signal_and_wait(rustix::process::Signal::TERM);
+    }
+
+    /// SIGKILL, and waits for the server to be gone: connections break
+    /// without a goodbye, acks in flight never come.
+    pub fn kill(&mut self) {
+        self.signal_and_wait(rustix::process::Signal::KILL);
+    }
+
+    /// SIGSTOP: the server keeps its connections open but answers
+    /// nothing, so publishes wait for acks that come only after
+    /// [`NatsServer::resume`].
+    pub fn pause(&mut self) {
+        self.signal(rustix::process::Signal::STOP);
+    }
+
+    /// SIGCONT after [`NatsServer::pause`].
+    pub fn resume(&mut self) {
+        self.signal(rustix::process::Signal::CONT);
+    }
+
+    fn signal(&self, signal: rustix::process::Signal) {
+        let child = self.child.as_ref().expect("the server is running");
+        let pid = rustix::process::Pid::from_child(child);
+        rustix::process::kill_process(pid, signal).unwrap_or_else(|e| panic!("send {signal:?} to nats-server: {e}"));
+    }
+
+    fn signal_and_wait(&mut self, signal: rustix::process::Signal) {
+        if self.child.is_none() {
+            return;
         }
+        self.signal(signal);
+        if let Some(mut c) = self.child.take() {
+            // A paused server would not act on SIGTERM until continued.
+            if let Some(pid) = rustix::process::Pid::from_raw(c.id() as i32) {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::CONT);
+            }
+            c.wait().expect("wait for nats-server");
+        }
+    }
+
+    /// Client connections the server has now (its monitoring `/varz`).
+    pub fn client_connections(&self) -> u64 {
+        use std::io::{Read, Write};
+        let mut http = std::net::TcpStream::connect(("127.0.0.1", self.monitor)).expect("reach the monitoring port");
+        http.write_all(b"GET /varz HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("ask for /varz");
+        let mut answer = String::new();
+        http.read_to_string(&mut answer).expect("read /varz");
+        let at = answer.find("\"connections\":").unwrap_or_else(|| panic!("no connection count in /varz: {answer}"));
+        let digits: String =
+            answer[at + "\"connections\":".len()..].trim_start().chars().take_while(char::is_ascii_digit).collect();
+        digits.parse().unwrap_or_else(|e| panic!("connection count {digits:?} in /varz: {e}"))
     }
 
     /// The server's log, for failure messages.
@@ -106,6 +193,14 @@ impl Drop for NatsServer {
             let _ = c.wait();
         }
     }
+}
+
+/// Deletes the stream `name` (its messages and the message ids it
+/// remembers for de-duplication).
+pub fn delete_stream(conn: &NatsConnection, name: &str) {
+    conn.runtime().block_on(async {
+        conn.jetstream().delete_stream(name).await.unwrap_or_else(|e| panic!("delete stream {name}: {e}"));
+    });
 }
 
 /// Messages in the stream.

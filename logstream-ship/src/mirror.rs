@@ -17,6 +17,10 @@
 //! removed the topic's start). A non-empty topic whose gap is not filled
 //! within `reorder_wait` is an error: the stream lost records.
 //!
+//! Each record is written with the timestamp the source gave it, when the
+//! message carries it ([`Received::timestamp`]), so that time lookups and
+//! age retention answer on the copy as on the source.
+//!
 //! Invariant: a delivery is handed back for acknowledgement only once its
 //! record is written and flushed. Deliveries whose records wait are not,
 //! so the engine redelivers them if the mirror stops, and its position (the
@@ -92,6 +96,7 @@ impl MirrorStats {
 struct Waiting<T> {
     data: Vec<u8>,
     epoch: u64,
+    timestamp: Option<u64>,
     tokens: Vec<T>,
 }
 
@@ -116,6 +121,10 @@ pub struct Received {
     pub epoch: u64,
     /// The record was the first of the batch it was sent in.
     pub starts_batch: bool,
+    /// When it was written to the source, ns since the Unix epoch; the
+    /// copy gets the same time. `None` when the message does not say
+    /// (NATS `HeaderSet::IdOnly`): the copy gets the mirror's clock.
+    pub timestamp: Option<u64>,
 }
 
 /// Writes delivered records into a local log in order; `T` is the engine's
@@ -183,13 +192,14 @@ impl<T> Mirror<T> {
         let starts_empty_topic =
             st.next == 0 && rec.starts_batch && st.waiting.keys().next().is_none_or(|&w| w > rec.seq);
         if rec.seq == st.next || starts_empty_topic {
-            self.write(topic, rec.seq, rec.epoch, data, vec![token])?;
+            self.write(topic, rec.seq, (rec.epoch, rec.timestamp), data, vec![token])?;
             return self.drain(topic);
         }
         let st = self.topics.get_mut(topic).expect("topic state inserted above");
         let w = st.waiting.entry(rec.seq).or_insert_with(|| Waiting {
             data: data.to_vec(),
             epoch: rec.epoch,
+            timestamp: rec.timestamp,
             tokens: Vec::new(),
         });
         w.tokens.push(token);
@@ -233,13 +243,26 @@ impl<T> Mirror<T> {
         }
         log::warn!("topic {topic:?}: the stream holds no start of this topic; the mirror starts it at {lowest}");
         if let Some((seq, w)) = st.waiting.pop_first() {
-            self.write(topic, seq, w.epoch, &w.data, w.tokens)?;
+            self.write(topic, seq, (w.epoch, w.timestamp), &w.data, w.tokens)?;
         }
         self.drain(topic)
     }
 
-    fn write(&mut self, topic: &str, seq: u64, epoch: u64, data: &[u8], tokens: Vec<T>) -> Result<(), MirrorError> {
-        let placed = self.writer.write_at(topic, seq, data).map_err(LocalError::doing("write a record"))?;
+    /// Writes record `seq` of `topic` (from writer `epoch`, written at
+    /// `timestamp` if known) and makes its deliveries' `tokens` ready.
+    fn write(
+        &mut self,
+        topic: &str,
+        seq: u64,
+        (epoch, timestamp): (u64, Option<u64>),
+        data: &[u8],
+        tokens: Vec<T>,
+    ) -> Result<(), MirrorError> {
+        let placed = match timestamp {
+            Some(ts) => self.writer.write_at_time(topic, seq, ts, data),
+            None => self.writer.write_at(topic, seq, data),
+        }
+        .map_err(LocalError::doing("write a record"))?;
         match placed {
             Placed::Written => self.stats.written += 1,
             Placed::AlreadyPresent => self.stats.already_present += 1,
@@ -271,7 +294,7 @@ impl<T> Mirror<T> {
                 return Ok(());
             }
             if let Some((seq, w)) = st.waiting.pop_first() {
-                self.write(topic, seq, w.epoch, &w.data, w.tokens)?;
+                self.write(topic, seq, (w.epoch, w.timestamp), &w.data, w.tokens)?;
             }
         }
     }
@@ -306,7 +329,7 @@ mod tests {
     }
 
     fn rec(topic: &str, seq: u64, batch_first: u64) -> Received {
-        Received { topic: topic.to_owned(), seq, epoch: 1, starts_batch: seq == batch_first }
+        Received { topic: topic.to_owned(), seq, epoch: 1, starts_batch: seq == batch_first, timestamp: None }
     }
 
     #[test]

@@ -35,7 +35,9 @@
 //!   seq lets recovery and the reader check continuity and resynchronise after
 //!   damage without the index; the timestamp (coarse clock, ~2 ns to read)
 //!   serves `StartFrom::Time`, age retention and the CLI. (§8: timestamps from
-//!   the first version.)
+//!   the first version.) It is the writer's clock, or the caller's with
+//!   `Writer::write_at_time` (mirrors keep their source's times; no format
+//!   change, the field was always there).
 //! - **Durable watermark in the data file header**, written by the flush
 //!   thread through the mapping after each data sync. Before it, an invalid
 //!   frame is bit rot (reported and skipped); after it, a torn tail (cut).

@@ -274,7 +274,36 @@ impl Writer {
     /// [`Error::SeqGap`] for a hole; otherwise as [`Writer::write`].
     pub fn write_at(&self, topic: &str, seq: u64, data: &[u8]) -> Result<Placed> {
         let t = self.inner.shared.topic(topic)?;
-        self.inner.shared.append_at(&t, seq, data)
+        self.inner.shared.append_at(&t, seq, data, None)
+    }
+
+    /// [`Writer::write_at`] with the record's write time given, in
+    /// nanoseconds since the Unix epoch, instead of now: for mirrors that
+    /// keep their source's timestamps, so that [`crate::seq_at_time`],
+    /// `StartFrom::Time` and age retention answer on the copy as on the
+    /// source. Times should not decrease within a topic (time lookups
+    /// assume they do not, as they assume of the clock).
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// let cfg = logstream::Config::new(dir.path());
+    /// let w = logstream::Writer::open(&cfg)?;
+    /// let noon = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+    /// let ns = |t: std::time::SystemTime| t.duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
+    /// w.write_at_time("m", 0, ns(noon), b"a")?;
+    /// w.write_at_time("m", 1, ns(noon) + 1_000, b"b")?;
+    /// w.flush()?;
+    /// assert_eq!(logstream::seq_at_time(&cfg, "m", noon)?, 0);
+    /// assert_eq!(logstream::seq_at_time(&cfg, "m", noon + std::time::Duration::from_nanos(1))?, 1);
+    /// assert_eq!(logstream::seq_at_time(&cfg, "m", std::time::SystemTime::now())?, 2);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Writer::write_at`].
+    pub fn write_at_time(&self, topic: &str, seq: u64, timestamp_ns: u64, data: &[u8]) -> Result<Placed> {
+        let t = self.inner.shared.topic(topic)?;
+        self.inner.shared.append_at(&t, seq, data, Some(timestamp_ns))
     }
 
     /// Appends `data` with the durability given (overriding the config's):

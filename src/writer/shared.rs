@@ -126,11 +126,17 @@ impl Shared {
 
     #[inline]
     pub(crate) fn append(&self, t: &Topic, data: &[u8]) -> Result<u64> {
+        self.append_timed(t, data, now_ns())
+    }
+
+    /// [`Shared::append`] with the record's timestamp given (mirrors keep
+    /// their source's).
+    #[inline]
+    pub(crate) fn append_timed(&self, t: &Topic, data: &[u8], ts: u64) -> Result<u64> {
         if data.len() as u64 > self.max_record {
             return Err(Error::RecordTooLarge { topic: t.name.to_string(), len: data.len(), max: self.max_record });
         }
         self.check_forked()?;
-        let ts = now_ns();
         let mut full_since = None;
         loop {
             let mut st = t.state.lock();
@@ -349,7 +355,9 @@ impl Shared {
         super::flusher::commit(self).map_err(|why| self.flush_error(why))
     }
 
-    pub(crate) fn append_at(&self, t: &Topic, seq: u64, data: &[u8]) -> Result<Placed> {
+    /// Writes `data` as record `seq` (see `Writer::write_at`), timestamped
+    /// `ts` or, when `None`, now.
+    pub(crate) fn append_at(&self, t: &Topic, seq: u64, data: &[u8], ts: Option<u64>) -> Result<Placed> {
         self.check_forked()?;
         {
             let mut st = t.state.lock();
@@ -371,7 +379,7 @@ impl Shared {
         }
         // The topic lock is released in between; a concurrent writer of the
         // same topic can take `seq` first, which the check below reports.
-        let got = self.append(t, data)?;
+        let got = self.append_timed(t, data, ts.unwrap_or_else(now_ns))?;
         if got != seq {
             return Err(Error::SeqGap { topic: t.name.to_string(), expected: seq, got });
         }

@@ -55,6 +55,30 @@ impl Sidecar {
         }
     }
 
+    /// Reads standard error until a line contains `text`; returns it.
+    /// Panics after the patience.
+    pub fn wait_stderr(&self, text: &str) -> String {
+        let deadline = std::time::Instant::now() + crate::common::PATIENCE;
+        loop {
+            assert!(std::time::Instant::now() < deadline, "no line with {text:?} on stderr");
+            let line = self.stderr.next(text);
+            if line.contains(text) {
+                return line;
+            }
+        }
+    }
+
+    /// Forgets the standard error lines printed so far.
+    pub fn drain_stderr(&self) {
+        while self.stderr.within(std::time::Duration::ZERO).is_some() {}
+    }
+
+    /// Waits for it to exit on its own, and for the end of its output.
+    pub fn exited(mut self) -> Stopped {
+        let status = wait_exit(&mut self.child);
+        Stopped { status, stdout: self.stdout.rest(), stderr: self.stderr.rest() }
+    }
+
     /// Sends SIGTERM and waits for the exit and the end of its output.
     pub fn terminate(mut self) -> Stopped {
         let pid = rustix::process::Pid::from_child(&self.child);
@@ -86,6 +110,14 @@ impl Stopped {
             "the summary is the last line: {self:#?}"
         );
         assert!(last.ends_with("positions saved"), "{last}");
+    }
+
+    /// Asserts exit code 0 and the summary line (whatever the count) as the
+    /// last line of stderr: a stop at an arbitrary moment.
+    pub fn assert_stopped_cleanly(&self) {
+        assert_eq!(self.status.code(), Some(0), "{self:#?}");
+        let last = self.stderr.last().map_or("", String::as_str);
+        assert!(last.starts_with("stopped after ") && last.ends_with("positions saved"), "{self:#?}");
     }
 
     /// The JSON reports of `--stats --json` among the stdout lines.

@@ -40,6 +40,9 @@ impl<'a> Engine<'a> {
             Engine::Kafka(_) => [
                 ("--ensure-stream", args.ensure_stream.is_some()),
                 ("--headers", args.headers.is_some()),
+                ("--ack-timeout", args.ack_timeout.is_some()),
+                ("--window", args.window.is_some()),
+                ("--ride-out", args.ride_out.is_some()),
                 ("--user", args.user.is_some()),
                 ("--creds-file", args.creds_file.is_some()),
                 ("--tls-ca", !args.tls_ca.is_empty()),

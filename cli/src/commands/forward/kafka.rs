@@ -34,7 +34,7 @@ pub fn connect(url: &str, args: &ForwardArgs) -> Result<Connected<KafkaForwarder
     let forwarder = KafkaForwarder::connect(&opts).map_err(failure)?;
     let brokers = forwarder.check_brokers(args.connect_timeout).map_err(failure)?;
     let brokers = if brokers == 1 { "1 broker".to_owned() } else { format!("{brokers} brokers") };
-    Ok(Connected { forwarder, target: format!("{url} (topic {}, {brokers})", opts.topic()) })
+    Ok(Connected { forwarder, target: format!("{url} (topic {}, {brokers})", opts.topic()), dedup: None })
 }
 
 /// The exit code of each error: unreachable 5, wrong option or property 2, else 1.

@@ -33,13 +33,16 @@ use crate::output::{note, warn};
 use crate::signals::shutdown_on_signals;
 use crate::target::existing_log;
 use engine::Engine;
-use stats::{EngineCounters, Reporter, summary};
+use stats::{Dedup, EngineCounters, Reporter, summary};
 
 /// A forwarder connected to its engine, and how to name where it ships.
 pub struct Connected<F> {
     forwarder: F,
     /// `nats://127.0.0.1:4222 (subject logs.{topic}, stream LOGS)`.
     target: String,
+    /// The engine's de-duplication window and what is wrong with it
+    /// (NATS), shown in every report; `None` where the engine has none.
+    dedup: Option<Dedup>,
 }
 
 /// Ships the log of `cfg` as `args.to` says until a signal.
@@ -71,7 +74,7 @@ where
         warn(&format!("{message}; records are forwarded once the application writes them"));
     }
     note(&format!("forwarding {} as group {:?} to {}", cfg.base_dir().display(), args.group, connected.target));
-    let mut reporter = Reporter::new(json);
+    let mut reporter = Reporter::new(json, connected.dedup);
     let mut output_failure = None;
     let last = connected
         .forwarder

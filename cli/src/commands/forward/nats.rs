@@ -2,11 +2,14 @@
 //! connection, and the JetStream stream that must capture the subjects.
 
 use logstream_nats::{
-    Auth, Ensured, ForwarderStats, HeaderSet, NatsConnection, NatsError, NatsForwarder, NatsOptions, StreamSpec, Tls,
+    Auth, DEFAULT_ACK_TIMEOUT, DEFAULT_WINDOW, Ensured, ForwarderStats, HeaderSet, NatsConnection, NatsError,
+    NatsForwarder, NatsOptions, StreamSpec, Tls,
 };
 
+use std::time::Duration;
+
 use super::Connected;
-use super::stats::EngineCounters;
+use super::stats::{Dedup, EngineCounters};
 use crate::args::{ForwardArgs, Headers};
 use crate::exit::{Failure, one_line};
 use crate::output::warn;
@@ -31,8 +34,8 @@ impl EngineCounters for ForwarderStats {
 pub fn connect(url: &str, args: &ForwardArgs) -> Result<Connected<NatsForwarder>, Failure> {
     let opts = options(url, args).map_err(failure)?;
     let forwarder = NatsForwarder::connect(&opts).map_err(failure)?;
-    let stream = stream(forwarder.connection(), &opts, args)?;
-    Ok(Connected { forwarder, target: format!("{url} (subject {}, {stream})", opts.subject()) })
+    let (stream, dedup) = stream(forwarder.connection(), &opts, args)?;
+    Ok(Connected { forwarder, target: format!("{url} (subject {}, {stream})", opts.subject()), dedup: Some(dedup) })
 }
 
 fn options(url: &str, args: &ForwardArgs) -> Result<NatsOptions, NatsError> {
@@ -51,35 +54,71 @@ fn options(url: &str, args: &ForwardArgs) -> Result<NatsOptions, NatsError> {
         .auth(auth)
         .tls(tls)
         .connect_timeout(args.connect_timeout)
+        .ack_timeout(args.ack_timeout.unwrap_or(DEFAULT_ACK_TIMEOUT))
+        .window(args.window.map_or(DEFAULT_WINDOW, |w| w as usize))
         .client_name("logstream forward")
         .headers(headers))
 }
 
-/// How the subjects reach a stream, for the start line: `stream LOGS`.
-fn stream(conn: &NatsConnection, opts: &NatsOptions, args: &ForwardArgs) -> Result<String, Failure> {
+/// `--ride-out` when not given: JetStream's default duplicate window.
+const DEFAULT_RIDE_OUT: Duration = Duration::from_secs(120);
+
+/// How the subjects reach a stream, for the start line (`stream LOGS`),
+/// and how long that stream de-duplicates re-sends. With `--ensure-stream`
+/// the stream is created with (or must already have) a duplicate window of
+/// at least `--ride-out`; a stream found by its subjects is only checked,
+/// with a warning when its window is shorter.
+fn stream(conn: &NatsConnection, opts: &NatsOptions, args: &ForwardArgs) -> Result<(String, Dedup), Failure> {
+    let ride_out = args.ride_out.unwrap_or(DEFAULT_RIDE_OUT);
     if let Some(name) = &args.ensure_stream {
-        return match conn.ensure_stream(&StreamSpec::new(name, opts.subject())) {
-            Ok(Ensured::Created) => Ok(format!("stream {name} created")),
-            Ok(Ensured::Existing) => Ok(format!("stream {name}")),
-            Err(e) => Err(failure(e)),
+        let spec = StreamSpec::new(name, opts.subject());
+        let window = spec.duplicate_window.max(ride_out);
+        let line = match conn.ensure_stream(&spec.duplicate_window(window)) {
+            Ok(Ensured::Created) => format!("stream {name} created"),
+            Ok(Ensured::Existing) => format!("stream {name}"),
+            Err(e) => return Err(failure(e)),
         };
+        return Ok((line, dedup(conn, name, ride_out)));
     }
     let filter = opts.subject().filter();
     match conn.stream_capturing(&filter) {
-        Ok(Some(name)) => Ok(format!("stream {name}")),
+        Ok(Some(name)) => Ok((format!("stream {name}"), dedup(conn, &name, ride_out))),
         Ok(None) => {
             warn(&format!(
                 "no JetStream stream on {} captures {filter}: every batch fails and is retried until one does \
                  (--ensure-stream NAME creates it)",
                 opts.servers()
             ));
-            Ok("no stream yet".to_owned())
+            Ok(("no stream yet".to_owned(), Dedup::default()))
         }
         Err(e) => {
             warn(&format!("{}; batches are retried until a stream captures {filter}", one_line(&e.to_string())));
-            Ok("stream unknown".to_owned())
+            Ok(("stream unknown".to_owned(), Dedup::default()))
         }
     }
+}
+
+/// Reads the duplicate window of stream `name` and warns (here and in
+/// every report) when it is shorter than `ride_out`.
+fn dedup(conn: &NatsConnection, name: &str, ride_out: Duration) -> Dedup {
+    let window = match conn.duplicate_window(name) {
+        Ok(w) => w,
+        Err(e) => {
+            warn(&format!("{}; cannot tell how long re-sent records are de-duplicated", one_line(&e.to_string())));
+            return Dedup::default();
+        }
+    };
+    let warning = (window < ride_out).then(|| {
+        format!(
+            "stream {name} de-duplicates re-sent records for {window:?} only, less than --ride-out {ride_out:?}: \
+             records re-sent after a longer outage are stored twice; widen the stream's duplicate_window \
+             (--ensure-stream {name} --ride-out SECS refuses a shorter one)"
+        )
+    });
+    if let Some(w) = &warning {
+        warn(w);
+    }
+    Dedup { window: Some(window), warning }
 }
 
 /// The exit code of each error: unreachable 5, wrong option 2, else 1.

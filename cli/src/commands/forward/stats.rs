@@ -23,6 +23,16 @@ pub trait EngineCounters {
     fn duplicates(&self) -> Option<u64>;
 }
 
+/// How far the engine de-duplicates re-sends (NATS: the stream's
+/// `duplicate_window`), as found at start.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Dedup {
+    /// The window; `None` when it could not be read (no stream yet).
+    pub window: Option<Duration>,
+    /// Why the window does not cover the outages to ride out, if it does not.
+    pub warning: Option<String>,
+}
+
 /// Topics named in a human line's lag, the ones with the most left.
 const LAG_TOPICS_SHOWN: usize = 5;
 
@@ -62,6 +72,12 @@ pub struct Report {
     pub lag: Vec<TopicLag>,
     /// True for the report made after the forwarder stopped.
     pub last: bool,
+    /// Seconds within which the engine drops re-sent records (the NATS
+    /// stream's duplicate window); `null` when unknown or for Kafka.
+    pub dedup_window_s: Option<f64>,
+    /// What the operator should know about the run, e.g. a duplicate
+    /// window shorter than `--ride-out`; `null` when nothing.
+    pub warning: Option<String>,
 }
 
 /// One topic's lag in a [`Report`].
@@ -82,7 +98,7 @@ pub struct TopicLag {
 impl Report {
     /// The report of `p`; `previous` is the elapsed time and record count
     /// of the report before (the rate is over the time between them).
-    pub fn new<S: EngineCounters>(p: &Progress<S>, previous: (Duration, u64)) -> Report {
+    pub fn new<S: EngineCounters>(p: &Progress<S>, previous: (Duration, u64), dedup: Option<&Dedup>) -> Report {
         let r = &p.reader;
         let span = p.elapsed.saturating_sub(previous.0).as_secs_f64();
         let rate = if span > 0.0 { r.records.saturating_sub(previous.1) as f64 / span } else { 0.0 };
@@ -113,6 +129,8 @@ impl Report {
                 })
                 .collect(),
             last: p.last,
+            dedup_window_s: dedup.and_then(|d| d.window).map(|w| round(w.as_secs_f64(), 1000.0)),
+            warning: dedup.and_then(|d| d.warning.clone()),
         }
     }
 
@@ -146,9 +164,13 @@ impl Report {
         s
     }
 
-    /// The `--stats` line: `12.0s: 6000 records forwarded (…); …`.
+    /// The `--stats` line: `12.0s: 6000 records forwarded (…); …`, and
+    /// the warning, if there is one.
     pub fn line(&self) -> String {
-        format!("{:.1}s: {}", self.elapsed_s, self.counts())
+        match &self.warning {
+            Some(w) => format!("{:.1}s: {}; warning: {w}", self.elapsed_s, self.counts()),
+            None => format!("{:.1}s: {}", self.elapsed_s, self.counts()),
+        }
     }
 
     /// The line printed when forwarding stopped (its rate is the average
@@ -168,12 +190,14 @@ fn round(x: f64, per_unit: f64) -> f64 {
 pub struct Reporter {
     json: bool,
     previous: (Duration, u64),
+    dedup: Option<Dedup>,
 }
 
 impl Reporter {
-    /// Reports as JSON lines on stdout, or as lines on stderr.
-    pub fn new(json: bool) -> Reporter {
-        Reporter { json, previous: (Duration::ZERO, 0) }
+    /// Reports as JSON lines on stdout, or as lines on stderr, each with
+    /// the engine's de-duplication window and its warning.
+    pub fn new(json: bool, dedup: Option<Dedup>) -> Reporter {
+        Reporter { json, previous: (Duration::ZERO, 0), dedup }
     }
 
     /// Prints the report of `p` (on stderr, all but the last: the summary
@@ -182,7 +206,7 @@ impl Reporter {
     /// # Errors
     /// Standard output cannot be written (JSON only; stderr is best effort).
     pub fn report<S: EngineCounters>(&mut self, p: &Progress<S>) -> Result<(), Failure> {
-        let report = Report::new(p, self.previous);
+        let report = Report::new(p, self.previous, self.dedup.as_ref());
         self.previous = (p.elapsed, p.reader.records);
         if p.last && !self.json {
             // The summary line says it all; JSON readers get the final
@@ -202,7 +226,7 @@ impl Reporter {
 
 /// The summary line of the final progress, averaged over the whole run.
 pub fn summary<S: EngineCounters>(last: &Progress<S>) -> String {
-    Report::new(last, (Duration::ZERO, 0)).summary()
+    Report::new(last, (Duration::ZERO, 0), None).summary()
 }
 
 #[cfg(test)]
@@ -236,6 +260,8 @@ mod tests {
                 })
                 .collect(),
             last: false,
+            dedup_window_s: None,
+            warning: None,
         }
     }
 
@@ -261,6 +287,14 @@ mod tests {
         let mut r = report(&[]);
         r.rate = 0.2;
         assert!(r.line().starts_with("12.0s: 6000 records forwarded (0.2/s, "), "{}", r.line());
+    }
+
+    #[test]
+    fn a_warning_ends_every_report_line() {
+        let mut r = report(&[]);
+        r.warning = Some("stream LOGS de-duplicates over 10s only".into());
+        assert!(r.line().ends_with("lag 0; warning: stream LOGS de-duplicates over 10s only"), "{}", r.line());
+        assert!(!r.summary().contains("warning"), "{}", r.summary());
     }
 
     #[test]
