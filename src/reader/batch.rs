@@ -8,6 +8,41 @@ use super::segment::ReadSegment;
 use crate::error::{Error, Result};
 use crate::format::frame::{self, HEADER_LEN};
 
+/// Confirms records of one [`Batch`] from any thread while its closure runs
+/// ([`Batch::confirmer`]): cheap to clone, `Send + Sync + 'static`.
+#[derive(Debug, Clone)]
+pub struct Confirmer {
+    topic: Arc<str>,
+    first: u64,
+    last: u64,
+    confirmed: Arc<AtomicU64>,
+}
+
+impl Confirmer {
+    /// Confirms every record of the batch up to and including `seq`, as
+    /// [`Batch::confirm`] does. Confirming less than before changes nothing.
+    ///
+    /// # Errors
+    /// [`Error::ConfirmOutOfRange`] if `seq` is not in the batch.
+    pub fn confirm(&self, seq: u64) -> Result<()> {
+        if seq < self.first || seq > self.last {
+            return Err(Error::ConfirmOutOfRange {
+                topic: self.topic.to_string(),
+                seq,
+                first: self.first,
+                last: self.last,
+            });
+        }
+        self.confirmed.fetch_max(seq + 1, Ordering::AcqRel);
+        Ok(())
+    }
+
+    /// The next seq after the confirmed prefix.
+    pub fn confirmed_next(&self) -> u64 {
+        self.confirmed.load(Ordering::Acquire)
+    }
+}
+
 /// Records of one topic, in sequence order, handed to the forwarder closure.
 ///
 /// Returning `Ok(())` from the closure confirms the whole batch. To confirm
@@ -21,7 +56,9 @@ pub struct Batch {
     pub(crate) first_seq: u64,
     pub(crate) count: u64,
     pub(crate) bytes: u64,
-    pub(crate) confirmed: AtomicU64,
+    /// Next seq after the confirmed prefix; shared with [`Confirmer`]s and
+    /// read by the reader's checkpoint thread while the closure runs.
+    pub(crate) confirmed: Arc<AtomicU64>,
     pub(crate) attempt: u32,
     pub(crate) log_id: u64,
     pub(crate) skipped_before: u64,
@@ -122,6 +159,22 @@ impl Batch {
         self.check_in(seq)?;
         self.confirmed.fetch_max(seq + 1, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// A handle that confirms records of this batch from anywhere — another
+    /// thread, an async task collecting acknowledgements — while the closure
+    /// is still running. What it confirms counts at once: the reader
+    /// persists confirmed prefixes of a batch still in the closure at its
+    /// checkpoint interval, so a crash or restart re-delivers only what was
+    /// not confirmed yet, not the whole batch. Confirming after the closure
+    /// returned changes nothing.
+    pub fn confirmer(&self) -> Confirmer {
+        Confirmer {
+            topic: self.topic.clone(),
+            first: self.first_seq,
+            last: self.last_seq(),
+            confirmed: self.confirmed.clone(),
+        }
     }
 
     /// Asks to continue from `seq` instead of after this batch, once the

@@ -225,7 +225,7 @@ impl Cursor {
                     first_seq: first,
                     count,
                     bytes,
-                    confirmed: AtomicU64::new(first),
+                    confirmed: Arc::new(AtomicU64::new(first)),
                     attempt: 1,
                     log_id: self.log_id,
                     skipped_before,

@@ -24,7 +24,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::layout::{Layout, check_group};
 use crate::storage::file::create_dir_durable;
 pub use admin::{DeadLetter, Group, GroupPosition, TopicLag};
-pub use batch::{Batch, Record, Records};
+pub use batch::{Batch, Confirmer, Record, Records};
 pub use cursor::Corruption;
 pub use members::MemberInfo;
 pub use policy::{RetryPolicy, StartFrom};

@@ -94,6 +94,9 @@ struct InClosure {
     last: u64,
     /// The batch's flag, set when the topic is taken away meanwhile.
     revoked: Arc<AtomicBool>,
+    /// The batch itself: what its closure confirmed so far is persisted at
+    /// the checkpoint interval, before the closure returns.
+    batch: Arc<Batch>,
 }
 
 /// Confirmed records of one segment: (segment, end offset, next seq).
@@ -113,7 +116,7 @@ enum TState {
 
 /// A batch waiting to be delivered again (after a failure, or for memory).
 struct Retry {
-    batch: Batch,
+    batch: Arc<Batch>,
 }
 
 struct TopicSlot {
@@ -647,7 +650,7 @@ impl Core {
         let batch = match retry {
             Some(r) => r.batch,
             None => match self.fill(&mut cursor, &mut events) {
-                Ok(Some(b)) => b,
+                Ok(Some(b)) => Arc::new(b),
                 Ok(None) => {
                     self.adopt_clamps(&name, &events);
                     self.report(&mut events);
@@ -687,6 +690,7 @@ impl Core {
                     first: batch.first_seq(),
                     last: batch.last_seq(),
                     revoked: batch.revoked.clone(),
+                    batch: batch.clone(),
                 });
             }
         }
@@ -748,7 +752,7 @@ impl Core {
             Some(to) => cursor.reset(to),
             None => cursor.advance(&batch, done),
         }
-        self.finish(&name, cursor, batch, seek.unwrap_or(done), moved_on, seek.is_some());
+        self.finish(&name, cursor, &batch, seek.unwrap_or(done), moved_on, seek.is_some());
     }
 
     /// Stores the records of a failed batch from `from` on as dead letters
@@ -842,7 +846,7 @@ impl Core {
         }
     }
 
-    fn finish(&self, name: &Arc<str>, cursor: Cursor, batch: Batch, done: u64, ok: bool, seeked: bool) {
+    fn finish(&self, name: &Arc<str>, cursor: Cursor, batch: &Batch, done: u64, ok: bool, seeked: bool) {
         let persist_now = self.cfg.checkpoint_interval().is_zero() && (done > batch.first_seq || seeked);
         let mut s = self.sched.lock();
         s.in_flight -= 1;
@@ -889,7 +893,7 @@ impl Core {
             // batch is in flight.
             t.state = TState::Idle;
             if !ok {
-                t.retry = retry_batch(&batch, done).map(|b| Retry { batch: b });
+                t.retry = retry_batch(batch, done).map(|b| Retry { batch: Arc::new(b) });
             }
             self.cv.notify_one();
             drop(s);
@@ -906,10 +910,10 @@ impl Core {
             t.attempts += 1;
             self.counters.retries.fetch_add(1, Ordering::Relaxed);
             let due = Instant::now() + self.retry.backoff(t.attempts);
-            let rest = retry_batch(&batch, done);
+            let rest = retry_batch(batch, done);
             match rest {
                 Some(b) => {
-                    t.retry = Some(Retry { batch: b });
+                    t.retry = Some(Retry { batch: Arc::new(b) });
                     t.state = TState::Retry;
                     s.retries.push(std::cmp::Reverse((due, name.clone())));
                 }
@@ -945,17 +949,44 @@ impl Core {
     pub(crate) fn persist(&self, only: Option<&Arc<str>>) -> Result<()> {
         let _one_at_a_time = self.persisting.lock();
         let mut todo: Vec<(Arc<str>, u64, Vec<Span>, Kind)> = Vec::new();
+        // Batches still in their closure with a confirmed prefix past the
+        // topic's position (`Batch::confirm`, a `Confirmer`): that prefix is
+        // persisted too, so a restart re-delivers only what was not confirmed.
+        let mut partial: Vec<(usize, Arc<Batch>, u64)> = Vec::new();
         {
             let s = self.sched.lock();
             for t in s.topics.values() {
-                if only.is_some_and(|o| *o != t.name) || (t.confirmed == t.persisted && t.dirty.is_none()) {
+                if only.is_some_and(|o| *o != t.name) {
                     continue;
+                }
+                let part = match (&t.in_closure, t.dirty) {
+                    (Some(f), None) if !f.revoked.load(Ordering::Acquire) => {
+                        let next = f.batch.confirmed_next();
+                        (next > t.confirmed && next > t.persisted).then(|| (f.batch.clone(), next))
+                    }
+                    _ => None,
+                };
+                if part.is_none() && t.confirmed == t.persisted && t.dirty.is_none() {
+                    continue;
+                }
+                if let Some((b, next)) = part {
+                    partial.push((todo.len(), b, next));
                 }
                 todo.push((t.name.clone(), t.confirmed, t.spans.clone(), t.dirty.unwrap_or(Kind::Position)));
             }
         }
         if todo.is_empty() {
             return Ok(());
+        }
+        for (i, b, next) in partial {
+            // Outside the scheduler's lock: finding the offset walks the batch.
+            let seg = b.source.seg();
+            let item = &mut todo[i];
+            item.1 = next;
+            if seg.blocks.is_none() {
+                item.2.retain(|(s, _, _)| !Arc::ptr_eq(s, seg));
+                item.2.push((seg.clone(), b.offset_of(next), next));
+            }
         }
         for (name, _, spans, _) in &todo {
             for (seg, end_off, end_seq) in spans {
@@ -1333,7 +1364,7 @@ fn retry_batch(b: &Batch, done: u64) -> Option<Batch> {
         first_seq: done,
         count: last - done,
         bytes,
-        confirmed: AtomicU64::new(done),
+        confirmed: Arc::new(AtomicU64::new(done)),
         attempt: b.attempt + 1,
         log_id: b.log_id,
         skipped_before: 0,
