@@ -82,8 +82,9 @@ pub(crate) struct CheckpointStore {
     /// This member's lock file, to heartbeat while waiting for the lock (a
     /// member waiting for a frozen holder is not frozen itself).
     beat: Option<(File, PathBuf)>,
-    /// The leases this member claimed: topic → (its open lease file, epoch).
-    leases: HashMap<String, (File, u64)>,
+    /// The leases this member claimed: topic → epoch. (The files are
+    /// opened when needed: descriptors must not grow with the topic count.)
+    leases: HashMap<String, u64>,
 }
 
 /// Name of the directory of topic leases in a group directory.
@@ -260,7 +261,8 @@ impl CheckpointStore {
         let new = Lease { epoch: old.epoch.max(seen) + 1, owner: self.me };
         // Not synced: see "Heartbeats and leases" in format/mod.rs.
         f.write_all_at(&new.encode(), 0).ctx("write topic lease", &path)?;
-        self.leases.insert(topic.to_owned(), (f, new.epoch));
+        drop(f);
+        self.leases.insert(topic.to_owned(), new.epoch);
         drop(held);
         match all.get(topic) {
             Some(p) => self.positions.insert(topic.to_owned(), *p),
@@ -273,9 +275,14 @@ impl CheckpointStore {
     /// next owner claims it without asking whether this member is alive.
     pub(crate) fn release_lease(&mut self, topic: &str) -> Result<()> {
         use std::os::unix::fs::FileExt;
-        let Some((f, epoch)) = self.leases.remove(topic) else { return Ok(()) };
+        let Some(epoch) = self.leases.remove(topic) else { return Ok(()) };
         let _held = self.take_lock(true)?;
         let path = self.dir.join(LEASES_DIR).join(topic);
+        let f = match crate::storage::file::open_rw(&path, false) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("open topic lease", &path, e)),
+        };
         if read_lease(&f, &path)? == (Lease { epoch, owner: self.me }) {
             f.write_all_at(&Lease { epoch, owner: 0 }.encode(), 0).ctx("release topic lease", &path)?;
         }
@@ -313,9 +320,8 @@ impl CheckpointStore {
         if self.me == 0 {
             return Ok(true);
         }
-        let Some((f, epoch)) = self.leases.get(topic) else { return Ok(false) };
-        let path = self.dir.join(LEASES_DIR).join(topic);
-        Ok(read_lease(f, &path)? == Lease { epoch: *epoch, owner: self.me })
+        let Some(&epoch) = self.leases.get(topic) else { return Ok(false) };
+        Ok(lease_of(&self.dir, topic)? == Lease { epoch, owner: self.me })
     }
 
     /// The saved position of `topic`, as this member last saw it.
@@ -348,7 +354,7 @@ impl CheckpointStore {
         let mut kept = Vec::with_capacity(updates.len());
         for u in updates {
             let prev = self.positions.get(&u.0).map(|p| p.generation);
-            let epoch = if self.me == 0 { None } else { self.leases.get(&u.0).map(|(_, e)| *e) };
+            let epoch = if self.me == 0 { None } else { self.leases.get(&u.0).copied() };
             match next_generation(prev, epoch) {
                 Some(g) if self.holds(&u.0)? => kept.push((u, g)),
                 _ => fenced.push(u.0.clone()),
@@ -535,10 +541,15 @@ pub(crate) fn load_within(dir: &Path, patience: Duration) -> Result<(HashMap<Str
 
 /// The member named by `topic`'s lease in the group in `dir` (0: none).
 pub(crate) fn lease_owner(dir: &Path, topic: &str) -> Result<u64> {
+    Ok(lease_of(dir, topic)?.owner)
+}
+
+/// `topic`'s lease in the group in `dir` (none yet: epoch 0, owner 0).
+fn lease_of(dir: &Path, topic: &str) -> Result<Lease> {
     let path = dir.join(LEASES_DIR).join(topic);
     match File::open(&path) {
-        Ok(f) => Ok(read_lease(&f, &path)?.owner),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Ok(f) => read_lease(&f, &path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lease::default()),
         Err(e) => Err(Error::io("open topic lease", &path, e)),
     }
 }
