@@ -236,39 +236,58 @@ impl CheckpointStore {
     }
 
     /// Claims `topic`'s lease for this member and reads the topic's position
-    /// (after the previous owner's last one, both under the exclusive lock).
-    /// A lease held by another member is taken only if `may_take(owner)`
-    /// says so (the owner is gone or stale). `Ok(None)`: refused.
+    /// (see [`CheckpointStore::claim_all`]). `Ok(None)`: refused.
+    #[cfg(test)]
     pub(crate) fn claim(
         &mut self,
         topic: &str,
         may_take: &mut dyn FnMut(u64) -> Result<bool>,
     ) -> Result<Option<Option<Position>>> {
+        Ok(self.claim_all(&[topic.to_owned()], may_take)?.pop().flatten())
+    }
+
+    /// Claims the leases of `topics` for this member and reads their
+    /// positions (after the previous owners' last ones), under one exclusive
+    /// lock and one read of the files. A lease held by another member is
+    /// taken only if `may_take(owner)` says so (the owner is gone or stale).
+    /// Per topic: `None` if refused, else its saved position.
+    pub(crate) fn claim_all(
+        &mut self,
+        topics: &[String],
+        may_take: &mut dyn FnMut(u64) -> Result<bool>,
+    ) -> Result<Vec<Option<Option<Position>>>> {
         use std::os::unix::fs::FileExt;
+        if topics.is_empty() {
+            return Ok(Vec::new());
+        }
         let held = self.take_lock(true)?;
         let ldir = self.dir.join(LEASES_DIR);
         std::fs::create_dir_all(&ldir).ctx("create lease directory", &ldir)?;
-        let path = ldir.join(topic);
-        let f = crate::storage::file::open_rw(&path, true).ctx("open topic lease", &path)?;
-        let old = read_lease(&f, &path)?;
-        if old.owner != 0 && old.owner != self.me && !may_take(old.owner)? {
-            return Ok(None);
-        }
         let (all, _) = load_unlocked(&self.dir)?;
-        // Above the epoch of every entry too (a lease file is not synced, so
-        // after a power loss it may lag behind the journal).
-        let seen = all.get(topic).map_or(0, |p| p.generation >> EPOCH_SHIFT);
-        let new = Lease { epoch: old.epoch.max(seen) + 1, owner: self.me };
-        // Not synced: see "Heartbeats and leases" in format/mod.rs.
-        f.write_all_at(&new.encode(), 0).ctx("write topic lease", &path)?;
-        drop(f);
-        self.leases.insert(topic.to_owned(), new.epoch);
+        let mut out = Vec::with_capacity(topics.len());
+        for topic in topics {
+            let path = ldir.join(topic);
+            let f = crate::storage::file::open_rw(&path, true).ctx("open topic lease", &path)?;
+            let old = read_lease(&f, &path)?;
+            if old.owner != 0 && old.owner != self.me && !may_take(old.owner)? {
+                out.push(None);
+                continue;
+            }
+            // Above the epoch of every entry too (a lease file is not synced,
+            // so after a power loss it may lag behind the journal).
+            let seen = all.get(topic).map_or(0, |p| p.generation >> EPOCH_SHIFT);
+            let new = Lease { epoch: old.epoch.max(seen) + 1, owner: self.me };
+            // Not synced: see "Heartbeats and leases" in format/mod.rs.
+            f.write_all_at(&new.encode(), 0).ctx("write topic lease", &path)?;
+            self.leases.insert(topic.clone(), new.epoch);
+            match all.get(topic) {
+                Some(p) => self.positions.insert(topic.clone(), *p),
+                None => self.positions.remove(topic),
+            };
+            out.push(Some(all.get(topic).copied()));
+        }
         drop(held);
-        match all.get(topic) {
-            Some(p) => self.positions.insert(topic.to_owned(), *p),
-            None => self.positions.remove(topic),
-        };
-        Ok(Some(all.get(topic).copied()))
+        Ok(out)
     }
 
     /// Gives `topic`'s lease up, if this member still holds it, so that the
