@@ -69,6 +69,7 @@ fn a_closure_holding_a_batch_too_long_loses_the_topic_to_another_member_and_sees
         })
         .unwrap();
     entered.recv_timeout(T).expect("the closure took the stuck topic's batch");
+    let entered_at = Instant::now();
 
     // The other topics keep flowing meanwhile.
     for i in 10..100 {
@@ -89,6 +90,7 @@ fn a_closure_holding_a_batch_too_long_loses_the_topic_to_another_member_and_sees
     // A second member: the topic moves to it and is delivered from the start.
     let seen_b: Delivered = Arc::default();
     let s3 = seen_b.clone();
+    let joined = Instant::now();
     let b = Reader::builder(&cfg)
         .group("g")
         .start(move |b: &Batch| -> Result<(), String> {
@@ -97,6 +99,11 @@ fn a_closure_holding_a_batch_too_long_loses_the_topic_to_another_member_and_sees
         })
         .unwrap();
     wait_for("the stuck topic delivered by the other member", T, || count(&seen_b, "stuck") == 10);
+    eprintln!(
+        "stuck topic delivered by the other member {:?} after it joined ({:?} after the closure took the batch; max_forward_ms {MAX_FORWARD_MS})",
+        joined.elapsed(),
+        entered_at.elapsed()
+    );
     assert_eq!(seen_b.lock().unwrap()["stuck"], (0..10).collect::<Vec<u64>>());
     wait_for("the closure to see its batch revoked", T, || revoked_seen.load(Ordering::SeqCst));
     wait_for("the revoked batch counted", T, || a.stats().revoked_batches == 1);

@@ -11,7 +11,8 @@
 //! file header (64 bytes)           entry (256 bytes)
 //!  0  8  magic "LSCKSNAP"/"LSCKJRNL"  0   4  magic "LSCK"
 //!  8  4  format version (1)           4   4  kind (1 position, 2 reset, 3 forget)
-//! 12 48  (zero)                       8   8  generation (per topic, monotonic)
+//! 12 48  (zero)                       8   8  generation (per topic, monotonic):
+//!                                            owner's lease epoch << 40 | count
 //! 60  4  CRC-32 of bytes 0..60       16   8  next_seq: next sequence number to deliver
 //!                                    24   8  time (ns since the Unix epoch)
 //!                                    32   8  epoch of the segment holding next_seq - 1 (0 = unknown)

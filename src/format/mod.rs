@@ -72,7 +72,13 @@
 //!   as gone although its kernel locks are held; a position is appended only
 //!   while its topic's lease names the appending member and epoch (checked
 //!   under `checkpoints.lock`), so a frozen member that wakes up cannot
-//!   overwrite its successor's progress. Checkpoint entries are unchanged.
+//!   overwrite its successor's progress. A member frozen while holding
+//!   `checkpoints.lock` is broken out of it (a new lock file renamed over
+//!   it), so checkpoint entries carry the epoch too: a generation is
+//!   `epoch << 40 | count` (same bytes, format version 1; entries written
+//!   before leases read as epoch 0, and an older library orders them the
+//!   same way), so a late append by a replaced member loses to every entry
+//!   of its successor.
 //! - **Sparse index** every `index_interval_bytes` (default 4 KiB, as Kafka),
 //!   written by the writer when it crosses the interval; rebuilt from data
 //!   when damaged or missing. (§5.)

@@ -95,8 +95,9 @@ pub(crate) struct CheckpointStore {
     /// This member's lock file, to heartbeat while waiting for the lock (a
     /// member waiting for a frozen holder is not frozen itself).
     beat: Option<(File, PathBuf)>,
-    /// The leases this member claimed: topic → (its open lease file, epoch).
-    leases: HashMap<String, (File, u64)>,
+    /// The leases this member claimed: topic → epoch. (The files are
+    /// opened when needed: descriptors must not grow with the topic count.)
+    leases: HashMap<String, u64>,
 }
 
 /// Name of the directory of topic leases in a group directory.
@@ -305,47 +306,72 @@ impl CheckpointStore {
     }
 
     /// Claims `topic`'s lease for this member and reads the topic's position
-    /// (after the previous owner's last one, both under the exclusive lock).
-    /// A lease held by another member is taken only if `may_take(owner)`
-    /// says so (the owner is gone or stale). `Ok(None)`: refused.
+    /// (see [`CheckpointStore::claim_all`]). `Ok(None)`: refused.
+    #[cfg(test)]
     pub(crate) fn claim(
         &mut self,
         topic: &str,
         may_take: &mut dyn FnMut(u64) -> Result<bool>,
     ) -> Result<Option<Option<Position>>> {
+        Ok(self.claim_all(&[topic.to_owned()], may_take)?.pop().flatten())
+    }
+
+    /// Claims the leases of `topics` for this member and reads their
+    /// positions (after the previous owners' last ones), under one exclusive
+    /// lock and one read of the files. A lease held by another member is
+    /// taken only if `may_take(owner)` says so (the owner is gone or stale).
+    /// Per topic: `None` if refused, else its saved position.
+    pub(crate) fn claim_all(
+        &mut self,
+        topics: &[String],
+        may_take: &mut dyn FnMut(u64) -> Result<bool>,
+    ) -> Result<Vec<Option<Option<Position>>>> {
         use std::os::unix::fs::FileExt;
+        if topics.is_empty() {
+            return Ok(Vec::new());
+        }
         let held = self.take_lock(true)?;
         let ldir = self.dir.join(LEASES_DIR);
         std::fs::create_dir_all(&ldir).ctx("create lease directory", &ldir)?;
-        let path = ldir.join(topic);
-        let f = crate::storage::file::open_rw(&path, true).ctx("open topic lease", &path)?;
-        let old = read_lease(&f, &path)?;
-        if old.owner != 0 && old.owner != self.me && !may_take(old.owner)? {
-            return Ok(None);
-        }
         let (all, _) = load_unlocked(&self.dir)?;
-        // Above the epoch of every entry too (a lease file is not synced, so
-        // after a power loss it may lag behind the journal).
-        let seen = all.get(topic).map_or(0, |p| p.generation >> EPOCH_SHIFT);
-        let new = Lease { epoch: old.epoch.max(seen) + 1, owner: self.me };
-        // Not synced: see "Heartbeats and leases" in format/mod.rs.
-        f.write_all_at(&new.encode(), 0).ctx("write topic lease", &path)?;
-        self.leases.insert(topic.to_owned(), (f, new.epoch));
+        let mut out = Vec::with_capacity(topics.len());
+        for topic in topics {
+            let path = ldir.join(topic);
+            let f = crate::storage::file::open_rw(&path, true).ctx("open topic lease", &path)?;
+            let old = read_lease(&f, &path)?;
+            if old.owner != 0 && old.owner != self.me && !may_take(old.owner)? {
+                out.push(None);
+                continue;
+            }
+            // Above the epoch of every entry too (a lease file is not synced,
+            // so after a power loss it may lag behind the journal).
+            let seen = all.get(topic).map_or(0, |p| p.generation >> EPOCH_SHIFT);
+            let new = Lease { epoch: old.epoch.max(seen) + 1, owner: self.me };
+            // Not synced: see "Heartbeats and leases" in format/mod.rs.
+            f.write_all_at(&new.encode(), 0).ctx("write topic lease", &path)?;
+            self.leases.insert(topic.clone(), new.epoch);
+            match all.get(topic) {
+                Some(p) => self.positions.insert(topic.clone(), *p),
+                None => self.positions.remove(topic),
+            };
+            out.push(Some(all.get(topic).copied()));
+        }
         drop(held);
-        match all.get(topic) {
-            Some(p) => self.positions.insert(topic.to_owned(), *p),
-            None => self.positions.remove(topic),
-        };
-        Ok(Some(all.get(topic).copied()))
+        Ok(out)
     }
 
     /// Gives `topic`'s lease up, if this member still holds it, so that the
     /// next owner claims it without asking whether this member is alive.
     pub(crate) fn release_lease(&mut self, topic: &str) -> Result<()> {
         use std::os::unix::fs::FileExt;
-        let Some((f, epoch)) = self.leases.remove(topic) else { return Ok(()) };
+        let Some(epoch) = self.leases.remove(topic) else { return Ok(()) };
         let _held = self.take_lock(true)?;
         let path = self.dir.join(LEASES_DIR).join(topic);
+        let f = match crate::storage::file::open_rw(&path, false) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("open topic lease", &path, e)),
+        };
         if read_lease(&f, &path)? == (Lease { epoch, owner: self.me }) {
             f.write_all_at(&Lease { epoch, owner: 0 }.encode(), 0).ctx("release topic lease", &path)?;
         }
@@ -383,9 +409,8 @@ impl CheckpointStore {
         if self.me == 0 {
             return Ok(true);
         }
-        let Some((f, epoch)) = self.leases.get(topic) else { return Ok(false) };
-        let path = self.dir.join(LEASES_DIR).join(topic);
-        Ok(read_lease(f, &path)? == Lease { epoch: *epoch, owner: self.me })
+        let Some(&epoch) = self.leases.get(topic) else { return Ok(false) };
+        Ok(lease_of(&self.dir, topic)? == Lease { epoch, owner: self.me })
     }
 
     /// The saved position of `topic`, as this member last saw it.
@@ -434,7 +459,7 @@ impl CheckpointStore {
         let mut kept = Vec::with_capacity(updates.len());
         for u in updates {
             let prev = self.positions.get(&u.0).map(|p| p.generation);
-            let epoch = if self.me == 0 { None } else { self.leases.get(&u.0).map(|(_, e)| *e) };
+            let epoch = if self.me == 0 { None } else { self.leases.get(&u.0).copied() };
             match next_generation(prev, epoch) {
                 Some(g) if self.holds(&u.0)? => kept.push((u, g)),
                 _ => fenced.push(u.0.clone()),
@@ -621,10 +646,15 @@ pub(crate) fn load_within(dir: &Path, patience: Duration) -> Result<(HashMap<Str
 
 /// The member named by `topic`'s lease in the group in `dir` (0: none).
 pub(crate) fn lease_owner(dir: &Path, topic: &str) -> Result<u64> {
+    Ok(lease_of(dir, topic)?.owner)
+}
+
+/// `topic`'s lease in the group in `dir` (none yet: epoch 0, owner 0).
+fn lease_of(dir: &Path, topic: &str) -> Result<Lease> {
     let path = dir.join(LEASES_DIR).join(topic);
     match File::open(&path) {
-        Ok(f) => Ok(read_lease(&f, &path)?.owner),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(0),
+        Ok(f) => read_lease(&f, &path),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lease::default()),
         Err(e) => Err(Error::io("open topic lease", &path, e)),
     }
 }

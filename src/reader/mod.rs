@@ -97,7 +97,9 @@ impl ReaderBuilder {
     /// `"default"`). Every group sees every record. Readers started with the
     /// same group, in this process or others, share its topics: each topic
     /// is delivered by one of them at a time, and the topics of one that
-    /// stops or dies are taken over by the others.
+    /// stops or dies are taken over by the others, as are those of one that
+    /// sends no heartbeat for `member_timeout_ms` (frozen) and the topic of
+    /// a closure that holds one batch longer than `max_forward_ms`.
     pub fn group(mut self, name: &str) -> ReaderBuilder {
         self.group = name.to_owned();
         self
@@ -304,8 +306,18 @@ impl ReaderHandle {
     /// Stops gracefully: batches being forwarded finish, no new ones start,
     /// positions are persisted and the threads joined. Stopping twice is fine.
     ///
+    /// A closure still holding its batch `max_forward_ms` after it took it
+    /// is not waited for any longer, so with a limit set this returns within
+    /// `max_forward_ms` (plus the final persist): the topic is given up like
+    /// the others (its batch reports [`Batch::is_revoked`]), the closure's
+    /// thread is left running until it returns, and its records are
+    /// delivered again by the group. Without a limit it waits as long as
+    /// the closure runs.
+    ///
     /// # Errors
-    /// The error of the final checkpoint write, if it failed.
+    /// The error of the final checkpoint write, if it failed;
+    /// [`Error::StopAbandoned`] naming the topics whose closure did not
+    /// return in time (everything else was stopped and persisted).
     pub fn stop(&self) -> Result<()> {
         self.core.stop()
     }

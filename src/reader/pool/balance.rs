@@ -18,6 +18,7 @@ use std::sync::atomic::Ordering;
 use super::{Core, Move, TState};
 use crate::error::{IoContext, Result};
 use crate::format::checkpoint::Kind;
+use crate::reader::checkpoint::Position;
 use crate::reader::cursor::Cursor;
 use crate::reader::members::{Liveness, Membership, is_stale, liveness, plan};
 use crate::reader::policy::StartFrom;
@@ -101,31 +102,53 @@ impl Core {
             drop(s);
             self.settle(&mut m)?;
         }
+        let mut names = Vec::new();
+        let mut by_lease = Vec::new();
         for n in &p.take {
             if m.try_own(n)? {
-                match self.acquire(n) {
-                    Ok(true) => {}
-                    Ok(false) => m.release(n)?,
+                names.push(n.clone());
+                by_lease.push(false);
+            } else if stale_topics.contains_key(n.as_str()) {
+                names.push(n.clone());
+                by_lease.push(true);
+            }
+        }
+        let claimed = match self.claim(&names) {
+            Ok(c) => c,
+            Err(e) => {
+                log::warn!("group {:?}: claiming topics failed: {e}", self.group);
+                vec![None; names.len()]
+            }
+        };
+        for ((n, saved), takeover) in names.iter().zip(claimed).zip(by_lease) {
+            let started = match saved {
+                None => false,
+                Some(saved) => match self.start_topic(n, saved) {
+                    Ok(()) => true,
                     Err(e) => {
                         log::warn!("group {:?}: taking topic {n:?} failed: {e}", self.group);
-                        m.release(n)?;
+                        self.store.lock().release_lease(n)?;
+                        false
                     }
+                },
+            };
+            if !started {
+                if !takeover {
+                    m.release(n)?;
                 }
-            } else if let Some(from) = stale_topics.get(n.as_str()) {
-                match self.acquire(n) {
-                    Ok(true) => {
-                        m.take_over(n);
-                        self.counters.takeovers.fetch_add(1, Ordering::Relaxed);
-                        log::warn!(
-                            "group {:?}: took topic {n:?} over from member {} (pid {}), which has sent no heartbeat for {} ms (member_timeout_ms); it cannot persist positions of it any more",
-                            self.group,
-                            from.id,
-                            from.pid,
-                            from.heartbeat_age_ms.unwrap_or(0)
-                        );
-                    }
-                    Ok(false) => {}
-                    Err(e) => log::warn!("group {:?}: taking topic {n:?} over failed: {e}", self.group),
+                continue;
+            }
+            if takeover {
+                m.take_over(n);
+                self.counters.takeovers.fetch_add(1, Ordering::Relaxed);
+                if let Some(from) = stale_topics.get(n.as_str()) {
+                    log::warn!(
+                        "group {:?}: took topic {n:?} over from member {} (pid {}), which has sent no heartbeat for {} ms (member_timeout_ms); it cannot persist positions of it any more",
+                        self.group,
+                        from.id,
+                        from.pid,
+                        from.heartbeat_age_ms.unwrap_or(0)
+                    );
                 }
             }
         }
@@ -279,16 +302,17 @@ impl Core {
         Ok(())
     }
 
-    /// Starts delivering a topic this member has just taken: claims its
-    /// lease and reads its position again from disk (the previous owner
-    /// persisted it last). False if the lease belongs to a healthy member.
-    fn acquire(&self, name: &str) -> Result<bool> {
-        {
+    /// Claims the leases of topics this member is taking, reading their
+    /// positions again from disk (the previous owners persisted them last):
+    /// per topic, `None` if its lease belongs to a healthy member (or a
+    /// batch of it taken from this member is still in the closure).
+    fn claim(&self, names: &[String]) -> Result<Vec<Option<Option<Position>>>> {
+        let busy: Vec<bool> = {
             let s = self.sched.lock();
-            if s.topics.get(name).is_some_and(|t| t.state == TState::Busy) {
-                return Ok(false); // a batch taken away from us is still in the closure
-            }
-        }
+            // A batch taken away from us may still be in the closure.
+            names.iter().map(|n| s.topics.get(n.as_str()).is_some_and(|t| t.state == TState::Busy)).collect()
+        };
+        let free: Vec<String> = names.iter().zip(&busy).filter(|(_, b)| !**b).map(|(n, _)| n.clone()).collect();
         let dir = self.layout.group(&self.group);
         let timeout = self.cfg.member_timeout();
         let mut may_take = |owner: u64| -> Result<bool> {
@@ -297,7 +321,13 @@ impl Core {
                 Liveness::Alive(age) => is_stale(age, timeout),
             })
         };
-        let Some(saved) = self.store.lock().claim(name, &mut may_take)? else { return Ok(false) };
+        let mut claimed = self.store.lock().claim_all(&free, &mut may_take)?.into_iter();
+        Ok(busy.iter().map(|&b| if b { None } else { claimed.next().flatten() }).collect())
+    }
+
+    /// Starts delivering a topic whose lease this member has just claimed,
+    /// from its saved position (or where `StartFrom` says).
+    fn start_topic(&self, name: &str, saved: Option<Position>) -> Result<()> {
         let (next, report_gaps, dirty) = match saved {
             Some(p) => (p.next_seq, true, None),
             None => {
@@ -309,7 +339,7 @@ impl Core {
         };
         let cursor = Cursor::new(&self.layout.topic(name), name, next, report_gaps, self.log_id);
         let mut s = self.sched.lock();
-        let Some(t) = s.topics.get_mut(name) else { return Ok(true) };
+        let Some(t) = s.topics.get_mut(name) else { return Ok(()) };
         t.owned = true;
         t.releasing = false;
         t.cursor = Some(cursor);
@@ -327,7 +357,7 @@ impl Core {
         self.wake.wake();
         self.counters.topics_taken.fetch_add(1, Ordering::Relaxed);
         log::debug!("group {:?}: took topic {name:?} at seq {next}", self.group);
-        Ok(true)
+        Ok(())
     }
 
     /// Where the group starts on a topic it has no position for, and
