@@ -79,6 +79,12 @@
 //!   of sealed segments; compression skips empty segments (the only kind
 //!   replaced) and checks, before its exchange, that the name still holds
 //!   the file it compressed.
+//! - **A deletion note is durable before the deletion.** Retention and
+//!   `drop_oldest` append the range to `DROPPED` and sync it, and when that
+//!   created the file, sync the topic directory too, before the segment is
+//!   unlinked: otherwise a power loss could keep the unlink and lose the new
+//!   note's name (POSIX orders neither), and groups would skip the range
+//!   without being told.
 //! - **Seal frames** end segments and name the next one, so a reader never has
 //!   to guess whether a segment is finished. New segments and topic
 //!   directories appear by `rename`, complete.

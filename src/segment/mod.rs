@@ -210,8 +210,8 @@ impl Segment {
 
         let index_id = FileId::of(&index_file).ctx("stat index file", &tmp_index)?;
         let data_id = FileId::of(&data_file).ctx("stat data file", &tmp_data)?;
-        std::fs::rename(&tmp_index, &index_path).ctx("rename new index file into place", &index_path)?;
-        std::fs::rename(&tmp_data, &data_path).ctx("rename new data file into place", &data_path)?;
+        crate::storage::file::rename(&tmp_index, &index_path).ctx("rename new index file into place", &index_path)?;
+        crate::storage::file::rename(&tmp_data, &data_path).ctx("rename new data file into place", &data_path)?;
         Ok((data, index, data_id, index_id))
     }
 
