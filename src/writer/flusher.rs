@@ -430,7 +430,13 @@ fn sync_pass(shared: &Shared, publish: bool) -> Result<bool> {
             // empty one, that would leave the topic without the segment
             // that says where it continues).
             if let Some(seen) = w.dir {
-                sync_dir(&w.topic.dir).ctx("sync topic directory", &w.topic.dir)?;
+                match sync_dir(&w.topic.dir) {
+                    Ok(()) => {}
+                    // `delete_topic` ran since the work was taken: nothing
+                    // of the topic needs to be durable any more.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.topic.state.lock().deleted => continue,
+                    Err(e) => return Err(e).ctx("sync topic directory", &w.topic.dir),
+                }
                 let mut st = w.topic.state.lock();
                 st.dir_synced = st.dir_synced.max(seen);
             }
