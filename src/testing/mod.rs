@@ -320,6 +320,7 @@ fn copy_dir(st: &State, src: &Path, dst: &Path, crash: Crash, rng: &mut Rng) -> 
     let src_id = id_of(src)?;
     let durable = st.dirs.get(src).filter(|(id, _)| *id == src_id).map(|(_, entries)| entries);
     let mut seen = Vec::new();
+    let mut replaced = Vec::new();
     let mut names: Vec<(OsString, std::fs::Metadata)> = Vec::new();
     for e in std::fs::read_dir(src)? {
         let e = e?;
@@ -337,7 +338,11 @@ fn copy_dir(st: &State, src: &Path, dst: &Path, crash: Crash, rng: &mut Rng) -> 
         if !keep {
             // A name that held another file at the last directory sync (a
             // rename or exchange over it since) holds that file after the
-            // crash: the loop below brings it back.
+            // crash: the loop below brings it back (a rename over a name
+            // leaves the one file or the other there, never neither).
+            if durable.is_some_and(|d| d.contains_key(&name)) {
+                replaced.push(name.clone());
+            }
             continue;
         }
         seen.push(name.clone());
@@ -357,7 +362,7 @@ fn copy_dir(st: &State, src: &Path, dst: &Path, crash: Crash, rng: &mut Rng) -> 
                 continue;
             }
             let Some(pages) = st.files.get(id) else { continue };
-            if matches!(crash, Crash::PowerLoss { .. }) && rng.below(2) == 0 {
+            if matches!(crash, Crash::PowerLoss { .. }) && !replaced.contains(name) && rng.below(2) == 0 {
                 continue;
             }
             let mut bytes = Vec::new();
