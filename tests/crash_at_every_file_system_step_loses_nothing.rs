@@ -25,14 +25,21 @@
 //! - every topic keeps taking and delivering records after the recovery,
 //!   and `verify` finds nothing damaged.
 //!
-//! The recovery is crashed too (a crash during the recovery of a crash): in
-//! CI at one point of the recovery session per crash point of the workload,
-//! for the `kill -9` image.
+//! The second test crashes the recovery too (a crash during the recovery
+//! of a crash), then recovers both images of that crash: in CI at one point
+//! of the recovery session per crash point of the workload (a stride that
+//! moves through the session as k grows), for the `kill -9` image.
 //!
 //! `LOGSTREAM_CRASH_POINTS=all` crashes the recovery of both images at each
-//! of its points for every crash point of the workload (minutes);
-//! `LOGSTREAM_CRASH_POINTS=<k>` explores only crash point `k` (to reproduce
-//! a failure the test printed).
+//! of its points, for every crash point of the workload (tens of thousands
+//! of recoveries: hours in a debug build; use `--release`);
+//! `LOGSTREAM_CRASH_POINTS=<k>` explores only crash point `k` and keeps its
+//! directories (to reproduce a failure: every message names the crash
+//! points that led to it, `#k` with the operation).
+//!
+//! The numbering is the same in every run: no timed sync passes
+//! (`flush_interval_ms` of an hour), housekeeping only where the workload
+//! runs it, and the workload waits for compression after each flush.
 mod common;
 
 use std::collections::BTreeMap;
@@ -40,9 +47,14 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use logstream::testing::{Crash, CrashPoints, CrashRecorder, Crashed};
+use logstream::testing::{Change, Crash, CrashPoints, CrashRecorder, Crashed, StorageHook, SyncedRange, add_hook};
+use parking_lot::{Condvar, Mutex};
 
 const POINTS_ENV: &str = "LOGSTREAM_CRASH_POINTS";
+
+/// About how many operations a recovery session has (the CI sweep's stride
+/// through them wraps at this).
+const RECOVERY_POINTS: u64 = 60;
 
 /// Records per segment (roll by count), bytes per segment (roll by size).
 const MAX_ITEMS: u64 = 5;
@@ -291,6 +303,88 @@ fn covered_from(base: u64, drops: &[(u64, u64)]) -> u64 {
     s
 }
 
+/// Holds the writer's background threads after a recovering open, so that
+/// the session's first writes come before the pass that finishes what
+/// recovery sealed — the order that destroyed acknowledged records when an
+/// empty newest segment was replaced while that pass still held it — and in
+/// every run the same way. The flush thread stops at its first file sync
+/// (the pass has taken its work by then), the compression thread at its
+/// first operation; both go on at the session's first flush or close.
+/// Registered before the crash points, so held operations are numbered when
+/// they run.
+#[derive(Default)]
+struct Gate {
+    state: Mutex<GateState>,
+    cv: Condvar,
+}
+
+#[derive(Default, PartialEq, Eq, Debug)]
+enum GateState {
+    #[default]
+    Open,
+    /// The next file sync of the flush thread stops.
+    Armed,
+    /// The flush thread is stopped at it.
+    Holding,
+}
+
+impl Gate {
+    fn arm(&self) {
+        *self.state.lock() = GateState::Armed;
+    }
+
+    /// Waits until the flush thread is held, or `crashed()` (the pass
+    /// failed before its first file sync); the timeout is a safety net.
+    fn wait_held(&self, crashed: impl Fn() -> bool) {
+        let mut g = self.state.lock();
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while *g != GateState::Holding && !crashed() {
+            assert!(std::time::Instant::now() < deadline, "the recovery's sync pass never reached a file sync");
+            self.cv.wait_for(&mut g, Duration::from_millis(5));
+        }
+    }
+
+    fn release(&self) {
+        *self.state.lock() = GateState::Open;
+        self.cv.notify_all();
+    }
+
+    fn pass(&self, first_sync: bool) {
+        let name = std::thread::current().name().unwrap_or_default().to_owned();
+        let flush = name == "logstream-flush";
+        if !flush && name != "logstream-compress" {
+            return;
+        }
+        let mut g = self.state.lock();
+        if flush && first_sync && *g == GateState::Armed {
+            *g = GateState::Holding;
+            self.cv.notify_all();
+        }
+        while *g == GateState::Holding {
+            self.cv.wait(&mut g);
+        }
+    }
+}
+
+impl StorageHook for Gate {
+    fn before_sync(&self, _range: &SyncedRange<'_>) -> std::io::Result<()> {
+        self.pass(true);
+        Ok(())
+    }
+    fn before_fs_sync(&self, _path: &Path) -> std::io::Result<()> {
+        self.pass(true);
+        Ok(())
+    }
+    fn before_dir_sync(&self, _dir: &Path) -> std::io::Result<()> {
+        self.pass(false);
+        Ok(())
+    }
+    fn before_change(&self, _change: &Change<'_>) -> std::io::Result<()> {
+        self.pass(false);
+        Ok(())
+    }
+}
+
 /// A session's writer and model, with the crash points it may stop at.
 struct Session<'a> {
     dir: PathBuf,
@@ -302,6 +396,7 @@ struct Session<'a> {
     steps_done: usize,
     /// The open writer applies age retention.
     retention: bool,
+    gate: Arc<Gate>,
 }
 
 /// Why a session stopped.
@@ -355,11 +450,16 @@ impl Session<'_> {
             Open | OpenWithRetention => {
                 let c = cfg_with(&self.dir, matches!(step, OpenWithRetention));
                 self.retention = matches!(step, OpenWithRetention);
+                self.gate.arm();
                 let Some(w) = self.ok("Writer::open", logstream::Writer::open(&c)) else { return false };
-                // Compression and the sync of what recovery sealed run now,
-                // not during the steps that follow.
-                if self.ok("wait_compressed after open", w.wait_compressed()).is_none() {
-                    return false;
+                let pass_pending = w.recovery_report().topics.iter().any(|t| t.segments_checked > 0);
+                if pass_pending {
+                    // The pass that finishes what recovery sealed is held
+                    // until the first flush: the writes come first.
+                    let cp = self.cp;
+                    self.gate.wait_held(|| cp.is_some_and(|c| c.has_crashed()));
+                } else {
+                    self.gate.release();
                 }
                 self.check(&c, &w);
                 self.after = After::Kill;
@@ -372,8 +472,13 @@ impl Session<'_> {
                     }
                 }
             }
-            WriteDurable(topic) => return self.write(topic, true),
+            WriteDurable(topic) => {
+                // It waits for a pass.
+                self.gate.release();
+                return self.write(topic, true);
+            }
             Flush => {
+                self.gate.release();
                 if self.ok("wait_compressed", self.writer().wait_compressed()).is_none() {
                     return false;
                 }
@@ -404,6 +509,7 @@ impl Session<'_> {
                 }
             }
             Close => {
+                self.gate.release();
                 let w = self.w.take().unwrap_or_else(|| panic!("{}: close without a writer", self.ctx()));
                 if self.ok("close", w.close()).is_none() {
                     return false;
@@ -508,16 +614,27 @@ fn run_session(
     after: After,
     crash: Option<(u64, &Path)>,
 ) -> (Option<Crashed>, Model, u64) {
+    let gate = Arc::new(Gate::default());
+    add_hook(dir, gate.clone());
     let cp = CrashPoints::install(dir);
     cp.watch(durable);
     if let Some((point, images)) = crash {
         std::fs::create_dir_all(images).unwrap();
         cp.arm(point, images.join("kill"), images.join("power"));
     }
-    let mut s =
-        Session { dir: dir.to_path_buf(), cp: Some(&cp), w: None, model, after, steps_done: 0, retention: false };
+    let mut s = Session {
+        dir: dir.to_path_buf(),
+        cp: Some(&cp),
+        w: None,
+        model,
+        after,
+        steps_done: 0,
+        retention: false,
+        gate: gate.clone(),
+    };
     let stopped = s.run(steps);
     let seen = cp.seen();
+    gate.release();
     // The killed writer's threads stop now; nothing they do reaches the images.
     drop(s.w.take());
     cp.uninstall();
@@ -539,13 +656,14 @@ fn copy_image(durable: &CrashRecorder, to: &Path) -> Arc<CrashRecorder> {
 /// Recovers `image` with the recovery session (crashing it at `point` if
 /// given, and then recovering both images of that crash in turn); checks
 /// the invariants. Returns the number of operations of the session.
-fn recover(image: &Path, durable: Arc<CrashRecorder>, model: &Model, after: After, point: Option<u64>) -> u64 {
+fn recover(image: &Path, durable: Arc<CrashRecorder>, model: &Model, after: After, point: Option<u64>) -> bool {
     let topics: Vec<String> = model.topics.keys().cloned().collect();
     let steps = recovery_session(&topics);
     let mut m = model.clone();
     m.label = "recovery";
     let images = image.with_extension("crash");
-    let (crashed, m2, seen) = run_session(image, durable, &steps, m, after, point.map(|p| (p, images.as_path())));
+    let (crashed, m2, _) = run_session(image, durable, &steps, m, after, point.map(|p| (p, images.as_path())));
+    let was = crashed.is_some();
     if let Some(c) = crashed {
         let mut m3 = m2.clone();
         m3.label = "second recovery";
@@ -558,7 +676,17 @@ fn recover(image: &Path, durable: Arc<CrashRecorder>, model: &Model, after: Afte
         let report = logstream::verify(&cfg(image)).unwrap();
         assert!(report.is_clean(), "{}: verify after the recovery session: {report:?}", image.display());
     }
-    seen
+    was
+}
+
+/// Where the recovery of an image is crashed.
+enum Second {
+    /// Nowhere.
+    Never,
+    /// At this operation of the recovery session (if it has that many).
+    At(u64),
+    /// At each of its operations in turn.
+    Every,
 }
 
 /// A directory for one crash point's runs: in memory where there is a
@@ -577,7 +705,8 @@ fn scratch() -> tempfile::TempDir {
 /// Explores crash point `k` of the workload; `None` when the workload
 /// finished before reaching it. `second(k, after, n)` picks the crash points
 /// of the recovery session of each image (`n`: its number of operations).
-fn explore(k: u64, keep: bool, second: &dyn Fn(u64, After, u64) -> Vec<u64>) -> Option<(String, usize)> {
+/// With `plain`, each image is also recovered without a second crash.
+fn explore(k: u64, keep: bool, plain: bool, second: &dyn Fn(u64, After) -> Second) -> Option<(String, usize)> {
     let mut tmp = scratch();
     if keep {
         // Reproducing one crash point: leave the images for a look.
@@ -600,41 +729,45 @@ fn explore(k: u64, keep: bool, second: &dyn Fn(u64, After, u64) -> Vec<u64>) -> 
             After::PowerLoss => CrashRecorder::durable(img).unwrap(),
         };
         // Each recovery runs on a copy: the image itself stays as the crash left it.
-        let copy = tmp.path().join(format!("recovered-{after:?}"));
-        let d = copy_image(&durable, &copy);
         let mut m = model.clone();
         m.trail = format!("{} ({after:?} image)", m.trail);
-        let n = recover(&copy, d, &m, after, None);
-        for (i, j) in second(k, after, n).into_iter().enumerate() {
-            let copy = tmp.path().join(format!("crashed-again-{after:?}-{i}"));
+        if plain {
+            let copy = tmp.path().join(format!("recovered-{after:?}"));
             let d = copy_image(&durable, &copy);
-            recover(&copy, d, &m, after, Some(j));
+            recover(&copy, d, &m, after, None);
+        }
+        let points: Box<dyn Iterator<Item = u64>> = match second(k, after) {
+            Second::Never => Box::new(std::iter::empty()),
+            Second::At(j) => Box::new(std::iter::once(j)),
+            Second::Every => Box::new(1..),
+        };
+        for j in points {
+            let copy = tmp.path().join(format!("crashed-again-{after:?}-{j}"));
+            let d = copy_image(&durable, &copy);
+            let crashed = recover(&copy, d, &m, after, Some(j));
+            if !keep {
+                // `all` makes thousands of these: keep the scratch space small.
+                let _ = std::fs::remove_dir_all(&copy);
+                let _ = std::fs::remove_dir_all(copy.with_extension("crash"));
+            }
+            if !crashed {
+                // The session ended before operation j: all were explored.
+                break;
+            }
             doubles += 1;
         }
     }
     Some((c.op, doubles))
 }
 
-#[test]
-fn a_crash_at_any_file_system_operation_of_the_segment_life_cycle_loses_nothing_acknowledged() {
-    let setting = std::env::var(POINTS_ENV).unwrap_or_default();
-    let all = setting == "all";
-    let only: Option<u64> = setting.parse().ok();
-    // The recovery sessions' crash points: all of them, or one per workload
-    // crash point (moving through the session as k grows), for kill -9.
-    let second = move |k: u64, after: After, n: u64| -> Vec<u64> {
-        if all {
-            (1..=n).collect()
-        } else if n == 0 || after == After::PowerLoss {
-            Vec::new()
-        } else {
-            vec![1 + (k * 7) % n]
-        }
-    };
+/// Explores the workload's crash points in turn (or only the one
+/// `LOGSTREAM_CRASH_POINTS` names) until it runs to the end.
+fn sweep(what: &str, plain: bool, second: &dyn Fn(u64, After) -> Second) {
+    let only: Option<u64> = std::env::var(POINTS_ENV).ok().and_then(|s| s.parse().ok());
     let started = std::time::Instant::now();
     let mut k = only.unwrap_or(1);
     let mut doubles = 0;
-    while let Some((op, d)) = explore(k, only.is_some(), &second) {
+    while let Some((op, d)) = explore(k, only.is_some(), plain, second) {
         doubles += d;
         if only.is_some() {
             println!("crash point {k} ({op}) explored");
@@ -644,8 +777,35 @@ fn a_crash_at_any_file_system_operation_of_the_segment_life_cycle_loses_nothing_
     }
     let explored = if only.is_some() { 1 } else { k - 1 };
     println!(
-        "explored {explored} crash points of the workload, {doubles} crashes of a recovery, in {:.1?}",
+        "{what}: explored {explored} crash points of the workload, {doubles} crashes of a recovery, in {:.1?}",
         started.elapsed()
     );
     assert!(only.is_some() || explored > 100, "the workload has only {explored} crash points");
+}
+
+fn all_points() -> bool {
+    std::env::var(POINTS_ENV).is_ok_and(|s| s == "all")
+}
+
+#[test]
+fn a_crash_at_any_file_system_operation_of_the_segment_life_cycle_loses_nothing_acknowledged() {
+    sweep("single crashes", true, &|_, _| Second::Never);
+}
+
+#[test]
+fn a_crash_during_the_recovery_of_a_crash_loses_nothing_acknowledged() {
+    // The recovery session's crash points: in CI one per workload crash
+    // point of the kill -9 image, moving through the session as k grows
+    // (a prime stride over its ~60 operations); with `all`, every one, for
+    // both images.
+    let all = all_points();
+    sweep("crashes during recovery", false, &move |k, after| {
+        if all {
+            Second::Every
+        } else if after == After::PowerLoss {
+            Second::Never
+        } else {
+            Second::At(1 + (k * 7) % RECOVERY_POINTS)
+        }
+    });
 }

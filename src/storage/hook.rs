@@ -169,14 +169,19 @@ mod registry {
     }
 
     pub(crate) fn each(path: &Path, mut f: impl FnMut(&dyn StorageHook) -> std::io::Result<()>) -> std::io::Result<()> {
-        let hooks = HOOKS.read();
-        if hooks.is_empty() {
-            return Ok(());
-        }
-        for (prefix, h) in hooks.iter() {
-            if path.starts_with(prefix) {
-                f(h.as_ref())?;
+        // The hooks run with the registry unlocked: a hook that blocks (a
+        // stalled disk, a test holding a thread at a chosen operation) must
+        // not stall the registration of hooks elsewhere, nor, through a
+        // writer waiting for the lock, every other hooked operation.
+        let matching: Vec<Arc<dyn StorageHook>> = {
+            let hooks = HOOKS.read();
+            if hooks.is_empty() {
+                return Ok(());
             }
+            hooks.iter().filter(|(prefix, _)| path.starts_with(prefix)).map(|(_, h)| h.clone()).collect()
+        };
+        for h in matching {
+            f(h.as_ref())?;
         }
         Ok(())
     }
