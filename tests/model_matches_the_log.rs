@@ -1,8 +1,11 @@
-//! Model-based test: random sequences of write / flush / stop+resume / crash
-//! (kill -9 or power loss) / reopen / read against a simple in-memory model
-//! of per-topic record lists. After any sequence, every topic reads back as
-//! the model says: all of it after a clean close or kill -9, and after a
-//! power loss a prefix at least as long as what was flushed.
+//! Model-based test: random sequences of write / flush / stop+resume / age
+//! roll / compression / topic delete and re-create / crash (kill -9 or power
+//! loss, also right after the recovery of one) / reopen / read against a
+//! simple in-memory model of per-topic record lists. After any sequence,
+//! every topic reads back as the model says: all of it after a clean close
+//! or kill -9, and after a power loss a prefix at least as long as what was
+//! flushed. A re-created topic continues wherever the writer says its first
+//! record goes (the model does not assume seq 0).
 mod common;
 
 use std::path::{Path, PathBuf};
@@ -10,17 +13,35 @@ use std::path::{Path, PathBuf};
 use logstream::testing::{Crash, CrashRecorder};
 use proptest::prelude::*;
 
+/// `c` is compressed once sealed.
 const TOPICS: [&str; 3] = ["a", "b", "c"];
 
 #[derive(Debug, Clone)]
 enum Op {
-    Write { topic: usize, len: usize },
+    Write {
+        topic: usize,
+        len: usize,
+    },
     Flush,
     StopResume,
     Reopen,
     Kill,
-    PowerLoss { seed: u64 },
-    Read { topic: usize, from: u64 },
+    PowerLoss {
+        seed: u64,
+    },
+    Read {
+        topic: usize,
+        from: u64,
+    },
+    /// Lets the active segments age past `segment_max_age_ms` and runs the
+    /// housekeeping, which rolls them (leaving empty newest segments).
+    AgeRoll,
+    /// `wait_compressed`: a flush, then compression of what is sealed.
+    Compress,
+    /// `delete_topic(Force)`; the next write re-creates it.
+    Delete {
+        topic: usize,
+    },
 }
 
 fn op() -> impl Strategy<Value = Op> {
@@ -32,12 +53,18 @@ fn op() -> impl Strategy<Value = Op> {
         1 => Just(Op::Kill),
         1 => any::<u64>().prop_map(|seed| Op::PowerLoss { seed }),
         2 => (0..3usize, 0..40u64).prop_map(|(topic, from)| Op::Read { topic, from }),
+        1 => Just(Op::AgeRoll),
+        1 => Just(Op::Compress),
+        1 => (0..3usize).prop_map(|topic| Op::Delete { topic }),
     ]
 }
 
 struct Model {
     records: Vec<Vec<Vec<u8>>>,
     flushed: Vec<usize>,
+    /// Sequence number of `records[k][0]`; `None` until the first write of
+    /// the topic (or of its new incarnation) says.
+    base: Vec<Option<u64>>,
 }
 
 fn data(topic: usize, seq: usize, len: usize) -> Vec<u8> {
@@ -48,7 +75,11 @@ fn data(topic: usize, seq: usize, len: usize) -> Vec<u8> {
 
 fn cfg(dir: &Path) -> logstream::Config {
     let mut c = common::config(dir);
-    c.set_idx_file_max_item_num(7).set_data_file_max_size(64 * 1024).set_index_interval_bytes(256);
+    c.set_idx_file_max_item_num(7)
+        .set_data_file_max_size(64 * 1024)
+        .set_index_interval_bytes(256)
+        .set_segment_max_age_ms(1)
+        .set_compress_topics(vec!["c".to_owned()]);
     c
 }
 
@@ -69,6 +100,7 @@ fn reopen(dir: &Path, model: &mut Model, lossy: bool) -> logstream::Writer {
     for (k, t) in TOPICS.iter().enumerate() {
         let got = read(&c, t, 0);
         let want = &model.records[k];
+        let base = model.base[k].or(got.first().map(|g| g.0)).unwrap_or(0);
         if lossy {
             assert!(got.len() >= model.flushed[k], "{t}: lost flushed records");
             assert!(got.len() <= want.len(), "{t}: more records than written");
@@ -78,8 +110,8 @@ fn reopen(dir: &Path, model: &mut Model, lossy: bool) -> logstream::Writer {
         for (i, (s, d)) in got.iter().enumerate() {
             assert_eq!(
                 *s,
-                i as u64,
-                "{t}: the log does not start at 0; recovery {:?}; files {:?}",
+                base + i as u64,
+                "{t}: the log does not start at {base}; recovery {:?}; files {:?}",
                 w.recovery_report().topics.iter().find(|r| r.topic == *t),
                 std::fs::read_dir(dir.join("topics").join(t))
                     .map(|d| d.map(|e| e.unwrap().file_name()).collect::<Vec<_>>())
@@ -89,9 +121,16 @@ fn reopen(dir: &Path, model: &mut Model, lossy: bool) -> logstream::Writer {
         }
         model.records[k].truncate(got.len());
         model.flushed[k] = model.flushed[k].min(got.len());
+        if got.is_empty() {
+            // Nothing of this incarnation survived: the writer says where
+            // the next write goes.
+            model.base[k] = None;
+            continue;
+        }
+        model.base[k] = Some(base);
         assert_eq!(
             w.next_seq(t).unwrap(),
-            got.len() as u64,
+            base + got.len() as u64,
             "{t}: next_seq vs readable; recovery {:?}; files {:?}",
             w.recovery_report().topics.iter().find(|r| r.topic == *t),
             std::fs::read_dir(dir.join("topics").join(t))
@@ -108,15 +147,39 @@ fn run(ops: Vec<Op>) {
     let mut dir: PathBuf = tmp.path().join("d0");
     std::fs::create_dir(&dir).unwrap();
     let mut rec = CrashRecorder::install(&dir);
-    let mut model = Model { records: vec![Vec::new(); 3], flushed: vec![0; 3] };
+    let mut model = Model { records: vec![Vec::new(); 3], flushed: vec![0; 3], base: vec![None; 3] };
     let mut w = logstream::Writer::open(&cfg(&dir)).unwrap();
     for op in ops {
         match op {
             Op::Write { topic, len } => {
-                let seq = model.records[topic].len();
-                let d = data(topic, seq, len);
-                assert_eq!(w.write(TOPICS[topic], &d).unwrap(), seq as u64);
+                let i = model.records[topic].len();
+                let d = data(topic, i, len);
+                let seq = w.write(TOPICS[topic], &d).unwrap();
+                let base = *model.base[topic].get_or_insert(seq);
+                assert_eq!(seq, base + i as u64, "{}: write got seq {seq}", TOPICS[topic]);
                 model.records[topic].push(d);
+            }
+            Op::AgeRoll => {
+                // `segment_max_age_ms` is 1: every active segment is older
+                // after this, and the housekeeping rolls the non-empty ones.
+                std::thread::sleep(std::time::Duration::from_millis(2));
+                w.run_housekeeping().unwrap();
+            }
+            Op::Compress => {
+                w.wait_compressed().unwrap();
+                model.flushed = model.records.iter().map(Vec::len).collect();
+            }
+            Op::Delete { topic } => {
+                match w.delete_topic(TOPICS[topic], logstream::DeleteMode::Force) {
+                    Ok(_) => {}
+                    // Never written (or deleted, or lost entirely in a power
+                    // loss before anything of it was synced).
+                    Err(logstream::Error::NoSuchTopic { .. }) if model.records[topic].is_empty() => {}
+                    Err(e) => panic!("deleting {}: {e}", TOPICS[topic]),
+                }
+                model.records[topic].clear();
+                model.flushed[topic] = 0;
+                model.base[topic] = None;
             }
             Op::Flush => {
                 w.flush().unwrap();
@@ -153,12 +216,13 @@ fn run(ops: Vec<Op>) {
                 w = reopen(&dir, &mut model, matches!(crash, Crash::PowerLoss { .. }));
             }
             Op::Read { topic, from } => {
-                let got = read(&cfg(&dir), TOPICS[topic], from);
+                let base = model.base[topic].unwrap_or(0);
+                let got = read(&cfg(&dir), TOPICS[topic], base + from);
                 let want = &model.records[topic];
                 let start = (from as usize).min(want.len());
-                assert_eq!(got.len(), want.len() - start, "read of {} from {from}", TOPICS[topic]);
+                assert_eq!(got.len(), want.len() - start, "read of {} from {}", TOPICS[topic], base + from);
                 for (j, (s, d)) in got.iter().enumerate() {
-                    assert_eq!(*s as usize, start + j);
+                    assert_eq!(*s, base + (start + j) as u64);
                     assert_eq!(d, &want[start + j]);
                 }
             }

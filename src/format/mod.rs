@@ -126,6 +126,12 @@
 //!   second when the file system has twice its size free. A new segment's
 //!   files are built under temporary names and removed if they cannot be
 //!   completed, so a failed write leaves nothing behind.
+//! - **A deletion note is durable before the deletion.** Retention and
+//!   `drop_oldest` append the range to `DROPPED` and sync it, and when that
+//!   created the file, sync the topic directory too, before the segment is
+//!   unlinked: otherwise a power loss could keep the unlink and lose the new
+//!   note's name (POSIX orders neither), and groups would skip the range
+//!   without being told.
 //! - **Seal frames** end segments and name the next one, so a reader never has
 //!   to guess whether a segment is finished. New segments and topic
 //!   directories appear by `rename`, complete.

@@ -201,12 +201,12 @@ impl Segment {
                 return Err(e);
             }
         };
-        if let Err(e) = std::fs::rename(&tmp_index, &index_path) {
+        if let Err(e) = crate::storage::file::rename(&tmp_index, &index_path) {
             let _ = std::fs::remove_file(&tmp_index);
             let _ = std::fs::remove_file(&tmp_data);
             return Err(Error::io("rename new index file into place", &index_path, e));
         }
-        if let Err(e) = std::fs::rename(&tmp_data, &data_path) {
+        if let Err(e) = crate::storage::file::rename(&tmp_data, &data_path) {
             let _ = std::fs::remove_file(&index_path);
             let _ = std::fs::remove_file(&tmp_data);
             return Err(Error::io("rename new data file into place", &data_path, e));

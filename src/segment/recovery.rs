@@ -260,7 +260,7 @@ pub(crate) fn recover_topic(
                 if file_len > keep
                     && let Ok(f) = open_rw(&data_path, false)
                 {
-                    punch_hole(&f, keep, file_len - keep);
+                    punch_hole(&f, &data_path, keep, file_len - keep);
                 }
                 expected = Some(seq);
                 if continues {
@@ -411,7 +411,7 @@ fn quarantine_from(dir: &Path, bases: &[u64], reason: &str, rep: &mut TopicRecov
                 continue;
             }
             let to = dir.join(format!("{name}.lost-{stamp}"));
-            std::fs::rename(&from, &to).ctx("set aside segment after a cut", &from)?;
+            crate::storage::file::rename(&from, &to).ctx("set aside segment after a cut", &from)?;
             log::warn!("{}: set aside as {} ({reason})", from.display(), to.display());
             rep.quarantined.push(to);
         }
@@ -459,7 +459,7 @@ fn remove_leftovers(dir: &Path, rep: &mut TopicRecovery) -> Result<bool> {
 }
 
 fn remove_if_present(p: &Path, op: &'static str) -> Result<bool> {
-    match std::fs::remove_file(p) {
+    match crate::storage::file::remove_file(p) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Error::io(op, p, e)),

@@ -6,8 +6,13 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
+use super::hook::Change;
+
 /// Opens a file for reading and writing, creating it if `create`.
 pub(crate) fn open_rw(path: &Path, create: bool) -> io::Result<File> {
+    if create && super::hook::enabled() && !path.exists() {
+        super::hook::change(Change::Create(path))?;
+    }
     OpenOptions::new().read(true).write(true).create(create).truncate(false).open(path)
 }
 
@@ -46,8 +51,13 @@ fn write_zeros(file: &File, off: u64, len: u64) -> io::Result<()> {
 
 /// Releases the blocks of `off..off+len` without changing the file size (reads
 /// return zeros). Best effort: used only to give back unused preallocation.
-pub(crate) fn punch_hole(file: &File, off: u64, len: u64) {
+/// `path` is the file's name when opened (for hooks and messages).
+pub(crate) fn punch_hole(file: &File, path: &Path, off: u64, len: u64) {
     if len == 0 {
+        return;
+    }
+    if let Err(e) = super::hook::change(Change::PunchHole { path, offset: off, len }) {
+        log::debug!("punching a hole in {} failed: {e}", path.display());
         return;
     }
     let flags = rustix::fs::FallocateFlags::PUNCH_HOLE | rustix::fs::FallocateFlags::KEEP_SIZE;
@@ -107,16 +117,55 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let name = path.file_name().ok_or_else(|| io::Error::other("path has no file name"))?;
     let tmp = dir.join(format!(".ls-tmp-{}-{}", std::process::id(), name.to_string_lossy()));
     let result = (|| {
+        super::hook::change(Change::Create(&tmp))?;
         let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
         f.write_all(bytes)?;
         sync_file(&f, &tmp)?;
-        std::fs::rename(&tmp, path)?;
+        rename(&tmp, path)?;
         sync_dir(dir)
     })();
     if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = remove_file(&tmp);
     }
     result
+}
+
+/// `rename(2)`, after the hooks (see [`Change`]).
+pub(crate) fn rename(from: &Path, to: &Path) -> io::Result<()> {
+    super::hook::change(Change::Rename { from, to })?;
+    std::fs::rename(from, to)
+}
+
+/// `unlink(2)`, after the hooks.
+pub(crate) fn remove_file(path: &Path) -> io::Result<()> {
+    super::hook::change(Change::Remove(path))?;
+    std::fs::remove_file(path)
+}
+
+/// Removes a directory and everything in it, after the hooks.
+pub(crate) fn remove_dir_all(path: &Path) -> io::Result<()> {
+    super::hook::change(Change::RemoveDir(path))?;
+    std::fs::remove_dir_all(path)
+}
+
+/// `mkdir(2)`, after the hooks.
+pub(crate) fn create_dir(path: &Path) -> io::Result<()> {
+    super::hook::change(Change::CreateDir(path))?;
+    std::fs::create_dir(path)
+}
+
+/// Creates (or truncates) a file for writing, after the hooks.
+pub(crate) fn create_file(path: &Path) -> io::Result<File> {
+    super::hook::change(Change::Create(path))?;
+    OpenOptions::new().write(true).create(true).truncate(true).open(path)
+}
+
+/// Opens a file for appending, creating it if missing (after the hooks then).
+pub(crate) fn open_append(path: &Path) -> io::Result<File> {
+    if super::hook::enabled() && !path.exists() {
+        super::hook::change(Change::Create(path))?;
+    }
+    OpenOptions::new().create(true).append(true).open(path)
 }
 
 /// Swaps the files named `new` and `old` atomically (`renameat2` with
@@ -126,6 +175,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
 /// exchange, falls back to a rename after checking that `old` exists.
 pub(crate) fn exchange(new: &Path, old: &Path) -> io::Result<()> {
     use rustix::fs::{CWD, RenameFlags, renameat_with};
+    super::hook::change(Change::Exchange { a: new, b: old })?;
     match renameat_with(CWD, new, CWD, old, RenameFlags::EXCHANGE) {
         Ok(()) => Ok(()),
         Err(rustix::io::Errno::INVAL | rustix::io::Errno::NOSYS | rustix::io::Errno::OPNOTSUPP) => {
@@ -144,7 +194,7 @@ pub(crate) fn create_dir_durable(dir: &Path) -> io::Result<()> {
     if let Some(parent) = dir.parent() {
         create_dir_durable(parent)?;
     }
-    match std::fs::create_dir(dir) {
+    match create_dir(dir) {
         Ok(()) => {}
         Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
         Err(e) => return Err(e),

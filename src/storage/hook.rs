@@ -1,7 +1,9 @@
 //! Fault injection and crash simulation for tests (feature `fault-injection`).
 //!
 //! Every durability point of the crate (range syncs of mappings, file syncs,
-//! directory syncs, `syncfs`) and every space reservation calls the hooks
+//! directory syncs, `syncfs`), every space reservation and every change to
+//! the writer's directory entries or file extents (creation, rename,
+//! exchange, removal, hole punching, truncation: [`Change`]) calls the hooks
 //! registered for a path prefix before doing the real work. A hook can fail
 //! the operation (an injected `EIO` or `ENOSPC`), delay it (a stalled disk) or
 //! record what became durable (to build the disk image a power loss would
@@ -45,6 +47,69 @@ pub fn file_id(file: &impl std::os::fd::AsFd) -> io::Result<FileId> {
     Ok((dev, st.stx_ino, btime))
 }
 
+/// A change to a directory entry or to a file's extent, about to be made.
+///
+/// Together with the syncs these are the file-system operations a crash can
+/// fall between; a crash-point explorer counts them (see
+/// `logstream::testing::CrashPoints`).
+#[derive(Debug, Clone, Copy)]
+#[cfg_attr(
+    not(feature = "fault-injection"),
+    expect(dead_code, reason = "read only by hooks, which exist with the fault-injection feature")
+)]
+pub enum Change<'a> {
+    /// A new file is created at this path.
+    Create(&'a Path),
+    /// A directory is created at this path.
+    CreateDir(&'a Path),
+    /// `from` is renamed to `to` (replacing what `to` named).
+    Rename {
+        /// The old name.
+        from: &'a Path,
+        /// The new name.
+        to: &'a Path,
+    },
+    /// The files named `a` and `b` swap names atomically.
+    Exchange {
+        /// One name.
+        a: &'a Path,
+        /// The other name.
+        b: &'a Path,
+    },
+    /// The file at this path is unlinked.
+    Remove(&'a Path),
+    /// The directory at this path is removed with everything in it.
+    RemoveDir(&'a Path),
+    /// `offset..offset+len` of the file at `path` is deallocated (reads zeros).
+    PunchHole {
+        /// A path the file had when opened.
+        path: &'a Path,
+        /// Start of the range.
+        offset: u64,
+        /// Length of the range.
+        len: u64,
+    },
+    /// The file at `path` is cut (or extended) to `len` bytes.
+    Truncate {
+        /// The file's path.
+        path: &'a Path,
+        /// Its new length.
+        len: u64,
+    },
+}
+
+impl Change<'_> {
+    /// The path the change is registered under (hooks match it by prefix).
+    pub fn path(&self) -> &Path {
+        match *self {
+            Change::Create(p) | Change::CreateDir(p) | Change::Remove(p) | Change::RemoveDir(p) => p,
+            Change::Rename { from, .. } => from,
+            Change::Exchange { a, .. } => a,
+            Change::PunchHole { path, .. } | Change::Truncate { path, .. } => path,
+        }
+    }
+}
+
 /// Called before the operations named; an `Err` makes the operation fail with it.
 pub trait StorageHook: Send + Sync {
     /// Before a range of a file is made durable.
@@ -65,6 +130,20 @@ pub trait StorageHook: Send + Sync {
     /// Before space is reserved in a file.
     fn before_allocate(&self, path: &Path, offset: u64, len: u64) -> io::Result<()> {
         let _ = (path, offset, len);
+        Ok(())
+    }
+    /// Before a directory entry or a file's extent changes.
+    fn before_change(&self, change: &Change<'_>) -> io::Result<()> {
+        let _ = change;
+        Ok(())
+    }
+    /// Before the flush thread's timed housekeeping (age rolls, retention,
+    /// disk measurement) in the log directory `base`; an `Err` skips that
+    /// round. A test that runs housekeeping itself at chosen points
+    /// (`Writer::run_housekeeping`) keeps the thread's own rounds, which
+    /// come at times no test controls, out of its sequence of operations.
+    fn before_timed_housekeeping(&self, base: &Path) -> io::Result<()> {
+        let _ = base;
         Ok(())
     }
 }
@@ -90,14 +169,19 @@ mod registry {
     }
 
     pub(crate) fn each(path: &Path, mut f: impl FnMut(&dyn StorageHook) -> std::io::Result<()>) -> std::io::Result<()> {
-        let hooks = HOOKS.read();
-        if hooks.is_empty() {
-            return Ok(());
-        }
-        for (prefix, h) in hooks.iter() {
-            if path.starts_with(prefix) {
-                f(h.as_ref())?;
+        // The hooks run with the registry unlocked: a hook that blocks (a
+        // stalled disk, a test holding a thread at a chosen operation) must
+        // not stall the registration of hooks elsewhere, nor, through a
+        // writer waiting for the lock, every other hooked operation.
+        let matching: Vec<Arc<dyn StorageHook>> = {
+            let hooks = HOOKS.read();
+            if hooks.is_empty() {
+                return Ok(());
             }
+            hooks.iter().filter(|(prefix, _)| path.starts_with(prefix)).map(|(_, h)| h.clone()).collect()
+        };
+        for h in matching {
+            f(h.as_ref())?;
         }
         Ok(())
     }
@@ -126,6 +210,12 @@ pub(crate) fn each(path: &Path, f: impl FnMut(&dyn StorageHook) -> io::Result<()
         let _ = (path, f);
         Ok(())
     }
+}
+
+/// Runs the hooks for `change` (nothing without the feature).
+#[inline]
+pub(crate) fn change(change: Change<'_>) -> io::Result<()> {
+    each(change.path(), |h| h.before_change(&change))
 }
 
 /// True when the crate was built with hooks (the caller may skip gathering

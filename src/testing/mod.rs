@@ -13,6 +13,10 @@
 //!   torn (a random mix of 512-byte sectors); each directory change made after
 //!   the last directory sync is kept or lost at random.
 //!
+//! [`CrashPoints`] crashes at the k-th file-system operation (sync or
+//! [`Change`]) of a directory and builds both images there, so that a test
+//! can enumerate every crash point of a workload instead of sampling some.
+//!
 //! The production code path is unchanged: the hooks only observe, or fail an
 //! operation when a test asks them to.
 //!
@@ -29,9 +33,11 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 mod child;
+mod crash_points;
 
-pub use crate::storage::hook::{FileId, StorageHook, SyncedRange, add_hook, file_id, remove_hook};
+pub use crate::storage::hook::{Change, FileId, StorageHook, SyncedRange, add_hook, file_id, remove_hook};
 pub use child::{child_lines, child_say, spawn_child};
+pub use crash_points::{CrashPoints, Crashed};
 
 const PAGE: usize = 4096;
 const SECTOR: usize = 512;
@@ -54,7 +60,11 @@ pub enum Crash {
 #[derive(Default)]
 struct State {
     files: HashMap<FileId, BTreeMap<u64, Vec<u8>>>,
-    dirs: HashMap<PathBuf, HashMap<OsString, FileId>>,
+    /// Per directory path: the directory's own identity when its entries
+    /// were synced (a directory removed and made again under the same path
+    /// is another directory, whose entries are not durable yet), and the
+    /// entries.
+    dirs: HashMap<PathBuf, (FileId, HashMap<OsString, FileId>)>,
     syncs: u64,
 }
 
@@ -77,9 +87,15 @@ fn id_of(path: &Path) -> io::Result<FileId> {
 impl CrashRecorder {
     /// A recorder for the log directory `base`, registered as its hook.
     pub fn install(base: &Path) -> Arc<CrashRecorder> {
-        let r = Arc::new(CrashRecorder { base: base.to_path_buf(), state: Mutex::new(State::default()) });
+        let r = Self::new(base);
         add_hook(base, r.clone());
         r
+    }
+
+    /// A recorder for `base` that is not registered: another hook (such as
+    /// [`CrashPoints`]) shows it the syncs.
+    pub fn new(base: &Path) -> Arc<CrashRecorder> {
+        Arc::new(CrashRecorder { base: base.to_path_buf(), state: Mutex::new(State::default()) })
     }
 
     /// A recorder for a directory that is already durable as a whole: the
@@ -89,9 +105,18 @@ impl CrashRecorder {
     /// # Errors
     /// I/O errors reading the directory.
     pub fn install_durable(base: &Path) -> io::Result<Arc<CrashRecorder>> {
-        let r = Arc::new(CrashRecorder { base: base.to_path_buf(), state: Mutex::new(State::default()) });
-        Self::record_all(&mut r.state.lock(), base)?;
+        let r = Self::durable(base)?;
         add_hook(base, r.clone());
+        Ok(r)
+    }
+
+    /// As [`CrashRecorder::install_durable`], not registered.
+    ///
+    /// # Errors
+    /// I/O errors reading the directory.
+    pub fn durable(base: &Path) -> io::Result<Arc<CrashRecorder>> {
+        let r = Self::new(base);
+        Self::record_all(&mut r.state.lock(), base)?;
         Ok(r)
     }
 
@@ -103,14 +128,28 @@ impl CrashRecorder {
     /// # Errors
     /// I/O errors reading either directory.
     pub fn continue_on(&self, image: &Path) -> io::Result<Arc<CrashRecorder>> {
-        let r = Arc::new(CrashRecorder { base: image.to_path_buf(), state: Mutex::new(State::default()) });
+        let r = self.continued(image)?;
+        add_hook(image, r.clone());
+        Ok(r)
+    }
+
+    /// As [`CrashRecorder::continue_on`], not registered.
+    ///
+    /// # Errors
+    /// I/O errors reading either directory.
+    pub fn continued(&self, image: &Path) -> io::Result<Arc<CrashRecorder>> {
+        let r = Self::new(image);
         {
             let old = self.state.lock();
             let mut new = r.state.lock();
             translate(&old, &mut new, &self.base, image)?;
         }
-        add_hook(image, r.clone());
         Ok(r)
+    }
+
+    /// The directory this recorder watches.
+    pub fn base(&self) -> &Path {
+        &self.base
     }
 
     /// Stops recording.
@@ -162,7 +201,7 @@ impl CrashRecorder {
                 Err(err) => return Err(err),
             }
         }
-        st.dirs.insert(dir.to_path_buf(), entries);
+        st.dirs.insert(dir.to_path_buf(), (id_of(dir)?, entries));
         Ok(())
     }
 
@@ -193,13 +232,20 @@ impl CrashRecorder {
 /// Copies what is durable under `from` (in `old`) to the same relative paths under `to`.
 fn translate(old: &State, new: &mut State, from: &Path, to: &Path) -> io::Result<()> {
     let mut durable_names = HashMap::new();
-    if let Some(listing) = old.dirs.get(from) {
+    if let Some((dir_id, listing)) = old.dirs.get(from)
+        && id_of(from).ok().as_ref() == Some(dir_id)
+    {
         for (name, old_id) in listing {
-            // A name whose file was replaced since the last directory sync
-            // does not carry the old file's bytes over: after the kill the
-            // name holds the new file (the image's copy), and a file's pages
-            // never mix with another's.
+            // A name whose file was removed or replaced since the last
+            // directory sync keeps naming the old file durably: the kill
+            // image shows the change (the page cache had it), but a power
+            // loss before the next directory sync brings the old file back
+            // (a file's pages never mix with another's: it keeps its own id).
             if id_of(&from.join(name)).ok().as_ref() != Some(old_id) {
+                durable_names.insert(name.clone(), *old_id);
+                if let Some(pages) = old.files.get(old_id) {
+                    new.files.insert(*old_id, pages.clone());
+                }
                 continue;
             }
             let p = to.join(name);
@@ -210,7 +256,7 @@ fn translate(old: &State, new: &mut State, from: &Path, to: &Path) -> io::Result
                 }
             }
         }
-        new.dirs.insert(to.to_path_buf(), durable_names);
+        new.dirs.insert(to.to_path_buf(), (id_of(to)?, durable_names));
     }
     for e in std::fs::read_dir(from)? {
         let e = e?;
@@ -271,8 +317,10 @@ impl Rng {
 
 fn copy_dir(st: &State, src: &Path, dst: &Path, crash: Crash, rng: &mut Rng) -> io::Result<()> {
     std::fs::create_dir(dst)?;
-    let durable = st.dirs.get(src);
+    let src_id = id_of(src)?;
+    let durable = st.dirs.get(src).filter(|(id, _)| *id == src_id).map(|(_, entries)| entries);
     let mut seen = Vec::new();
+    let mut replaced = Vec::new();
     let mut names: Vec<(OsString, std::fs::Metadata)> = Vec::new();
     for e in std::fs::read_dir(src)? {
         let e = e?;
@@ -281,7 +329,6 @@ fn copy_dir(st: &State, src: &Path, dst: &Path, crash: Crash, rng: &mut Rng) -> 
     names.sort_by(|a, b| a.0.cmp(&b.0));
     for (name, m) in names {
         let id = id_of(&src.join(&name))?;
-        seen.push(name.clone());
         let synced_entry = durable.is_some_and(|d| d.get(&name) == Some(&id));
         let keep = match crash {
             Crash::ProcessKill => true,
@@ -289,8 +336,16 @@ fn copy_dir(st: &State, src: &Path, dst: &Path, crash: Crash, rng: &mut Rng) -> 
             Crash::PowerLoss { .. } => synced_entry || rng.below(2) == 0,
         };
         if !keep {
+            // A name that held another file at the last directory sync (a
+            // rename or exchange over it since) holds that file after the
+            // crash: the loop below brings it back (a rename over a name
+            // leaves the one file or the other there, never neither).
+            if durable.is_some_and(|d| d.contains_key(&name)) {
+                replaced.push(name.clone());
+            }
             continue;
         }
+        seen.push(name.clone());
         let (s, d) = (src.join(&name), dst.join(&name));
         if m.is_dir() {
             copy_dir(st, &s, &d, crash, rng)?;
@@ -307,7 +362,7 @@ fn copy_dir(st: &State, src: &Path, dst: &Path, crash: Crash, rng: &mut Rng) -> 
                 continue;
             }
             let Some(pages) = st.files.get(id) else { continue };
-            if matches!(crash, Crash::PowerLoss { .. }) && rng.below(2) == 0 {
+            if matches!(crash, Crash::PowerLoss { .. }) && !replaced.contains(name) && rng.below(2) == 0 {
                 continue;
             }
             let mut bytes = Vec::new();

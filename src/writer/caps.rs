@@ -38,7 +38,7 @@ pub(crate) fn remeasure(shared: &Shared) -> Result<()> {
 pub(crate) fn drop_oldest(shared: &Shared, only: Option<&Topic>, why: &str) -> Result<bool> {
     let topics: Vec<Arc<Topic>> = match only {
         Some(t) => shared.topics.read().get(&*t.name).cloned().into_iter().collect(),
-        None => shared.topics.read().values().cloned().collect(),
+        None => super::topic::in_pass_order(shared.topics.read().values().cloned().collect()),
     };
     // The oldest candidate: the first segment of each topic with a later one
     // (every segment but a topic's newest is sealed: the writer sealed it
@@ -72,8 +72,8 @@ pub(crate) fn drop_oldest(shared: &Shared, only: Option<&Topic>, why: &str) -> R
     let data = t.dir.join(data_file_name(base));
     let index = t.dir.join(index_file_name(base));
     let freed = [&data, &index].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| disk_bytes(&m)).sum::<u64>();
-    std::fs::remove_file(&data).ctx("delete oldest segment", &data)?;
-    let _ = std::fs::remove_file(&index);
+    crate::storage::file::remove_file(&data).ctx("delete oldest segment", &data)?;
+    let _ = crate::storage::file::remove_file(&index);
     drop(st);
     log::warn!(
         "{why}: deleted {} (records {base}..{next} of topic {:?}); groups that had not read them will report the gap",
@@ -99,7 +99,7 @@ pub(crate) fn retention(shared: &Shared) -> Result<()> {
         return Ok(());
     }
     remeasure(shared)?;
-    let topics: Vec<Arc<Topic>> = shared.topics.read().values().cloned().collect();
+    let topics: Vec<Arc<Topic>> = super::topic::in_pass_order(shared.topics.read().values().cloned().collect());
     if let Some(age) = cfg.retention_max_age() {
         let cutoff = crate::storage::file::now_ns().saturating_sub(age.as_nanos() as u64);
         for t in &topics {
@@ -141,8 +141,9 @@ pub(crate) fn note_dropped(dir: &std::path::Path, from: u64, to: u64) -> Result<
     // reserve pays for the line. A torn append is cut before trying again,
     // so the line is never glued to a fragment.
     let base = dir.parent().and_then(std::path::Path::parent).unwrap_or(dir);
+    let created = !path.exists();
     crate::storage::reserve::with_reserve(base, text.len() as u64, || {
-        let mut f = std::fs::OpenOptions::new().create(true).append(true).open(&path).ctx("open", &path)?;
+        let mut f = crate::storage::file::open_append(&path).ctx("open", &path)?;
         let len = f.metadata().ctx("stat", &path)?.len();
         let r = f.write_all(text.as_bytes()).ctx("append to", &path);
         if r.is_err() {
@@ -150,5 +151,12 @@ pub(crate) fn note_dropped(dir: &std::path::Path, from: u64, to: u64) -> Result<
         }
         r?;
         crate::storage::file::sync_file(&f, &path).ctx("sync", &path)
-    })
+    })?;
+    // The note must outlive the deletion it announces: a new file's name is
+    // durable only once its directory is synced (the removal that follows
+    // could otherwise reach the disk first).
+    if created {
+        crate::storage::file::sync_dir(dir).ctx("sync topic directory", dir)?;
+    }
+    Ok(())
 }

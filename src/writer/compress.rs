@@ -177,7 +177,7 @@ pub(crate) fn compress_segment(dir: &Path, base: u64, stop: impl Fn() -> bool) -
     let written = match result {
         Ok(Some(n)) => n,
         Ok(None) | Err(_) => {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = crate::storage::file::remove_file(&tmp);
             return result.map(|_| Outcome::Skipped("does not compress, damaged, or stopped"));
         }
     };
@@ -186,24 +186,24 @@ pub(crate) fn compress_segment(dir: &Path, base: u64, stop: impl Fn() -> bool) -
     // empty segments are replaced, and those were skipped above).
     let still = open_ro(&path).and_then(|f| crate::segment::FileId::of(&f)).is_ok_and(|now| now == id);
     if !still {
-        let _ = std::fs::remove_file(&tmp);
+        let _ = crate::storage::file::remove_file(&tmp);
         return Ok(Outcome::Skipped("replaced"));
     }
     match exchange(&tmp, &path) {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = crate::storage::file::remove_file(&tmp);
             return Ok(Outcome::Skipped("deleted"));
         }
         Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
+            let _ = crate::storage::file::remove_file(&tmp);
             return Err(e).ctx("swap in compressed segment", &path);
         }
     }
     // Both names hold a complete segment now; the sync makes the swap
     // durable before the plain copy goes.
     sync_dir(dir).ctx("sync topic directory", dir)?;
-    std::fs::remove_file(&tmp).ctx("remove plain segment after compressing", &tmp)?;
+    crate::storage::file::remove_file(&tmp).ctx("remove plain segment after compressing", &tmp)?;
     Ok(Outcome::Compressed { before, after: written })
 }
 
@@ -217,12 +217,7 @@ fn write_compressed(
     tmp: &PathBuf,
     stop: &impl Fn() -> bool,
 ) -> Result<Option<u64>> {
-    let out = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(tmp)
-        .ctx("create compressed segment", tmp)?;
+    let out = crate::storage::file::create_file(tmp).ctx("create compressed segment", tmp)?;
     let mut w = std::io::BufWriter::with_capacity(1 << 20, &out);
     w.write_all(&vec![0u8; DATA_START as usize]).ctx("write compressed segment", tmp)?;
     let (mut written, mut raw) = (DATA_START as usize, 0usize);

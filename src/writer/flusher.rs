@@ -24,7 +24,7 @@ use parking_lot::{Condvar, Mutex};
 
 use super::Shared;
 use super::topic::Topic;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{IoContext, Result};
 use crate::format::frame::SEAL_LEN;
 use crate::format::segment::{DATA_START, Watermark};
 
@@ -181,17 +181,9 @@ pub(crate) fn run(shared: Arc<Shared>) {
         };
         if last_housekeeping.elapsed() >= Duration::from_secs(1) {
             last_housekeeping = Instant::now();
-            roll_old_segments(&shared);
-            if caps && let Err(e) = super::caps::remeasure(&shared) {
-                log::warn!("measuring the log's disk use failed: {e}");
-            }
-            if let Err(e) = super::caps::retention(&shared) {
-                log::warn!("applying retention limits failed (will retry): {e}");
-            }
-            // Space came back after a full disk took slices of the reserve.
-            crate::storage::reserve::refill(&shared.layout.base);
-            if cfg!(feature = "metrics") {
-                crate::metrics::writer(&shared.layout.base, &shared.stats_snapshot());
+            let base = &shared.layout.base;
+            if crate::storage::hook::each(base, |h| h.before_timed_housekeeping(base)).is_ok() {
+                housekeeping(&shared, caps);
             }
         }
         if sync_now {
@@ -217,6 +209,23 @@ pub(crate) fn run(shared: Arc<Shared>) {
             }
             return;
         }
+    }
+}
+
+/// Age rolls, disk measurement and retention: what the flush thread does
+/// about once a second (and `Writer::run_housekeeping` on demand).
+pub(crate) fn housekeeping(shared: &Shared, caps: bool) {
+    roll_old_segments(shared);
+    if caps && let Err(e) = super::caps::remeasure(shared) {
+        log::warn!("measuring the log's disk use failed: {e}");
+    }
+    if let Err(e) = super::caps::retention(shared) {
+        log::warn!("applying retention limits failed (will retry): {e}");
+    }
+    // Space came back after a full disk took slices of the reserve.
+    crate::storage::reserve::refill(&shared.layout.base);
+    if cfg!(feature = "metrics") {
+        crate::metrics::writer(&shared.layout.base, &shared.stats_snapshot());
     }
 }
 
@@ -329,7 +338,7 @@ fn gather(ctl: &FlushCtl, s: &mut parking_lot::MutexGuard<'_, FlushState>) {
 /// retention also works on quiet topics.
 fn roll_old_segments(shared: &Shared) {
     let Some(max_age) = shared.cfg.segment_max_age() else { return };
-    let topics: Vec<Arc<Topic>> = shared.topics.read().values().cloned().collect();
+    let topics: Vec<Arc<Topic>> = super::topic::in_pass_order(shared.topics.read().values().cloned().collect());
     for t in topics {
         let mut st = t.state.lock();
         let old = st.appender.as_ref().is_some_and(|a| a.count > 0 && a.started.elapsed() >= max_age);
@@ -357,7 +366,7 @@ fn sync_pass(shared: &Shared, publish: bool) -> Result<bool> {
         let dir = shared.layout.topics();
         sync_dir(&dir).ctx("sync topics directory", &dir)?;
     }
-    let topics: Vec<Arc<Topic>> = shared.topics.read().values().cloned().collect();
+    let topics: Vec<Arc<Topic>> = super::topic::in_pass_order(shared.topics.read().values().cloned().collect());
     let mut work = Vec::new();
     for t in topics {
         let mut st = t.state.lock();
@@ -409,18 +418,6 @@ fn sync_pass(shared: &Shared, publish: bool) -> Result<bool> {
             }
         }
         for w in &work {
-            if let Some(seen) = w.dir {
-                match sync_dir(&w.topic.dir) {
-                    Ok(()) => {}
-                    // Deleted since the pass took it: nothing of it is to be
-                    // made durable any more (its directory is gone by one
-                    // durable rename; a re-created one is another topic's).
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.topic.state.lock().deleted => continue,
-                    Err(e) => return Err(Error::io("sync topic directory", &w.topic.dir, e)),
-                }
-                let mut st = w.topic.state.lock();
-                st.dir_synced = st.dir_synced.max(seen);
-            }
             for p in &w.sealed {
                 p.seg.release_written(p.end);
                 p.seg.sync(p.end, Some(p.index_end))?;
@@ -428,6 +425,22 @@ fn sync_pass(shared: &Shared, publish: bool) -> Result<bool> {
             if let Some(p) = &w.active {
                 p.seg.release_written(p.end);
                 p.seg.sync(p.end, None)?;
+            }
+            // The directory after the files: a segment's name becomes
+            // durable only with its header, so a power loss never finds a
+            // name whose file holds nothing (for a segment that replaced an
+            // empty one, that would leave the topic without the segment
+            // that says where it continues).
+            if let Some(seen) = w.dir {
+                match sync_dir(&w.topic.dir) {
+                    Ok(()) => {}
+                    // `delete_topic` ran since the work was taken: nothing
+                    // of the topic needs to be durable any more.
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound && w.topic.state.lock().deleted => continue,
+                    Err(e) => return Err(e).ctx("sync topic directory", &w.topic.dir),
+                }
+                let mut st = w.topic.state.lock();
+                st.dir_synced = st.dir_synced.max(seen);
             }
         }
     }
@@ -497,7 +510,7 @@ fn finish_sealed(p: &Progress) -> Result<()> {
     if allocated > keep
         && let Ok(f) = p.seg.open_data()
     {
-        punch_hole(&f, keep, allocated - keep);
+        punch_hole(&f, &p.seg.data_path, keep, allocated - keep);
         p.seg.credit(allocated - keep);
     }
     Ok(())

@@ -430,6 +430,26 @@ impl Writer {
         Ok(())
     }
 
+    /// Runs, now and on the calling thread, the housekeeping the flush
+    /// thread does about once a second: rolls active segments older than
+    /// `segment_max_age_ms`, measures disk use and applies retention. For
+    /// tests that need these steps at chosen points (feature
+    /// `fault-injection`; see `StorageHook::before_timed_housekeeping` to
+    /// keep the thread's own rounds out).
+    ///
+    /// # Errors
+    /// [`Error::Forked`] in a forked child, and as [`Writer::flush`] once
+    /// closed or poisoned. What housekeeping fails to do is logged and
+    /// retried on the next round, as on the flush thread.
+    #[cfg(feature = "fault-injection")]
+    pub fn run_housekeeping(&self) -> Result<()> {
+        let s = &self.inner.shared;
+        s.check_usable()?;
+        let caps = s.cfg.max_disk_bytes().is_some() || s.cfg.max_topic_bytes().is_some();
+        flusher::housekeeping(s, caps);
+        Ok(())
+    }
+
     /// Flushes, seals the active segments and releases their memory maps.
     /// Writes block until [`Writer::resume`] (or fail with `Closed` after
     /// [`Writer::close`]).

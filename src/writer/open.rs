@@ -136,9 +136,9 @@ fn clean_tmp(dir: &Path) -> Result<()> {
         let entry = entry.ctx("list", dir)?;
         let p = entry.path();
         let r = if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            std::fs::remove_dir_all(&p)
+            crate::storage::file::remove_dir_all(&p)
         } else {
-            std::fs::remove_file(&p)
+            crate::storage::file::remove_file(&p)
         };
         r.ctx("remove leftover temporary file", &p)?;
     }

@@ -490,11 +490,13 @@ impl Shared {
                 }
             }
             if self.replace_empty_segment(t, base)? {
-                // The removal is made durable before a new file takes the
-                // name: a power loss must not find the old file's header
-                // under the new segment's name.
+                // The new segment's files are renamed over the empty one's
+                // (`Segment::create`), never removed first: a crash in
+                // between must not leave the topic without a segment saying
+                // where it continues (recovery would restart it at seq 0
+                // and reuse sequence numbers groups have consumed).
                 st.dir_changed();
-                // Recovery queued the removed segment to be finished: nothing
+                // Recovery queued the replaced segment to be finished: nothing
                 // is left to finish, and its name is about to be the new one's.
                 st.sealed.retain(|p| p.seg.base_seq != base);
             }
@@ -509,17 +511,17 @@ impl Shared {
             // Build the directory with its first segment aside, then rename it
             // in: readers see a new topic complete or not at all.
             let tmp = self.layout.tmp().join(format!("{}-{}", std::process::id(), crate::storage::file::random_u64()));
-            std::fs::create_dir(&tmp).ctx("create topic directory", &tmp)?;
+            crate::storage::file::create_dir(&tmp).ctx("create topic directory", &tmp)?;
             let built = Segment::create(&tmp, base, self.session, self.log_id, self.limits, Some(self.account(t)));
             let seg = match built {
                 Ok(seg) => seg,
                 Err(e) => {
-                    let _ = std::fs::remove_dir_all(&tmp);
+                    let _ = crate::storage::file::remove_dir_all(&tmp);
                     return Err(e);
                 }
             };
-            if let Err(e) = std::fs::rename(&tmp, &t.dir) {
-                let _ = std::fs::remove_dir_all(&tmp);
+            if let Err(e) = crate::storage::file::rename(&tmp, &t.dir) {
+                let _ = crate::storage::file::remove_dir_all(&tmp);
                 return Err(Error::io("create topic directory", &t.dir, e));
             }
             // The flush thread syncs both directories before it counts any
@@ -534,7 +536,9 @@ impl Shared {
     }
 
     /// A sealed segment with no records has the name the next segment needs;
-    /// it holds nothing, so it is removed. Returns whether it was there.
+    /// it holds nothing, so the next segment's files replace it (by rename,
+    /// in `Segment::create`). Returns whether it is there; an error if the
+    /// segment of that name holds records.
     pub(crate) fn replace_empty_segment(&self, t: &Topic, base: u64) -> Result<bool> {
         let data = t.dir.join(crate::format::naming::data_file_name(base));
         if !data.exists() {
@@ -556,12 +560,7 @@ impl Shared {
                 })
         };
         match empty {
-            true => {
-                std::fs::remove_file(&data).ctx("remove empty segment", &data)?;
-                let idx = t.dir.join(crate::format::naming::index_file_name(base));
-                let _ = std::fs::remove_file(&idx);
-                Ok(true)
-            }
+            true => Ok(true),
             false => Err(Error::Corrupt {
                 path: data,
                 offset: 0,

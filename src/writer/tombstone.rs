@@ -47,7 +47,7 @@ pub(crate) fn next_seq(layout: &Layout, topic: &str) -> Result<u64> {
 pub(crate) fn begin(layout: &Layout, topic: &str, next: u64) -> Result<std::path::PathBuf> {
     let dir = layout.topic(topic);
     let gone = layout.tmp().join(deleted::pending_name(topic, next, random_u64()));
-    std::fs::rename(&dir, &gone).ctx("delete topic directory", &dir)?;
+    crate::storage::file::rename(&dir, &gone).ctx("delete topic directory", &dir)?;
     let topics = layout.topics();
     sync_dir(&topics).ctx("sync topics directory", &topics)?;
     let tmp = layout.tmp();
@@ -62,7 +62,7 @@ pub(crate) fn finish(layout: &Layout, gone: &Path, topic: &str, next: u64) -> Re
     if gone.is_dir() {
         for entry in std::fs::read_dir(gone).ctx("list deleted topic's files", gone)? {
             let p = entry.ctx("list deleted topic's files", gone)?.path();
-            std::fs::remove_file(&p).ctx("remove deleted topic's file", &p)?;
+            crate::storage::file::remove_file(&p).ctx("remove deleted topic's file", &p)?;
         }
     }
     write(layout, topic, next)?;
