@@ -613,7 +613,7 @@ fn run_session(
     model: Model,
     after: After,
     crash: Option<(u64, &Path)>,
-) -> (Option<Crashed>, Model, u64) {
+) -> (Option<Crashed>, Model, After) {
     let gate = Arc::new(Gate::default());
     add_hook(dir, gate.clone());
     let cp = CrashPoints::install(dir);
@@ -633,7 +633,6 @@ fn run_session(
         gate: gate.clone(),
     };
     let stopped = s.run(steps);
-    let seen = cp.seen();
     gate.release();
     // The killed writer's threads stop now; nothing they do reaches the images.
     drop(s.w.take());
@@ -643,7 +642,7 @@ fn run_session(
         Stopped::Finished => assert!(crashed.is_none(), "the session finished past its crash point"),
         Stopped::Crashed => assert!(crashed.is_some(), "the session stopped without a crash"),
     }
-    (crashed, s.model, seen)
+    (crashed, s.model, s.after)
 }
 
 /// Copies `image` (whose durable state `durable` knows) to `to`, returning
@@ -662,14 +661,18 @@ fn recover(image: &Path, durable: Arc<CrashRecorder>, model: &Model, after: Afte
     let mut m = model.clone();
     m.label = "recovery";
     let images = image.with_extension("crash");
-    let (crashed, m2, _) = run_session(image, durable, &steps, m, after, point.map(|p| (p, images.as_path())));
+    let (crashed, m2, pending) = run_session(image, durable, &steps, m, after, point.map(|p| (p, images.as_path())));
     let was = crashed.is_some();
     if let Some(c) = crashed {
         let mut m3 = m2.clone();
         m3.label = "second recovery";
         m3.trail = format!("{}, then recovery crash point {}", m3.trail, c.op);
         let d = c.kill_durable.clone();
-        recover(&c.kill_image, d, &m3, After::Kill, None);
+        // Crashed before the session's first open had checked the log: the
+        // first crash's loss still applies (after a power loss, a kill -9
+        // of its recovery owes only what was flushed).
+        let kill_after = if pending == After::PowerLoss { After::PowerLoss } else { After::Kill };
+        recover(&c.kill_image, d, &m3, kill_after, None);
         let d = CrashRecorder::durable(&c.power_image).unwrap();
         recover(&c.power_image, d, &m3, After::PowerLoss, None);
     } else {

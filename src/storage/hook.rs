@@ -212,6 +212,17 @@ pub(crate) fn each(path: &Path, f: impl FnMut(&dyn StorageHook) -> io::Result<()
     }
 }
 
+/// True when a hook is registered for `path` (always false without the feature).
+#[inline]
+pub(crate) fn watched(path: &Path) -> bool {
+    let mut any = false;
+    let _ = each(path, |_| {
+        any = true;
+        Ok(())
+    });
+    any
+}
+
 /// Runs the hooks for `change` (nothing without the feature).
 #[inline]
 pub(crate) fn change(change: Change<'_>) -> io::Result<()> {

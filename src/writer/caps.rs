@@ -38,7 +38,7 @@ pub(crate) fn remeasure(shared: &Shared) -> Result<()> {
 pub(crate) fn drop_oldest(shared: &Shared, only: Option<&Topic>, why: &str) -> Result<bool> {
     let topics: Vec<Arc<Topic>> = match only {
         Some(t) => shared.topics.read().get(&*t.name).cloned().into_iter().collect(),
-        None => super::topic::in_pass_order(shared.topics.read().values().cloned().collect()),
+        None => super::topic::in_pass_order(&shared.layout.base, shared.topics.read().values().cloned().collect()),
     };
     // The oldest candidate: the first segment of each topic with a later one
     // (every segment but a topic's newest is sealed: the writer sealed it
@@ -99,7 +99,8 @@ pub(crate) fn retention(shared: &Shared) -> Result<()> {
         return Ok(());
     }
     remeasure(shared)?;
-    let topics: Vec<Arc<Topic>> = super::topic::in_pass_order(shared.topics.read().values().cloned().collect());
+    let topics: Vec<Arc<Topic>> =
+        super::topic::in_pass_order(&shared.layout.base, shared.topics.read().values().cloned().collect());
     if let Some(age) = cfg.retention_max_age() {
         let cutoff = crate::storage::file::now_ns().saturating_sub(age.as_nanos() as u64);
         for t in &topics {

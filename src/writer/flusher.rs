@@ -338,7 +338,8 @@ fn gather(ctl: &FlushCtl, s: &mut parking_lot::MutexGuard<'_, FlushState>) {
 /// retention also works on quiet topics.
 fn roll_old_segments(shared: &Shared) {
     let Some(max_age) = shared.cfg.segment_max_age() else { return };
-    let topics: Vec<Arc<Topic>> = super::topic::in_pass_order(shared.topics.read().values().cloned().collect());
+    let topics: Vec<Arc<Topic>> =
+        super::topic::in_pass_order(&shared.layout.base, shared.topics.read().values().cloned().collect());
     for t in topics {
         let mut st = t.state.lock();
         let old = st.appender.as_ref().is_some_and(|a| a.count > 0 && a.started.elapsed() >= max_age);
@@ -366,7 +367,8 @@ fn sync_pass(shared: &Shared, publish: bool) -> Result<bool> {
         let dir = shared.layout.topics();
         sync_dir(&dir).ctx("sync topics directory", &dir)?;
     }
-    let topics: Vec<Arc<Topic>> = super::topic::in_pass_order(shared.topics.read().values().cloned().collect());
+    let topics: Vec<Arc<Topic>> =
+        super::topic::in_pass_order(&shared.layout.base, shared.topics.read().values().cloned().collect());
     let mut work = Vec::new();
     for t in topics {
         let mut st = t.state.lock();

@@ -90,12 +90,13 @@ impl TopicState {
     }
 }
 
-/// `topics` in the order passes visit them: by name in builds with the
-/// `fault-injection` feature, so that the file-system operations of a pass
-/// come in the same order in every run (crash-point exploration numbers
-/// them); as the map gave them otherwise (no sorting on the sync path).
-pub(crate) fn in_pass_order(mut topics: Vec<Arc<Topic>>) -> Vec<Arc<Topic>> {
-    if crate::storage::hook::enabled() {
+/// `topics` in the order passes visit them: by name while a test hook
+/// watches the log directory `base` (feature `fault-injection`), so that the
+/// file-system operations of a pass come in the same order in every run
+/// (crash-point exploration numbers them); as the map gave them otherwise
+/// (no sorting on the sync path).
+pub(crate) fn in_pass_order(base: &std::path::Path, mut topics: Vec<Arc<Topic>>) -> Vec<Arc<Topic>> {
+    if crate::storage::hook::watched(base) {
         topics.sort_by(|a, b| a.name.cmp(&b.name));
     }
     topics
