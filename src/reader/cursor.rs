@@ -161,8 +161,12 @@ impl Cursor {
             let Some(seg) = self.seg.clone() else { return Ok(Fill::CaughtUp(None)) };
             let source = if seg.blocks.is_some() {
                 match self.block_source(&seg, events)? {
-                    Some(src) => src,
-                    None => continue,
+                    Ok(src) => src,
+                    // Skipped damage: look again from where the cursor is now.
+                    Err(true) => continue,
+                    // Nothing readable after it yet (no later segment): stop
+                    // here rather than look again and again.
+                    Err(false) => return Ok(Fill::CaughtUp(Some(seg))),
                 }
             } else {
                 seg.read_ahead(self.off);
@@ -294,24 +298,25 @@ impl Cursor {
         }
     }
 
-    /// The decompressed block at the cursor of a compressed segment; `None`
-    /// after skipping a damaged block (the caller looks again).
-    fn block_source(&mut self, seg: &Arc<ReadSegment>, events: &mut Vec<Corruption>) -> Result<Option<Source>> {
+    /// The decompressed block at the cursor of a compressed segment, or,
+    /// after a damaged block, whether skipping it moved the cursor (`true`:
+    /// look again; `false`: nothing to read after it yet).
+    fn block_source(
+        &mut self,
+        seg: &Arc<ReadSegment>,
+        events: &mut Vec<Corruption>,
+    ) -> Result<std::result::Result<Source, bool>> {
         let Some(i) = seg.block_at(self.off) else {
             // Past the last readable block: what is left was lost to damage.
             let i = seg.blocks.as_ref().map_or(0, |b| b.list.len());
-            self.skip_block(seg, i, events)?;
-            return Ok(None);
+            return Ok(Err(self.skip_block(seg, i, events)?.is_some()));
         };
         match seg.block(i) {
             Ok(buf) => {
                 let raw_offset = seg.blocks.as_ref().map_or(0, |b| b.list[i].header.raw_offset);
-                Ok(Some(Source::Block { seg: seg.clone(), buf, raw_offset }))
+                Ok(Ok(Source::Block { seg: seg.clone(), buf, raw_offset }))
             }
-            Err(_) => {
-                self.skip_block(seg, i, events)?;
-                Ok(None)
-            }
+            Err(_) => Ok(Err(self.skip_block(seg, i, events)?.is_some())),
         }
     }
 
