@@ -270,6 +270,8 @@ pub(crate) struct Core {
     /// `checkpoint_interval_ms: 0`) could otherwise write in the other order
     /// than they read, the older position last, moving the group back.
     persisting: Mutex<()>,
+    /// The positions `stop` left (set once stopped).
+    final_positions: Mutex<Option<Vec<(String, u64, u64)>>>,
     /// When this member's heartbeat was last written (monotonic ns).
     last_beat: AtomicU64,
     /// Topics whose lease another member took: to be given up by the ckpt
@@ -333,6 +335,7 @@ impl Core {
             retry,
             balance_soon: AtomicBool::new(false),
             persisting: Mutex::new(()),
+            final_positions: Mutex::new(None),
             last_beat: AtomicU64::new(super::members::mono_ns()),
             lost: Mutex::new(Vec::new()),
         }
@@ -1228,6 +1231,9 @@ impl Core {
         let persisted = self.persist(None);
         {
             let mut s = self.sched.lock();
+            // What `positions()` reports once stopped: where this member
+            // left its topics.
+            *self.final_positions.lock() = Some(Self::owned_positions(&s));
             for t in s.topics.values_mut() {
                 if let Some(f) = &t.in_closure {
                     f.revoked.store(true, Ordering::Release);
@@ -1339,7 +1345,13 @@ impl Core {
     /// Snapshot of the positions in memory of the topics this member owns:
     /// (topic, confirmed, persisted).
     pub(crate) fn positions(&self) -> Vec<(String, u64, u64)> {
-        let s = self.sched.lock();
+        if let Some(v) = self.final_positions.lock().as_ref() {
+            return v.clone();
+        }
+        Self::owned_positions(&self.sched.lock())
+    }
+
+    fn owned_positions(s: &Sched) -> Vec<(String, u64, u64)> {
         let mut v: Vec<_> =
             s.topics.values().filter(|t| t.owned).map(|t| (t.name.to_string(), t.confirmed, t.persisted)).collect();
         v.sort();
