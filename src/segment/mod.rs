@@ -191,24 +191,19 @@ impl Segment {
         let index_path = dir.join(index_file_name(base_seq));
         let tmp_data = dir.join(format!(".ls-new-{}", data_file_name(base_seq)));
         let tmp_index = dir.join(format!(".ls-new-{}", index_file_name(base_seq)));
-        let built = Self::build_files(&tmp_data, &tmp_index, base_seq, epoch, log_id, limits, window, index_len);
-        let (data, index, data_id, index_id) = match built {
-            Ok(b) => b,
-            Err(e) => {
-                // Nothing half-made stays behind (a full disk fails here).
-                let _ = std::fs::remove_file(&tmp_index);
-                let _ = std::fs::remove_file(&tmp_data);
-                return Err(e);
-            }
-        };
-        if let Err(e) = crate::storage::file::rename(&tmp_index, &index_path) {
-            let _ = std::fs::remove_file(&tmp_index);
+        // Nothing half-made stays behind (a full disk fails here).
+        let discard = |index: &Path| {
+            let _ = std::fs::remove_file(index);
             let _ = std::fs::remove_file(&tmp_data);
+        };
+        let built = Self::build_files(&tmp_data, &tmp_index, base_seq, epoch, log_id, limits, window, index_len);
+        let (data, index, data_id, index_id) = built.inspect_err(|_| discard(&tmp_index))?;
+        if let Err(e) = crate::storage::file::rename(&tmp_index, &index_path) {
+            discard(&tmp_index);
             return Err(Error::io("rename new index file into place", &index_path, e));
         }
         if let Err(e) = crate::storage::file::rename(&tmp_data, &data_path) {
-            let _ = std::fs::remove_file(&index_path);
-            let _ = std::fs::remove_file(&tmp_data);
+            discard(&index_path);
             return Err(Error::io("rename new data file into place", &data_path, e));
         }
         Ok((data, index, data_id, index_id))
