@@ -35,7 +35,7 @@
 //! (one at or above the floor only after they have stayed free for one tick,
 //! so the members furthest behind choose first).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -389,8 +389,18 @@ pub(crate) struct Plan {
 /// group consumes, with its backlog (records not yet confirmed); `mine`:
 /// those this member owns; `others`: how many topics each other live member
 /// owns; `free`: topics nobody owns, and whether each was already free at
-/// the last tick.
-pub(crate) fn plan(topics: &[(String, u64)], mine: &[String], others: &[usize], free: &[(String, bool)]) -> Plan {
+/// the last tick; `orphans`: topics a healthy member's closure is stuck on
+/// (that member gave them up and cannot take them back before its closure
+/// returns). Orphans are taken at once, beyond the fair share, and never
+/// given up to even the load out: a member stuck on all its topics shows
+/// none, and the fair share alone would leave them with nobody.
+pub(crate) fn plan(
+    topics: &[(String, u64)],
+    mine: &[String],
+    others: &[usize],
+    free: &[(String, bool)],
+    orphans: &HashSet<&str>,
+) -> Plan {
     let t = topics.len();
     let m = others.len() + 1;
     let (floor, ceil) = (t / m, t.div_ceil(m));
@@ -403,7 +413,8 @@ pub(crate) fn plan(topics: &[(String, u64)], mine: &[String], others: &[usize], 
     };
     let mut out = Plan::default();
     // Topics no longer consumed are always released.
-    let mut kept: Vec<String> = mine.iter().filter(|n| backlog.contains_key(n.as_str())).cloned().collect();
+    let mut kept: Vec<String> =
+        mine.iter().filter(|n| backlog.contains_key(n.as_str()) && !orphans.contains(n.as_str())).cloned().collect();
     out.release.extend(mine.iter().filter(|n| !backlog.contains_key(n.as_str())).cloned());
     let excess = if kept.len() > ceil {
         kept.len() - ceil
@@ -418,15 +429,22 @@ pub(crate) fn plan(topics: &[(String, u64)], mine: &[String], others: &[usize], 
         return out;
     }
     let room = ceil.saturating_sub(kept.len());
+    let mut stranded: Vec<String> = free
+        .iter()
+        .map(|(n, _)| n.clone())
+        .filter(|n| orphans.contains(n.as_str()) && backlog.contains_key(n.as_str()))
+        .collect();
     let mut candidates: Vec<String> = free
         .iter()
-        .filter(|(_, waited)| kept.len() < floor || *waited)
+        .filter(|(n, waited)| !orphans.contains(n.as_str()) && (kept.len() < floor || *waited))
         .map(|(n, _)| n.clone())
         .filter(|n| backlog.contains_key(n.as_str()))
         .collect();
     by_backlog(&mut candidates, true);
     candidates.truncate(room);
-    out.take = candidates;
+    by_backlog(&mut stranded, true);
+    stranded.extend(candidates);
+    out.take = stranded;
     out
 }
 
@@ -438,11 +456,33 @@ mod tests {
         (0..n).map(|i| (format!("t{i:02}"), i as u64)).collect()
     }
 
+    fn none() -> HashSet<&'static str> {
+        HashSet::new()
+    }
+
+    #[test]
+    fn topics_a_healthy_member_is_stuck_on_are_taken_beyond_the_fair_share_and_kept() {
+        // Two members, ten topics: the other one's closures hang on its five,
+        // which it gave up; its file now lists none of them.
+        let t = topics(10);
+        let mine: Vec<String> = t[..5].iter().map(|(n, _)| n.clone()).collect();
+        let stuck: HashSet<&str> = t[5..].iter().map(|(n, _)| n.as_str()).collect();
+        let free: Vec<(String, bool)> = t[5..].iter().map(|(n, _)| (n.clone(), false)).collect();
+        let p = plan(&t, &mine, &[0], &free, &stuck);
+        assert!(p.release.is_empty(), "{p:?}");
+        assert_eq!(p.take.len(), 5, "all stranded topics are taken at once: {p:?}");
+        // Owning all ten, it gives none up while the other is still stuck...
+        let all: Vec<String> = t.iter().map(|(n, _)| n.clone()).collect();
+        assert_eq!(plan(&t, &all, &[0], &[], &stuck), Plan::default());
+        // ...and evens the load out once its closures returned.
+        assert_eq!(plan(&t, &all, &[0], &[], &none()).release.len(), 5);
+    }
+
     #[test]
     fn a_lone_member_takes_every_free_topic_at_once() {
         let t = topics(5);
         let free: Vec<(String, bool)> = t.iter().map(|(n, _)| (n.clone(), false)).collect();
-        let p = plan(&t, &[], &[], &free);
+        let p = plan(&t, &[], &[], &free, &none());
         assert_eq!(p.take.len(), 5);
         assert_eq!(p.take[0], "t04", "largest backlog first");
     }
@@ -451,7 +491,7 @@ mod tests {
     fn a_member_above_the_ceiling_releases_its_smallest_topics() {
         let t = topics(30);
         let mine: Vec<String> = t.iter().map(|(n, _)| n.clone()).collect();
-        let p = plan(&t, &mine, &[0, 0], &[]);
+        let p = plan(&t, &mine, &[0, 0], &[], &none());
         assert_eq!(p.release.len(), 20);
         assert_eq!(p.release[0], "t00");
         assert!(p.take.is_empty());
@@ -462,25 +502,25 @@ mod tests {
         let t = topics(31);
         let mine: Vec<String> = t[..10].iter().map(|(n, _)| n.clone()).collect();
         let free = vec![("t30".to_owned(), false)];
-        assert!(plan(&t, &mine, &[10, 10], &free).take.is_empty());
+        assert!(plan(&t, &mine, &[10, 10], &free, &none()).take.is_empty());
         let free = vec![("t30".to_owned(), true)];
-        assert_eq!(plan(&t, &mine, &[10, 10], &free).take, ["t30"]);
+        assert_eq!(plan(&t, &mine, &[10, 10], &free, &none()).take, ["t30"]);
         let mine: Vec<String> = t[..11].iter().map(|(n, _)| n.clone()).collect();
-        assert!(plan(&t, &mine, &[10, 10], &free).take.is_empty());
+        assert!(plan(&t, &mine, &[10, 10], &free, &none()).take.is_empty());
     }
 
     #[test]
     fn a_member_above_the_floor_gives_one_topic_to_a_member_below_it() {
         let t = topics(31);
         let mine: Vec<String> = t[..11].iter().map(|(n, _)| n.clone()).collect();
-        assert_eq!(plan(&t, &mine, &[11, 9], &[]).release.len(), 1);
-        assert!(plan(&t, &mine, &[10, 10], &[]).release.is_empty());
+        assert_eq!(plan(&t, &mine, &[11, 9], &[], &none()).release.len(), 1);
+        assert!(plan(&t, &mine, &[10, 10], &[], &none()).release.is_empty());
     }
 
     #[test]
     fn topics_no_longer_consumed_are_released() {
         let t = topics(2);
-        let p = plan(&t, &["gone".to_owned()], &[], &[]);
+        let p = plan(&t, &["gone".to_owned()], &[], &[], &none());
         assert_eq!(p.release, ["gone"]);
     }
 }

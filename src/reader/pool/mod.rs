@@ -265,6 +265,8 @@ pub(crate) struct Core {
     retry: RetryPolicy,
     /// Set when the ckpt thread should balance before its next tick.
     balance_soon: AtomicBool,
+    /// Set when a worker waits for the ckpt thread to check its leases.
+    beat_soon: AtomicBool,
     /// Held by one `persist` at a time, from reading the confirmed positions
     /// to writing them: two persists (the ckpt thread's and a worker's with
     /// `checkpoint_interval_ms: 0`) could otherwise write in the other order
@@ -274,6 +276,9 @@ pub(crate) struct Core {
     final_positions: Mutex<Option<Vec<(String, u64, u64)>>>,
     /// When this member's heartbeat was last written (monotonic ns).
     last_beat: AtomicU64,
+    /// When the ckpt thread last finished checking which of this member's
+    /// leases others took over (monotonic ns; see `leases_unchecked`).
+    leases_checked: AtomicU64,
     /// Topics whose lease another member took: to be given up by the ckpt
     /// thread (their byte lock released).
     lost: Mutex<Vec<Arc<str>>>,
@@ -334,9 +339,11 @@ impl Core {
             start_from,
             retry,
             balance_soon: AtomicBool::new(false),
+            beat_soon: AtomicBool::new(false),
             persisting: Mutex::new(()),
             final_positions: Mutex::new(None),
             last_beat: AtomicU64::new(super::members::mono_ns()),
+            leases_checked: AtomicU64::new(super::members::mono_ns()),
             lost: Mutex::new(Vec::new()),
         }
     }
@@ -672,17 +679,28 @@ impl Core {
         self.report(&mut events);
 
         // Respect mem_max_size: wait for memory unless nothing is in flight.
+        // And a member that went without a heartbeat for longer than
+        // member_timeout_ms (frozen, paused, starved) starts no batch until
+        // the ckpt thread has checked which of its topics others took over:
+        // its workers wake together with that thread, and would otherwise
+        // each deliver one more batch of a topic it no longer owns.
         {
+            let unchecked = self.leases_unchecked();
             let mut s = self.sched.lock();
-            if s.in_flight > 0 && s.in_flight_bytes + batch.bytes > self.cfg.mem_max_size() {
+            if unchecked || (s.in_flight > 0 && s.in_flight_bytes + batch.bytes > self.cfg.mem_max_size()) {
                 let t = s.topics.get_mut(&name);
                 if let Some(t) = t {
                     t.cursor = Some(cursor);
                     t.retry = Some(Retry { batch });
                     t.state = TState::Retry;
                 }
-                // Re-queued when a batch finishes (see `finish`).
+                // Re-queued when a batch finishes (see `finish`), or when
+                // the leases were checked (`heartbeat` wakes the workers).
                 s.retries.push(std::cmp::Reverse((Instant::now() + Duration::from_millis(1), name)));
+                drop(s);
+                if unchecked {
+                    self.request_heartbeat();
+                }
                 return;
             }
             s.in_flight += 1;
@@ -1058,6 +1076,21 @@ impl Core {
         self.request_balance();
     }
 
+    /// True when this member went longer than `member_timeout_ms` without
+    /// a heartbeat and the ckpt thread has not yet checked its leases since.
+    fn leases_unchecked(&self) -> bool {
+        let last = self.last_beat.load(Ordering::Acquire).max(self.leases_checked.load(Ordering::Acquire));
+        let since = super::members::mono_ns().saturating_sub(last);
+        super::members::is_stale(Some(since), self.cfg.member_timeout())
+    }
+
+    /// Asks the ckpt thread to beat (and check its leases) now.
+    fn request_heartbeat(&self) {
+        self.beat_soon.store(true, Ordering::Release);
+        let _g = self.ckpt_lock.lock();
+        self.ckpt_cv.notify_all();
+    }
+
     /// Refreshes the heartbeat when due. If this member itself went longer
     /// than `member_timeout_ms` without one (it was frozen or starved),
     /// others may have taken its topics over: it checks its leases first.
@@ -1082,6 +1115,9 @@ impl Core {
                 Ok(lost) => self.lose(&lost),
                 Err(e) => log::warn!("group {:?}: checking topic leases failed: {e}", self.group),
             }
+            // Checked (or failed to, which a persist refused later still
+            // catches): the workers held back by `leases_unchecked` go on.
+            self.leases_checked.store(super::members::mono_ns(), Ordering::Release);
         }
         let now = super::members::mono_ns();
         match self.members.lock().beat() {
@@ -1126,7 +1162,7 @@ impl Core {
                     return;
                 }
             }
-            if last_beat.elapsed() >= beat_every {
+            if last_beat.elapsed() >= beat_every || self.beat_soon.swap(false, Ordering::AcqRel) {
                 last_beat = Instant::now();
                 self.heartbeat(beat_every);
             }
