@@ -17,8 +17,13 @@
 //!
 //! With `--config`, the library re-reads black_topics and white_topics when
 //! the file changes (the Config came from `Config::from_file`).
+//!
+//! Kafka is there only with the feature `kafka` (librdkafka needs a C/C++
+//! toolchain to build); without it `--to kafka://…` is refused at step 1
+//! with the install line that brings it (see [`engine`]).
 
 mod engine;
+#[cfg(feature = "kafka")]
 mod kafka;
 mod nats;
 mod stats;
@@ -57,6 +62,7 @@ pub fn run(cfg: &Config, args: &ForwardArgs, json: bool) -> Outcome {
     let shutdown = shutdown_on_signals()?;
     match engine {
         Engine::Nats(url) => ship(nats::connect(url, args)?, cfg, args, json, &shutdown),
+        #[cfg(feature = "kafka")]
         Engine::Kafka(url) => ship(kafka::connect(url, args)?, cfg, args, json, &shutdown),
     }
 }
