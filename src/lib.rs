@@ -44,6 +44,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod admin;
+#[cfg(feature = "tokio")]
+mod asyncio;
 mod config;
 mod doorbell;
 mod error;
@@ -60,6 +62,9 @@ mod verify;
 mod writer;
 
 pub use admin::{TopicInfo, seq_at_time, topics};
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+pub use asyncio::{AsyncReaderHandle, AsyncTopicReader};
 pub use config::{CONFIG_ENV, Config, Durability, FullPolicy, KEYS as CONFIG_KEYS, default_config_path, parse_size};
 pub use error::{Error, Result};
 pub use reader::{

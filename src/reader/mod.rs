@@ -28,7 +28,10 @@ pub use batch::{Batch, Confirmer, Record, Records};
 pub use cursor::Corruption;
 pub use members::MemberInfo;
 pub use policy::{RetryPolicy, StartFrom};
-use pool::{BoxError, Core, Wake};
+pub(crate) use pool::BoxError;
+use pool::{Core, Wake};
+#[cfg(feature = "tokio")]
+pub(crate) use pool::{Forward, NotDelivered};
 pub use pull::TopicReader;
 pub(crate) use segment::ReadSegment;
 
@@ -149,6 +152,18 @@ impl ReaderBuilder {
         F: Fn(&Batch) -> std::result::Result<(), E> + Send + Sync + 'static,
         E: Into<BoxError>,
     {
+        self.start_forward(Box::new(move |b: &Arc<Batch>| forward(b).map_err(Into::into)))
+    }
+
+    /// The log directory this reader will read.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn base_dir(&self) -> &std::path::Path {
+        self.cfg.base_dir()
+    }
+
+    /// [`ReaderBuilder::start`] with the forwarder type-erased (the async
+    /// API's start wraps its closure into one).
+    pub(crate) fn start_forward(self, forward: pool::Forward) -> Result<ReaderHandle> {
         self.cfg.validate()?;
         check_group(&self.group)?;
         let layout = Layout::new(self.cfg.base_dir());
@@ -172,7 +187,6 @@ impl ReaderBuilder {
                 Wake::Local { bell: Some(bell), word: parking_lot::Mutex::new(0), cv: parking_lot::Condvar::new() }
             }
         };
-        let forward: pool::Forward = Box::new(move |b: &Batch| forward(b).map_err(Into::into));
         let core = Arc::new(Core::new(
             self.cfg.clone(),
             layout.clone(),
@@ -325,6 +339,12 @@ impl ReaderHandle {
     /// The group this reader consumes as.
     pub fn group(&self) -> &str {
         &self.core.group
+    }
+
+    /// The log directory this reader reads.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn base_dir(&self) -> &std::path::Path {
+        &self.core.layout.base
     }
 
     /// Counters since start.

@@ -74,7 +74,15 @@ struct FlushState {
     running: bool,
     /// How long the last pass took.
     last_pass: Duration,
+    /// Completions registered by callers that do not wait on `done` (the
+    /// async API): each runs, under the state lock, once a pass that started
+    /// after its request finished, or with the failure or closing that ends
+    /// all waiting. They must not block.
+    notify: Vec<(u64, Completion)>,
 }
+
+/// A completion run from the flush thread's pass (see `FlushCtl::flush_then`).
+pub(crate) type Completion = Box<dyn FnOnce(std::result::Result<(), String>) + Send>;
 
 impl FlushState {
     /// Callers waiting for a pass that has not completed yet.
@@ -106,6 +114,31 @@ impl FlushCtl {
         let r = self.wait_for(&mut s, mine, deadline);
         s.waiters.remove(&mine);
         r
+    }
+
+    /// Asks for a sync pass (one that writes the durable watermarks too,
+    /// with `publish`) and returns at once: `done` runs when a pass that
+    /// started after this call finished, or with the reason none will. The
+    /// pass is the flush thread's, so nothing blocks the caller.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn flush_then(&self, publish: bool, done: Completion) {
+        let mut s = self.state.lock();
+        if let Some(why) = &s.failed {
+            let why = why.clone();
+            drop(s);
+            return done(Err(why));
+        }
+        if s.exited {
+            drop(s);
+            return done(Err("the writer is closed".into()));
+        }
+        s.requested += 1;
+        let mine = s.requested;
+        s.publish |= publish;
+        s.notify.push((mine, done));
+        s.wake = true;
+        self.work.notify_one();
+        self.arrivals.notify_all();
     }
 
     fn wait_for(
@@ -200,6 +233,7 @@ pub(crate) fn run(shared: Arc<Shared>) {
         if shutdown {
             let mut s = shared.flush.state.lock();
             s.exited = true;
+            complete_notified(&mut s);
             shared.flush.done.notify_all();
             drop(s);
             // Closed: another writer may take the directory now (after
@@ -312,9 +346,30 @@ fn lead(shared: &Shared, s: &mut parking_lot::MutexGuard<'_, FlushState>, publis
             s.failed.get_or_insert(e.to_string());
         }
     }
+    complete_notified(s);
     shared.flush.done.notify_all();
     if matches!(pass, Ok(true)) {
         parking_lot::MutexGuard::unlocked(s, || shared.bell.poke_file());
+    }
+}
+
+/// Runs the registered completions that the state now settles: those whose
+/// request a completed pass carried, and all of them once the writer failed
+/// or its thread exited.
+fn complete_notified(s: &mut FlushState) {
+    if s.notify.is_empty() {
+        return;
+    }
+    let end = if s.failed.is_some() || s.exited { None } else { Some(s.completed) };
+    let (settled, waiting): (Vec<_>, Vec<_>) =
+        std::mem::take(&mut s.notify).into_iter().partition(|(mine, _)| end.is_none_or(|c| *mine <= c));
+    s.notify = waiting;
+    for (_, done) in settled {
+        done(match (&s.failed, end) {
+            (Some(why), _) => Err(why.clone()),
+            (None, None) => Err("the writer is closed".into()),
+            (None, Some(_)) => Ok(()),
+        });
     }
 }
 

@@ -7,7 +7,7 @@
 
 mod caps;
 mod compress;
-mod flusher;
+pub(crate) mod flusher;
 pub(crate) mod open;
 mod prefault;
 mod shared;
@@ -413,6 +413,20 @@ impl Writer {
     /// [`Error::Poisoned`] if a sync failed (now or before), [`Error::Closed`].
     pub fn flush(&self) -> Result<()> {
         self.inner.shared.flush()
+    }
+
+    /// Asks for what [`Writer::flush`] (`publish`) or a durable write waits
+    /// for, without waiting: `done` runs on the flush thread with the pass's
+    /// outcome (the async API awaits it). It must not block.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn flush_then(&self, publish: bool, done: flusher::Completion) -> Result<()> {
+        self.inner.shared.flush_then(publish, done)
+    }
+
+    /// The error a flush reports for the reason a pass gave.
+    #[cfg(feature = "tokio")]
+    pub(crate) fn flush_error(&self, why: String) -> Error {
+        self.inner.shared.flush_error(why)
     }
 
     /// Flushes, then waits until every segment of a `compress_topics` topic

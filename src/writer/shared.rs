@@ -636,7 +636,21 @@ impl Shared {
         self.flush.flush_and_publish().map_err(|why| self.flush_error(why))
     }
 
-    fn flush_error(&self, why: String) -> Error {
+    /// [`Shared::flush`] without waiting: `done` gets its outcome from the
+    /// flush thread's pass (`publish`: the durable watermarks too, as
+    /// `flush`; without: as a durable write).
+    #[cfg(feature = "tokio")]
+    pub(crate) fn flush_then(&self, publish: bool, done: super::flusher::Completion) -> Result<()> {
+        self.check_usable()?;
+        if publish {
+            self.last_flush.store(now_ns().max(1), Ordering::Relaxed);
+        }
+        self.flush.flush_then(publish, done);
+        Ok(())
+    }
+
+    /// The error a failed flush reports, from the reason the pass gave.
+    pub(crate) fn flush_error(&self, why: String) -> Error {
         if self.is_poisoned() {
             self.poison_error()
         } else if self.state.load(Ordering::SeqCst) == CLOSED {

@@ -54,8 +54,16 @@ use crate::layout::{Layout, list_topics};
 
 /// Error type the closure's errors are turned into.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
-/// The user's forwarder, type-erased.
-pub(crate) type Forward = Box<dyn Fn(&Batch) -> std::result::Result<(), BoxError> + Send + Sync>;
+/// The user's forwarder, type-erased. It gets the batch's `Arc` so that a
+/// forwarder can hand it on (the async API moves it into a future).
+pub(crate) type Forward = Box<dyn Fn(&Arc<Batch>) -> std::result::Result<(), BoxError> + Send + Sync>;
+
+/// What a forwarder returns for a batch that never reached the user's code
+/// (the async reader's runtime shut down): retried like a failure, but never
+/// counted towards moving the batch to the dead letters.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub(crate) struct NotDelivered(pub String);
 /// The corruption hook, type-erased.
 pub(crate) type OnCorruption = Box<dyn Fn(&Corruption) + Send + Sync>;
 
@@ -755,7 +763,8 @@ impl Core {
         // Out of attempts: the failing records become dead letters and the
         // topic moves on (only once they are durably stored).
         let mut moved_on = ok;
-        if !ok && self.retry.max_attempts.is_some_and(|max| batch.attempt >= max) {
+        let undelivered = matches!(&outcome, Ok(Err(e)) if e.is::<NotDelivered>());
+        if !ok && !undelivered && self.retry.max_attempts.is_some_and(|max| batch.attempt >= max) {
             match self.dead_letter(&batch, done, error.as_deref().unwrap_or("")) {
                 Ok(next) => {
                     done = next;
