@@ -6,7 +6,9 @@
 //!                     first 8 bytes: the member's heartbeat (CLOCK_MONOTONIC
 //!                     ns, little-endian), refreshed by its ckpt thread
 //! members/<id>.json   what it says about itself: pid, start time, topics
-//!                     owned, topics whose closure is stuck
+//!                     owned, topics whose closure is stuck; since format 2
+//!                     also its delivery counters and the topics waiting to
+//!                     retry a failed batch (see `MEMBER_INFO_FORMAT`)
 //! owners.lock         byte-range locks: the byte at a topic's slot is held
 //!                     by the member that owns the topic
 //! leases/<topic>      the topic's claim: epoch and owner (format/lease.rs)
@@ -48,9 +50,51 @@ pub(crate) const MEMBERS_DIR: &str = "members";
 /// The topic ownership lock file.
 pub(crate) const OWNERS_FILE: &str = "owners.lock";
 
+/// Format of the member info file this library writes: 1 had pid, start
+/// time, topics and stuck topics; 2 adds `format`, `counters` and
+/// `retrying`. Both are read (a format-1 file has no `format` key); keys a
+/// reader does not know are ignored, so an older library reads format 2.
+pub(crate) const MEMBER_INFO_FORMAT: u32 = 2;
+
+fn format_1() -> u32 {
+    1
+}
+
+/// A member's delivery counters since it started (member file format 2):
+/// what `logstream top` and `logstream groups` show of a reader running in
+/// another process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MemberCounters {
+    /// Records its closure confirmed.
+    pub records: u64,
+    /// Batches its closure returned `Ok` for.
+    pub batches: u64,
+    /// Batches its closure failed (errors and panics).
+    pub failures: u64,
+    /// Batches it scheduled again after a failure.
+    pub retries: u64,
+    /// Records it stored as dead letters.
+    pub dead_letters: u64,
+}
+
+/// A topic whose last batch failed and waits to be tried again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RetryingTopic {
+    /// The topic.
+    pub topic: String,
+    /// Failed attempts of its current batch so far.
+    pub attempts: u32,
+    /// What the closure said the last time (the error's text).
+    pub error: String,
+}
+
 /// What a member publishes about itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemberInfo {
+    /// Format of the file it was read from (1 or 2, see the counters; 0
+    /// when the file could not be read).
+    #[serde(default = "format_1")]
+    pub format: u32,
     /// Random id of the member (one per running `Reader`).
     pub id: String,
     /// Process id.
@@ -63,6 +107,14 @@ pub struct MemberInfo {
     /// as it last said (each is handed to another member when there is one).
     #[serde(default)]
     pub stuck: Vec<String>,
+    /// Its delivery counters, as it last said (`None` from a member of an
+    /// older version, format 1). Published at most about once a second.
+    #[serde(default)]
+    pub counters: Option<MemberCounters>,
+    /// Topics whose last batch failed and waits for a retry, as it last
+    /// said (empty from a member of an older version).
+    #[serde(default)]
+    pub retrying: Vec<RetryingTopic>,
     /// How long ago it last proved it runs (its heartbeat); `None` for a
     /// member of an older version that does not heartbeat.
     #[serde(skip)]
@@ -143,6 +195,12 @@ pub(crate) struct Membership {
     /// Topics whose closure is stuck, as published.
     pub(crate) stuck: Vec<String>,
     published_stuck: Vec<String>,
+    /// Delivery counters and retrying topics to publish (format 2).
+    pub(crate) report: (MemberCounters, Vec<RetryingTopic>),
+    published_report: (MemberCounters, Vec<RetryingTopic>),
+    /// When `report` was last published: counters alone change with every
+    /// batch, so they are written at most once a second.
+    report_at: std::time::Instant,
     /// Topics seen free at the last tick.
     pub(crate) seen_free: std::collections::HashSet<String>,
     published: Vec<String>,
@@ -182,6 +240,9 @@ impl Membership {
             owned: HashMap::new(),
             stuck: Vec::new(),
             published_stuck: Vec::new(),
+            report: Default::default(),
+            published_report: Default::default(),
+            report_at: std::time::Instant::now(),
             seen_free: Default::default(),
             published: vec!["-".into()],
         };
@@ -197,11 +258,16 @@ impl Membership {
     pub(crate) fn publish(&mut self) -> Result<()> {
         let mut now: Vec<String> = self.owned.keys().cloned().collect();
         now.sort();
-        if now == self.published && self.stuck == self.published_stuck {
+        let report_due = self.report.1 != self.published_report.1
+            || (self.report.0 != self.published_report.0
+                && self.report_at.elapsed() >= std::time::Duration::from_secs(1));
+        if now == self.published && self.stuck == self.published_stuck && !report_due {
             return Ok(());
         }
         self.published = now;
         self.published_stuck = self.stuck.clone();
+        self.published_report = self.report.clone();
+        self.report_at = std::time::Instant::now();
         self.publish_now()
     }
 
@@ -220,11 +286,14 @@ impl Membership {
         let mut topics: Vec<String> = self.owned.keys().cloned().collect();
         topics.sort();
         let info = MemberInfo {
+            format: MEMBER_INFO_FORMAT,
             id: self.id.clone(),
             pid: std::process::id(),
             started: self.started,
             topics,
             stuck: self.stuck.clone(),
+            counters: Some(self.report.0),
+            retrying: self.report.1.clone(),
             ..MemberInfo::default()
         };
         let path = self.info_path();
@@ -454,6 +523,23 @@ mod tests {
 
     fn topics(n: usize) -> Vec<(String, u64)> {
         (0..n).map(|i| (format!("t{i:02}"), i as u64)).collect()
+    }
+
+    #[test]
+    fn a_member_file_of_format_1_reads_with_no_counters_and_format_2_round_trips() {
+        let v1 = r#"{"id":"00000000000000aa","pid":7,"started":5,"topics":["a"],"stuck":[]}"#;
+        let m: MemberInfo = serde_json::from_str(v1).unwrap();
+        assert_eq!((m.format, m.counters, m.retrying.len()), (1, None, 0));
+        assert_eq!(m.topics, ["a"]);
+        let v2 = MemberInfo {
+            format: MEMBER_INFO_FORMAT,
+            id: "00000000000000bb".into(),
+            counters: Some(MemberCounters { records: 9, batches: 3, failures: 2, retries: 2, dead_letters: 1 }),
+            retrying: vec![RetryingTopic { topic: "a".into(), attempts: 2, error: "503".into() }],
+            ..MemberInfo::default()
+        };
+        let back: MemberInfo = serde_json::from_str(&serde_json::to_string(&v2).unwrap()).unwrap();
+        assert_eq!(back, v2);
     }
 
     fn none() -> HashSet<&'static str> {

@@ -153,6 +153,7 @@ impl Core {
                 }
             }
         }
+        m.report = self.member_report();
         m.publish()
     }
 

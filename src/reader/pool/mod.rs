@@ -133,6 +133,9 @@ struct TopicSlot {
     state: TState,
     retry: Option<Retry>,
     attempts: u32,
+    /// What the closure said of the last failed attempt (cleared by a
+    /// success); published in the member file for operators.
+    last_error: Option<Arc<str>>,
     /// Next sequence number to deliver, as confirmed in memory.
     confirmed: u64,
     /// As persisted.
@@ -416,6 +419,7 @@ impl Core {
                     state: TState::Idle,
                     retry: None,
                     attempts: 0,
+                    last_error: None,
                     confirmed: 0,
                     persisted: 0,
                     spans: Vec::new(),
@@ -782,6 +786,11 @@ impl Core {
             Some(to) => cursor.reset(to),
             None => cursor.advance(&batch, done),
         }
+        if let Some(e) = &error
+            && let Some(t) = self.sched.lock().topics.get_mut(&name)
+        {
+            t.last_error = Some(e.as_str().into());
+        }
         self.finish(&name, cursor, &batch, seek.unwrap_or(done), moved_on, seek.is_some());
     }
 
@@ -932,6 +941,7 @@ impl Core {
         }
         if ok {
             t.attempts = 0;
+            t.last_error = None;
             t.state = if persist_now { TState::Busy } else { TState::Queued };
             if !persist_now {
                 s.ready.push_back(name.clone());
@@ -996,7 +1006,10 @@ impl Core {
                     }
                     _ => None,
                 };
-                if part.is_none() && t.confirmed == t.persisted && t.dirty.is_none() {
+                // `persisted` is past `confirmed` after a partial prefix was
+                // saved: writing `confirmed` again would move the saved
+                // position back to the batch's start.
+                if part.is_none() && t.confirmed <= t.persisted && t.dirty.is_none() {
                     continue;
                 }
                 if let Some((b, next)) = part {
@@ -1083,6 +1096,33 @@ impl Core {
         drop(lost);
         drop(s);
         self.request_balance();
+    }
+
+    /// What the member file says of this member's deliveries (format 2):
+    /// its counters and the topics waiting to retry a failed batch.
+    pub(crate) fn member_report(&self) -> (super::members::MemberCounters, Vec<super::members::RetryingTopic>) {
+        let c = &self.counters;
+        let counters = super::members::MemberCounters {
+            records: c.records.load(Ordering::Relaxed),
+            batches: c.batches.load(Ordering::Relaxed),
+            failures: c.failures.load(Ordering::Relaxed) + c.panics.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            dead_letters: c.dead_letters.load(Ordering::Relaxed),
+        };
+        let s = self.sched.lock();
+        let mut retrying: Vec<super::members::RetryingTopic> = s
+            .topics
+            .values()
+            .filter(|t| t.owned && t.attempts > 0)
+            .map(|t| super::members::RetryingTopic {
+                topic: t.name.to_string(),
+                attempts: t.attempts,
+                error: t.last_error.as_deref().unwrap_or("").chars().take(200).collect(),
+            })
+            .collect();
+        drop(s);
+        retrying.sort_by(|a, b| a.topic.cmp(&b.topic));
+        (counters, retrying)
     }
 
     /// True when this member went longer than `member_timeout_ms` without
