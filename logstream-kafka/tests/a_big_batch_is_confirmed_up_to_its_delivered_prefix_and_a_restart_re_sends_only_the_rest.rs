@@ -26,12 +26,10 @@ const STALL: Duration = Duration::from_secs(600);
 
 fn cfg_for(dir: &std::path::Path) -> logstream::Config {
     let mut cfg = config(dir);
-    // One batch holds every record. Positions are persisted every 2 s: the
-    // test sees the saved position and freezes the child well within one
-    // interval. (The reader, as of this writing, saves a batch's confirmed
-    // prefix at one tick and the batch's start again at the next while the
-    // batch is still in its closure: a bug of its own, reported apart.)
-    cfg.set_max_batch_bytes(8 << 20).set_checkpoint_interval_ms(2000);
+    // One batch holds every record; positions are persisted every 100 ms
+    // (the saved prefix must stay put across ticks while the batch hangs:
+    // the reader used to save the batch's start again at the next tick).
+    cfg.set_max_batch_bytes(8 << 20).set_checkpoint_interval_ms(100);
     cfg
 }
 
@@ -114,6 +112,11 @@ fn a_forwarder_killed_inside_a_big_batch_re_sends_only_what_kafka_had_not_report
     let group = logstream::Group::open(&cfg, "g").unwrap();
     let saved = || group.positions().unwrap().iter().find(|p| p.topic == "t").map_or(0, |p| p.next_seq);
     wait_for("the delivered prefix to be saved while the batch hangs", Duration::from_secs(60), || saved() == prefix);
+    // Several checkpoint ticks later it is still there.
+    for _ in 0..5 {
+        std::thread::sleep(Duration::from_millis(100));
+        assert_eq!(saved(), prefix, "the saved position stays at the delivered prefix");
+    }
     // Frozen, it saves nothing more; then killed inside its batch.
     stop_process(&child.0);
     let saved_at_kill = saved();
