@@ -604,44 +604,32 @@ fn open_journal(dir: &Path) -> Result<(File, u64)> {
 }
 
 /// Reads a group's positions without opening it for writing (admin tools,
-/// retention, other groups), under the shared lock when it can be taken.
-/// A holder frozen inside its critical section (a stopped process) keeps
-/// the lock: after a few seconds the positions are read without it (the
-/// entries are CRC'd and the files replaced atomically, so the worst case
-/// is a position a moment old).
+/// retention, other groups), **without taking the lock**: a reader that is
+/// itself frozen (an operator's `logstream top` stopped with Ctrl-Z) must
+/// never hold up the members' persists, and members must never wait for a
+/// tool. The files make a lock-free read consistent: entries are CRC'd and
+/// appended whole (a torn last entry is skipped), and compaction or a repair
+/// replaces the snapshot first and the journal second, each by rename. So a
+/// read that finds the snapshot it opened still at its path after reading
+/// the journal saw either the old pair, the new snapshot with the old
+/// journal (entries twice, merged by generation), or the new pair; the one
+/// mix that would lose entries (old snapshot, new journal) replaced the
+/// snapshot in between, and is read again.
 pub(crate) fn load(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)> {
-    load_within(dir, Duration::from_secs(3))
-}
-
-/// [`load`], waiting at most `patience` for the lock.
-pub(crate) fn load_within(dir: &Path, patience: Duration) -> Result<(HashMap<String, Position>, LoadReport)> {
-    let lpath = dir.join(LOCK_FILE);
-    // A read-only directory (an operator's copy) has no lock to take.
-    let lock = OpenOptions::new().read(true).open(&lpath).ok();
-    let mut held = None;
-    if let Some(f) = lock {
-        let f = Arc::new(f);
-        let deadline = Instant::now() + patience;
-        loop {
-            match rustix::fs::flock(&*f, rustix::fs::FlockOperation::NonBlockingLockShared) {
-                Ok(()) => {
-                    held = Some(Held(f));
-                    break;
-                }
-                Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
-                    if Instant::now() >= deadline {
-                        log::debug!("{}: still held after {patience:?}; reading positions without it", lpath.display());
-                        break;
-                    }
-                    std::thread::sleep(Duration::from_millis(2));
-                }
-                Err(e) => return Err(Error::io("lock checkpoints", &lpath, e.into())),
+    let spath = dir.join(SNAP_FILE);
+    let mut tries = 0;
+    loop {
+        let before = open_existing(&spath)?.map(|(_, id)| id);
+        let loaded = load_unlocked(dir)?;
+        let after = open_existing(&spath)?.map(|(_, id)| id);
+        tries += 1;
+        if before == after || tries >= 100 {
+            if before != after {
+                log::warn!("{}: replaced during 100 reads in a row; using the last read", spath.display());
             }
+            return Ok(loaded);
         }
     }
-    let r = load_unlocked(dir);
-    drop(held);
-    r
 }
 
 /// The member named by `topic`'s lease in the group in `dir` (0: none).
