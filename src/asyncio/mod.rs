@@ -29,7 +29,7 @@
 //! sync` in the config every write waits for its sync; at a disk cap
 //! (`max_disk_bytes`, `max_topic_bytes`) with the default
 //! `FullPolicy::Block` a write sleeps until consumers free space, up to
-//! `max_wait`; and while the writer is stopped ([`Writer::stop`](crate::Writer::stop)) a
+//! `full_max_wait_ms`; and while the writer is stopped ([`Writer::stop`](crate::Writer::stop)) a
 //! write waits for [`Writer::resume`](crate::Writer::resume). A service that
 //! cannot afford those on a worker uses `FullPolicy::Error` and writes
 //! from `spawn_blocking` when it needs to be sure.
