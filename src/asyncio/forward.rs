@@ -55,6 +55,7 @@ impl ReaderBuilder {
     /// # Errors
     /// As [`ReaderBuilder::start`]; [`Error::Io`] when not awaited within a
     /// tokio runtime.
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn start_async<F, Fut, E>(self, forward: F) -> Result<AsyncReaderHandle>
     where
         F: Fn(Arc<Batch>) -> Fut + Send + Sync + 'static,
