@@ -75,8 +75,8 @@ pub use asyncio::{AsyncReaderHandle, AsyncTopicReader};
 pub use config::{CONFIG_ENV, Config, Durability, FullPolicy, KEYS as CONFIG_KEYS, default_config_path, parse_size};
 pub use error::{Error, Result};
 pub use reader::{
-    Batch, Confirmer, Corruption, DeadLetter, Group, GroupPosition, MemberInfo, Reader, ReaderBuilder, ReaderHandle,
-    ReaderStats, Record, Records, RetryPolicy, StartFrom, TopicLag, TopicReader,
+    Batch, Confirmer, Corruption, DeadLetter, Group, GroupPosition, MemberCounters, MemberInfo, Reader, ReaderBuilder,
+    ReaderHandle, ReaderStats, Record, Records, RetryPolicy, RetryingTopic, StartFrom, TopicLag, TopicReader,
 };
 pub use repair::{RepairReport, repair};
 pub use segment::recovery::{Cut, TopicRecovery};

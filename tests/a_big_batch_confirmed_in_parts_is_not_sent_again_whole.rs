@@ -83,6 +83,13 @@ fn a_reader_killed_inside_a_big_batch_re_delivers_only_its_unconfirmed_part() {
     wait_for("the confirmed part to be persisted", Duration::from_secs(30), || {
         group.positions().unwrap().iter().any(|p| p.topic == "t" && p.next_seq == CONFIRMED)
     });
+    for _ in 0..10 {
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(
+            group.positions().unwrap().iter().any(|p| p.topic == "t" && p.next_seq == CONFIRMED),
+            "the saved position stays"
+        );
+    }
     drop(child);
 
     let (r, seen) = collecting_reader(&cfg, "g");

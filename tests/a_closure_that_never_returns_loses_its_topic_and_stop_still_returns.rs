@@ -169,3 +169,71 @@ fn stop_with_a_closure_that_never_returns_comes_back_after_max_forward_ms_naming
     let _ = release_tx.send(());
     drop(stopper.join().unwrap());
 }
+
+/// Two members split four topics; then every closure of the first hangs.
+/// It gives its topics up and lists none any more, so by the fair share
+/// alone the other (already at its share) would not take them and they
+/// would sit with nobody: the other takes them all and keeps them while the
+/// first is stuck.
+#[test]
+fn a_member_stuck_on_every_topic_it_owns_hands_them_all_to_the_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = cfg(dir.path());
+    let w = Writer::open(&cfg).unwrap();
+    let names = ["a", "b", "c", "d"];
+    for t in names {
+        w.write(t, &payload(t, 0)).unwrap();
+    }
+    let hang = Arc::new(AtomicBool::new(false));
+    let seen_a: Delivered = Arc::default();
+    let (h2, s2) = (hang.clone(), seen_a.clone());
+    let a = Reader::builder(&cfg)
+        .group("g")
+        .start(move |b: &Batch| -> Result<(), String> {
+            if h2.load(Ordering::SeqCst) {
+                let deadline = Instant::now() + T;
+                while !b.is_revoked() {
+                    assert!(Instant::now() < deadline, "the batch was never revoked");
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                return Ok(());
+            }
+            note(&s2, b);
+            Ok(())
+        })
+        .unwrap();
+    let seen_b: Delivered = Arc::default();
+    let s3 = seen_b.clone();
+    let b = Reader::builder(&cfg)
+        .group("g")
+        .start(move |b: &Batch| -> Result<(), String> {
+            note(&s3, b);
+            Ok(())
+        })
+        .unwrap();
+    let g = Group::open(&cfg, "g").unwrap();
+    let owned = |id: &str| -> Vec<String> {
+        g.members().unwrap().into_iter().find(|m| m.id == id).map(|m| m.topics).unwrap_or_default()
+    };
+    wait_for("two topics each", T, || owned(&a.member_id()).len() == 2 && owned(&b.member_id()).len() == 2);
+    let a_topics = owned(&a.member_id());
+    hang.store(true, Ordering::SeqCst);
+    for t in &a_topics {
+        w.write(t, &payload(t, 1)).unwrap();
+    }
+    wait_for("the other member to deliver the stuck member's records", T, || {
+        a_topics.iter().all(|t| seen_b.lock().unwrap().get(t).is_some_and(|v| v.contains(&1)))
+    });
+    assert_eq!(owned(&b.member_id()).len(), 4, "the other member owns every topic");
+    // And keeps them while the first is stuck: new records keep coming.
+    for t in &a_topics {
+        w.write(t, &payload(t, 2)).unwrap();
+    }
+    wait_for("later records delivered too", T, || {
+        a_topics.iter().all(|t| seen_b.lock().unwrap().get(t).is_some_and(|v| v.contains(&2)))
+    });
+    assert_eq!(owned(&b.member_id()).len(), 4);
+    hang.store(false, Ordering::SeqCst);
+    a.stop().unwrap();
+    b.stop().unwrap();
+}

@@ -7,7 +7,9 @@
 //!
 //! Hidden subcommands re-exec this binary as a child: `__catchup DIR GROUP N`
 //! (a reader whose memory the parent samples) and `__kill-writer DIR SIZE
-//! BYTES` (a writer the parent kills with SIGKILL). Two more exist for
+//! BYTES` (a writer the parent kills with SIGKILL) and `__member DIR
+//! sticky|plain` (a group member the takeover scenario kills, stops or
+//! sticks). Two more exist for
 //! profilers (`perf record`, `valgrind --tool=callgrind`): `__burst DIR N SIZE
 //! [TOPICS]` times one write burst into a fresh directory (round-robin over
 //! TOPICS topics, created first) and removes it, and `__backlog DIR N SIZE`
@@ -28,6 +30,7 @@ mod peers;
 mod read;
 mod recovery;
 mod report;
+mod takeover;
 mod write;
 
 use std::time::Instant;
@@ -46,6 +49,7 @@ fn main() {
     match args.first().map(String::as_str) {
         Some("__catchup") => std::process::exit(read::child_main(&args[1..])),
         Some("__kill-writer") => std::process::exit(recovery::child_main(&args[1..])),
+        Some("__member") => std::process::exit(takeover::child_main(&args[1..])),
         Some("__burst") => std::process::exit(write::profile_main(&args[1..], false)),
         Some("__backlog") => std::process::exit(write::profile_main(&args[1..], true)),
         _ => {}
@@ -131,6 +135,9 @@ fn main() {
     }
     if ctx.opts.runs("topics") {
         write::topics(&mut ctx);
+    }
+    if ctx.opts.runs("takeover") {
+        takeover::takeover(&mut ctx);
     }
     let mut machine = machine;
     machine.loadavg_end = loadavg();

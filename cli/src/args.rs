@@ -184,7 +184,8 @@ Nats-Msg-Id = {log_id}/{topic}/{epoch}/{seq}, so the stream de-duplicates
 re-sent records; a JetStream stream must capture the subjects (--ensure-stream
 NAME creates it or checks it). Kafka: an idempotent producer; the template
 names the Kafka topic (one without {topic} sends every topic to one Kafka
-topic, keyed by the logstream topic).
+topic, keyed by the logstream topic). Kafka is in builds with the feature
+kafka only: cargo install logstream-cli --features kafka.
 
 A batch the engine does not take is retried with backoff, forever (unless
 retry_max_attempts is set): nothing is lost while the engine is down; each

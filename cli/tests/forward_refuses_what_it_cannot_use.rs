@@ -21,6 +21,7 @@ fn a_nats_server_that_does_not_answer_exits_5_naming_the_url() {
     assert!(err.contains(&url) && err.contains("refused"), "{err}");
 }
 
+#[cfg(feature = "kafka")]
 #[test]
 fn kafka_brokers_that_do_not_answer_exit_5_within_the_connect_timeout() {
     let port = logstream_nats::testing::free_port();
@@ -34,10 +35,17 @@ fn a_target_of_another_scheme_is_a_usage_error() {
     assert!(err.contains("\"http://127.0.0.1:4222\"") && err.contains("nats://") && err.contains("kafka://"), "{err}");
 }
 
+#[cfg(feature = "kafka")]
 #[test]
 fn an_option_of_the_other_engine_is_a_usage_error() {
     let err = forward_fails(2, &["--to", "kafka://127.0.0.1:9092", "--ensure-stream", "LOGS"]);
     assert!(err.contains("--ensure-stream does not apply"), "{err}");
+}
+
+#[test]
+fn a_kafka_option_with_a_nats_target_is_a_usage_error() {
+    let err = forward_fails(2, &["--to", "nats://127.0.0.1:4222", "--kafka-set", "linger.ms=1"]);
+    assert!(err.contains("--kafka-set does not apply"), "{err}");
 }
 
 #[test]

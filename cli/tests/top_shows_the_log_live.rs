@@ -67,6 +67,64 @@ fn top_json_with_a_count_prints_that_many_lines_and_no_terminal_codes() {
     }
 }
 
+/// A reader in this process whose closure fails on one topic: `top`, in
+/// another process, learns it from the member file and shows the attempts
+/// and the error; so does `groups`, with the member's counters.
+#[test]
+fn top_shows_a_topic_whose_reader_retries_a_failing_batch() {
+    let log = Log::with(&[("orders", &["o0", "o1"]), ("refunds", &["r0"])]);
+    let mut cfg = log.cfg.clone();
+    cfg.set_rebalance_interval_ms(50);
+    let (tx, rx) = std::sync::mpsc::channel::<u32>();
+    let reader = logstream::Reader::builder(&cfg)
+        .group("shipper")
+        .retry(logstream::RetryPolicy {
+            initial: std::time::Duration::from_millis(20),
+            max_delay: std::time::Duration::from_millis(50),
+            max_attempts: None,
+        })
+        .start(move |b: &logstream::Batch| -> Result<(), String> {
+            if b.topic() == "orders" {
+                let _ = tx.send(b.attempt());
+                return Err("503 from the sink".into());
+            }
+            Ok(())
+        })
+        .expect("start reader");
+    // Real failures first: the third attempt has been made.
+    while rx.recv_timeout(PATIENCE).expect("an attempt") < 3 {}
+    let mut child = log.spawn(&["top", "--interval", "0.1"]);
+    let lines = Lines::of(child.stdout.take().expect("stdout"));
+    let orders = loop {
+        let s = parse(&lines.next("a look that shows the retries"));
+        let row = s["groups"].as_array().and_then(|g| g.iter().find(|r| r["topic"] == "orders")).cloned();
+        if let Some(r) = row
+            && r["retry_attempts"].as_u64().is_some_and(|n| n >= 2)
+        {
+            break r;
+        }
+    };
+    assert_eq!(orders["retry_error"], "503 from the sink", "{orders}");
+    assert_eq!(orders["group"], "shipper");
+    let pid = rustix::process::Pid::from_child(&child);
+    rustix::process::kill_process(pid, rustix::process::Signal::INT).expect("send SIGINT");
+    assert_eq!(wait_exit(&mut child).code(), Some(0));
+    let member = loop {
+        let g = logstream::Group::open(&log.cfg, "shipper").expect("open group");
+        let m = g.members().expect("members").pop().expect("the reader is a member");
+        if m.counters.is_some_and(|c| c.failures >= 3 && c.records >= 1) {
+            break m;
+        }
+        assert!(rx.recv_timeout(PATIENCE).is_ok(), "the counters were not published: {m:?}");
+    };
+    assert_eq!(member.format, 2);
+    assert_eq!(member.retrying.len(), 1, "{member:?}");
+    let groups = stdout_of(&log.cmd().args(["groups"]).assert().success());
+    assert!(groups.contains("orders failing, attempt"), "{groups}");
+    assert!(groups.contains("503 from the sink"), "{groups}");
+    reader.stop().expect("stop reader");
+}
+
 /// A tmux server of this test's own (its own socket), killed when dropped.
 struct Tmux {
     socket: String,

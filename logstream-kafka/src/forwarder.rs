@@ -1,11 +1,22 @@
 //! [`KafkaForwarder`]: produces a batch with an idempotent producer and
-//! confirms it only when every delivery report arrived.
+//! confirms its records as their delivery reports arrive.
 //!
 //! Records are handed to librdkafka in order (it batches and pipelines
-//! them); the delivery reports are then awaited in order. The first failed
-//! report stops the batch: the records delivered before it are confirmed
-//! with [`Batch::confirm`] and the batch fails, so the reader retries from
-//! the first undelivered record.
+//! them); the delivery reports are then awaited in order, and each
+//! delivered record is confirmed at once through a [`logstream::Confirmer`]:
+//! the reader persists the confirmed prefix of a batch still in flight at
+//! its checkpoint interval, so a forwarder killed in the middle of a big
+//! batch re-sends, after its restart, only what Kafka had not reported
+//! delivered (not the whole batch). Only a contiguous prefix is confirmed:
+//! reports of different partitions (brokers) come in any order, and a later
+//! record's report waits until every earlier one is in. The first failed
+//! report stops the batch: the records delivered before it stay confirmed
+//! and the batch fails, so the reader retries from the first undelivered
+//! record.
+//!
+//! Waiting in order costs about one wake-up per produce response, not per
+//! record: when the oldest report comes, the rest of its response has
+//! usually come with it and is taken without blocking.
 //!
 //! What this guarantees (see the crate docs): the idempotent producer
 //! removes duplicates of its own internal retries and keeps each
@@ -165,12 +176,14 @@ impl KafkaForwarder {
         move |batch: &Batch| self.forward(batch)
     }
 
-    /// Produces `batch` and waits for every delivery report (blocking).
-    /// `Ok` means Kafka holds every record of the batch.
+    /// Produces `batch` and waits for every delivery report (blocking),
+    /// confirming each delivered record as its report arrives (in record
+    /// order: see the module docs). `Ok` means Kafka holds every record of
+    /// the batch.
     ///
     /// # Errors
     /// [`KafkaError::Delivery`] when a record could not be queued or its
-    /// delivery failed (the delivered prefix is confirmed), or
+    /// delivery failed (the delivered prefix stays confirmed), or
     /// [`KafkaError::InvalidTopic`].
     pub fn forward(&self, batch: &Batch) -> Result<()> {
         let r = self.produce_batch(batch);
@@ -183,6 +196,7 @@ impl KafkaForwarder {
     fn produce_batch(&self, batch: &Batch) -> Result<()> {
         let topic = batch.topic();
         let kafka_topic = self.opts.topic.render(topic, batch.log_id())?;
+        let confirmer = batch.confirmer();
         let mut pending: VecDeque<(u64, usize, DeliveryFuture)> = VecDeque::new();
         let mut last_ok = None;
         let mut failure = None;
@@ -218,7 +232,8 @@ impl KafkaForwarder {
                         record = back;
                         match pending.pop_front() {
                             Some((seq, len, f)) => {
-                                if let Err(f) = self.settle(seq, len, futures_executor::block_on(f), &mut last_ok) {
+                                let report = futures_executor::block_on(f);
+                                if let Err(f) = self.settle(seq, len, report, &confirmer, &mut last_ok) {
                                     failure = Some(f);
                                     break 'records;
                                 }
@@ -233,32 +248,33 @@ impl KafkaForwarder {
                 }
             }
         }
-        // Reports of a partition arrive in order: waiting for the last one
-        // first finds the others ready, so this thread wakes about once.
-        let last = pending.pop_back().map(|(seq, len, f)| (seq, len, futures_executor::block_on(f)));
+        // In order: a record is confirmed only once every earlier one is.
+        // (After a failure the remaining reports are not awaited: those
+        // records are re-sent with the retried rest of the batch.)
         while failure.is_none()
             && let Some((seq, len, f)) = pending.pop_front()
         {
-            failure = self.settle(seq, len, futures_executor::block_on(f), &mut last_ok).err();
-        }
-        if failure.is_none()
-            && let Some((seq, len, report)) = last
-        {
-            failure = self.settle(seq, len, report, &mut last_ok).err();
+            failure = self.settle(seq, len, futures_executor::block_on(f), &confirmer, &mut last_ok).err();
         }
         let Some((seq, cause)) = failure else { return Ok(()) };
-        if let Some(ok) = last_ok {
-            // Cannot fail: `ok` came from this batch.
-            let _ = batch.confirm(ok);
-        }
         Err(KafkaError::Delivery { topic: topic.to_owned(), seq, kafka_topic, confirmed: last_ok, cause })
     }
 
-    /// Waits for one delivery report.
-    fn settle(&self, seq: u64, len: usize, report: Report, last_ok: &mut Option<u64>) -> Result<(), (u64, String)> {
+    /// Takes one delivery report: a delivered record is confirmed at once
+    /// (the caller hands the reports over in record order).
+    fn settle(
+        &self,
+        seq: u64,
+        len: usize,
+        report: Report,
+        confirmer: &logstream::Confirmer,
+        last_ok: &mut Option<u64>,
+    ) -> Result<(), (u64, String)> {
         match report {
             Ok(Ok(_)) => {
                 *last_ok = Some(seq);
+                // Cannot fail: `seq` came from this batch.
+                let _ = confirmer.confirm(seq);
                 self.counters.delivered.fetch_add(1, Ordering::Relaxed);
                 self.counters.bytes.fetch_add(len as u64, Ordering::Relaxed);
                 Ok(())

@@ -12,7 +12,8 @@ use rdkafka::message::Headers;
 use rdkafka::producer::{BaseProducer, Producer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-/// A one-broker mock cluster, alive while this value lives.
+/// A mock cluster (one broker unless made with [`Mock::with_brokers`]),
+/// alive while this value lives.
 pub struct Mock {
     holder: BaseProducer,
     /// Its bootstrap servers (`127.0.0.1:PORT`).
@@ -20,20 +21,74 @@ pub struct Mock {
 }
 
 impl Mock {
-    /// Starts a mock cluster whose consumer groups join without the usual
-    /// 3 s initial rebalance delay.
+    /// Starts a one-broker mock cluster whose consumer groups join without
+    /// the usual 3 s initial rebalance delay.
     pub fn start() -> Mock {
+        Mock::with_brokers(1)
+    }
+
+    /// Starts a mock cluster of `brokers` brokers (ids 1 to `brokers`), as
+    /// [`Mock::start`] does.
+    pub fn with_brokers(brokers: u32) -> Mock {
         let holder: BaseProducer =
-            ClientConfig::new().set("test.mock.num.brokers", "1").create().expect("a mock cluster");
-        let brokers = holder.client().mock_cluster().expect("the mock cluster").bootstrap_servers();
-        // SAFETY: the mock cluster belongs to `holder`, which outlives the call.
+            ClientConfig::new().set("test.mock.num.brokers", brokers.to_string()).create().expect("a mock cluster");
+        let bootstrap = holder.client().mock_cluster().expect("the mock cluster").bootstrap_servers();
+        let mock = Mock { holder, brokers: bootstrap };
+        // SAFETY: the cluster belongs to `mock.holder`, alive during the call.
         #[expect(unsafe_code, reason = "librdkafka's mock cluster API has no safe binding for the rebalance delay")]
         unsafe {
-            let cluster = rdkafka::bindings::rd_kafka_handle_mock_cluster(holder.client().native_ptr());
-            assert!(!cluster.is_null());
-            rdkafka::bindings::rd_kafka_mock_group_initial_rebalance_delay_ms(cluster, 0);
+            rdkafka::bindings::rd_kafka_mock_group_initial_rebalance_delay_ms(mock.cluster(), 0);
         }
-        Mock { holder, brokers }
+        mock
+    }
+
+    /// The native mock cluster, for the calls rdkafka does not wrap.
+    fn cluster(&self) -> *mut rdkafka::bindings::rd_kafka_mock_cluster_t {
+        // SAFETY: `holder` is a live client made with test.mock.num.brokers.
+        #[expect(unsafe_code, reason = "librdkafka's mock cluster handle has no safe binding")]
+        let cluster = unsafe { rdkafka::bindings::rd_kafka_handle_mock_cluster(self.holder.client().native_ptr()) };
+        assert!(!cluster.is_null(), "the client holds no mock cluster");
+        cluster
+    }
+
+    /// Makes `broker` the leader of `topic`'s `partition` (clients see it
+    /// in the metadata they fetch from then on).
+    pub fn set_leader(&self, topic: &str, partition: i32, broker: i32) {
+        self.holder
+            .client()
+            .mock_cluster()
+            .expect("the mock cluster")
+            .partition_leader(topic, partition, Some(broker))
+            .expect("the mock cluster");
+    }
+
+    /// `broker` answers its next `answered` produce requests as usual, then
+    /// takes the one after it without storing its records and holds the
+    /// answer back for `stall` (then a retriable `NOT_ENOUGH_REPLICAS`). The
+    /// requests sent to it meanwhile wait behind that answer, as on one
+    /// connection to a stuck broker: the records they carry stay without a
+    /// delivery report, while other brokers keep answering.
+    pub fn stall_produce_after(&self, broker: i32, answered: usize, stall: Duration) {
+        use rdkafka::bindings::rd_kafka_resp_err_t as Err;
+        let produce = rdkafka::types::RDKafkaApiKey::Produce as i16;
+        let stall_ms = i32::try_from(stall.as_millis()).expect("a stall of less than 24 days");
+        let entries = std::iter::repeat_n((Err::RD_KAFKA_RESP_ERR_NO_ERROR, 0), answered)
+            .chain([(Err::RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS, stall_ms)]);
+        for (err, rtt_ms) in entries {
+            // SAFETY: a live cluster; one (error, rtt in ms) pair of C ints, as `cnt` = 1 says.
+            #[expect(unsafe_code, reason = "librdkafka's per-broker error injection has no safe binding")]
+            let r = unsafe {
+                rdkafka::bindings::rd_kafka_mock_broker_push_request_error_rtts(
+                    self.cluster(),
+                    broker,
+                    produce,
+                    1,
+                    err as std::ffi::c_int,
+                    rtt_ms as std::ffi::c_int,
+                )
+            };
+            assert_eq!(r, Err::RD_KAFKA_RESP_ERR_NO_ERROR, "no broker {broker} in the mock cluster");
+        }
     }
 
     /// Creates a topic of `partitions` partitions.
@@ -72,14 +127,16 @@ impl Mock {
     /// Messages in `topic` (the sum of its partitions' high watermarks),
     /// duplicates included.
     pub fn messages_in(&self, topic: &str, partitions: i32) -> u64 {
+        (0..partitions).map(|p| self.messages_in_partition(topic, p)).sum()
+    }
+
+    /// Messages in one partition of `topic` (its high watermark; the mock
+    /// keeps every message from offset 0).
+    pub fn messages_in_partition(&self, topic: &str, partition: i32) -> u64 {
         let c: BaseConsumer = ClientConfig::new().set("bootstrap.servers", &self.brokers).create().expect("a consumer");
-        (0..partitions)
-            .map(|p| {
-                let (low, high) =
-                    c.fetch_watermarks(topic, p, Duration::from_secs(10)).expect("the partition's watermarks");
-                u64::try_from(high - low).unwrap_or(0)
-            })
-            .sum()
+        let (low, high) =
+            c.fetch_watermarks(topic, partition, Duration::from_secs(10)).expect("the partition's watermarks");
+        u64::try_from(high - low).unwrap_or(0)
     }
 
     /// `kafka://` and its bootstrap servers.

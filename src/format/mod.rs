@@ -79,6 +79,15 @@
 //!   before leases read as epoch 0, and an older library orders them the
 //!   same way), so a late append by a replaced member loses to every entry
 //!   of its successor.
+//! - **Member info files are versioned JSON** (`members/<id>.json`, written
+//!   with rename, not synced: informational). Format 1: id, pid, start
+//!   time, topics owned, topics stuck. Format 2 (`"format": 2`) adds the
+//!   member's delivery counters and the topics waiting to retry a failed
+//!   batch (attempts, last error), so tools in other processes (`logstream
+//!   top`, `groups`) show what only the reader's process knows. A file
+//!   without `format` is format 1; unknown keys are ignored, so either
+//!   library version reads the other's files (a unit test reads a format-1
+//!   file).
 //! - **Sparse index** every `index_interval_bytes` (default 4 KiB, as Kafka),
 //!   written by the writer when it crosses the interval; rebuilt from data
 //!   when damaged or missing. (§5.)

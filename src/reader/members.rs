@@ -6,7 +6,9 @@
 //!                     first 8 bytes: the member's heartbeat (CLOCK_MONOTONIC
 //!                     ns, little-endian), refreshed by its ckpt thread
 //! members/<id>.json   what it says about itself: pid, start time, topics
-//!                     owned, topics whose closure is stuck
+//!                     owned, topics whose closure is stuck; since format 2
+//!                     also its delivery counters and the topics waiting to
+//!                     retry a failed batch (see `MEMBER_INFO_FORMAT`)
 //! owners.lock         byte-range locks: the byte at a topic's slot is held
 //!                     by the member that owns the topic
 //! leases/<topic>      the topic's claim: epoch and owner (format/lease.rs)
@@ -35,7 +37,7 @@
 //! (one at or above the floor only after they have stayed free for one tick,
 //! so the members furthest behind choose first).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
@@ -48,9 +50,51 @@ pub(crate) const MEMBERS_DIR: &str = "members";
 /// The topic ownership lock file.
 pub(crate) const OWNERS_FILE: &str = "owners.lock";
 
+/// Format of the member info file this library writes: 1 had pid, start
+/// time, topics and stuck topics; 2 adds `format`, `counters` and
+/// `retrying`. Both are read (a format-1 file has no `format` key); keys a
+/// reader does not know are ignored, so an older library reads format 2.
+pub(crate) const MEMBER_INFO_FORMAT: u32 = 2;
+
+fn format_1() -> u32 {
+    1
+}
+
+/// A member's delivery counters since it started (member file format 2):
+/// what `logstream top` and `logstream groups` show of a reader running in
+/// another process.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MemberCounters {
+    /// Records its closure confirmed.
+    pub records: u64,
+    /// Batches its closure returned `Ok` for.
+    pub batches: u64,
+    /// Batches its closure failed (errors and panics).
+    pub failures: u64,
+    /// Batches it scheduled again after a failure.
+    pub retries: u64,
+    /// Records it stored as dead letters.
+    pub dead_letters: u64,
+}
+
+/// A topic whose last batch failed and waits to be tried again.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RetryingTopic {
+    /// The topic.
+    pub topic: String,
+    /// Failed attempts of its current batch so far.
+    pub attempts: u32,
+    /// What the closure said the last time (the error's text).
+    pub error: String,
+}
+
 /// What a member publishes about itself.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct MemberInfo {
+    /// Format of the file it was read from (1 or 2, see the counters; 0
+    /// when the file could not be read).
+    #[serde(default = "format_1")]
+    pub format: u32,
     /// Random id of the member (one per running `Reader`).
     pub id: String,
     /// Process id.
@@ -63,6 +107,14 @@ pub struct MemberInfo {
     /// as it last said (each is handed to another member when there is one).
     #[serde(default)]
     pub stuck: Vec<String>,
+    /// Its delivery counters, as it last said (`None` from a member of an
+    /// older version, format 1). Published at most about once a second.
+    #[serde(default)]
+    pub counters: Option<MemberCounters>,
+    /// Topics whose last batch failed and waits for a retry, as it last
+    /// said (empty from a member of an older version).
+    #[serde(default)]
+    pub retrying: Vec<RetryingTopic>,
     /// How long ago it last proved it runs (its heartbeat); `None` for a
     /// member of an older version that does not heartbeat.
     #[serde(skip)]
@@ -143,6 +195,12 @@ pub(crate) struct Membership {
     /// Topics whose closure is stuck, as published.
     pub(crate) stuck: Vec<String>,
     published_stuck: Vec<String>,
+    /// Delivery counters and retrying topics to publish (format 2).
+    pub(crate) report: (MemberCounters, Vec<RetryingTopic>),
+    published_report: (MemberCounters, Vec<RetryingTopic>),
+    /// When `report` was last published: counters alone change with every
+    /// batch, so they are written at most once a second.
+    report_at: std::time::Instant,
     /// Topics seen free at the last tick.
     pub(crate) seen_free: std::collections::HashSet<String>,
     published: Vec<String>,
@@ -182,6 +240,9 @@ impl Membership {
             owned: HashMap::new(),
             stuck: Vec::new(),
             published_stuck: Vec::new(),
+            report: Default::default(),
+            published_report: Default::default(),
+            report_at: std::time::Instant::now(),
             seen_free: Default::default(),
             published: vec!["-".into()],
         };
@@ -197,11 +258,16 @@ impl Membership {
     pub(crate) fn publish(&mut self) -> Result<()> {
         let mut now: Vec<String> = self.owned.keys().cloned().collect();
         now.sort();
-        if now == self.published && self.stuck == self.published_stuck {
+        let report_due = self.report.1 != self.published_report.1
+            || (self.report.0 != self.published_report.0
+                && self.report_at.elapsed() >= std::time::Duration::from_secs(1));
+        if now == self.published && self.stuck == self.published_stuck && !report_due {
             return Ok(());
         }
         self.published = now;
         self.published_stuck = self.stuck.clone();
+        self.published_report = self.report.clone();
+        self.report_at = std::time::Instant::now();
         self.publish_now()
     }
 
@@ -220,11 +286,14 @@ impl Membership {
         let mut topics: Vec<String> = self.owned.keys().cloned().collect();
         topics.sort();
         let info = MemberInfo {
+            format: MEMBER_INFO_FORMAT,
             id: self.id.clone(),
             pid: std::process::id(),
             started: self.started,
             topics,
             stuck: self.stuck.clone(),
+            counters: Some(self.report.0),
+            retrying: self.report.1.clone(),
             ..MemberInfo::default()
         };
         let path = self.info_path();
@@ -389,8 +458,18 @@ pub(crate) struct Plan {
 /// group consumes, with its backlog (records not yet confirmed); `mine`:
 /// those this member owns; `others`: how many topics each other live member
 /// owns; `free`: topics nobody owns, and whether each was already free at
-/// the last tick.
-pub(crate) fn plan(topics: &[(String, u64)], mine: &[String], others: &[usize], free: &[(String, bool)]) -> Plan {
+/// the last tick; `orphans`: topics a healthy member's closure is stuck on
+/// (that member gave them up and cannot take them back before its closure
+/// returns). Orphans are taken at once, beyond the fair share, and never
+/// given up to even the load out: a member stuck on all its topics shows
+/// none, and the fair share alone would leave them with nobody.
+pub(crate) fn plan(
+    topics: &[(String, u64)],
+    mine: &[String],
+    others: &[usize],
+    free: &[(String, bool)],
+    orphans: &HashSet<&str>,
+) -> Plan {
     let t = topics.len();
     let m = others.len() + 1;
     let (floor, ceil) = (t / m, t.div_ceil(m));
@@ -403,7 +482,8 @@ pub(crate) fn plan(topics: &[(String, u64)], mine: &[String], others: &[usize], 
     };
     let mut out = Plan::default();
     // Topics no longer consumed are always released.
-    let mut kept: Vec<String> = mine.iter().filter(|n| backlog.contains_key(n.as_str())).cloned().collect();
+    let mut kept: Vec<String> =
+        mine.iter().filter(|n| backlog.contains_key(n.as_str()) && !orphans.contains(n.as_str())).cloned().collect();
     out.release.extend(mine.iter().filter(|n| !backlog.contains_key(n.as_str())).cloned());
     let excess = if kept.len() > ceil {
         kept.len() - ceil
@@ -418,15 +498,22 @@ pub(crate) fn plan(topics: &[(String, u64)], mine: &[String], others: &[usize], 
         return out;
     }
     let room = ceil.saturating_sub(kept.len());
+    let mut stranded: Vec<String> = free
+        .iter()
+        .map(|(n, _)| n.clone())
+        .filter(|n| orphans.contains(n.as_str()) && backlog.contains_key(n.as_str()))
+        .collect();
     let mut candidates: Vec<String> = free
         .iter()
-        .filter(|(_, waited)| kept.len() < floor || *waited)
+        .filter(|(n, waited)| !orphans.contains(n.as_str()) && (kept.len() < floor || *waited))
         .map(|(n, _)| n.clone())
         .filter(|n| backlog.contains_key(n.as_str()))
         .collect();
     by_backlog(&mut candidates, true);
     candidates.truncate(room);
-    out.take = candidates;
+    by_backlog(&mut stranded, true);
+    stranded.extend(candidates);
+    out.take = stranded;
     out
 }
 
@@ -439,10 +526,49 @@ mod tests {
     }
 
     #[test]
+    fn a_member_file_of_format_1_reads_with_no_counters_and_format_2_round_trips() {
+        let v1 = r#"{"id":"00000000000000aa","pid":7,"started":5,"topics":["a"],"stuck":[]}"#;
+        let m: MemberInfo = serde_json::from_str(v1).unwrap();
+        assert_eq!((m.format, m.counters, m.retrying.len()), (1, None, 0));
+        assert_eq!(m.topics, ["a"]);
+        let v2 = MemberInfo {
+            format: MEMBER_INFO_FORMAT,
+            id: "00000000000000bb".into(),
+            counters: Some(MemberCounters { records: 9, batches: 3, failures: 2, retries: 2, dead_letters: 1 }),
+            retrying: vec![RetryingTopic { topic: "a".into(), attempts: 2, error: "503".into() }],
+            ..MemberInfo::default()
+        };
+        let back: MemberInfo = serde_json::from_str(&serde_json::to_string(&v2).unwrap()).unwrap();
+        assert_eq!(back, v2);
+    }
+
+    fn none() -> HashSet<&'static str> {
+        HashSet::new()
+    }
+
+    #[test]
+    fn topics_a_healthy_member_is_stuck_on_are_taken_beyond_the_fair_share_and_kept() {
+        // Two members, ten topics: the other one's closures hang on its five,
+        // which it gave up; its file now lists none of them.
+        let t = topics(10);
+        let mine: Vec<String> = t[..5].iter().map(|(n, _)| n.clone()).collect();
+        let stuck: HashSet<&str> = t[5..].iter().map(|(n, _)| n.as_str()).collect();
+        let free: Vec<(String, bool)> = t[5..].iter().map(|(n, _)| (n.clone(), false)).collect();
+        let p = plan(&t, &mine, &[0], &free, &stuck);
+        assert!(p.release.is_empty(), "{p:?}");
+        assert_eq!(p.take.len(), 5, "all stranded topics are taken at once: {p:?}");
+        // Owning all ten, it gives none up while the other is still stuck...
+        let all: Vec<String> = t.iter().map(|(n, _)| n.clone()).collect();
+        assert_eq!(plan(&t, &all, &[0], &[], &stuck), Plan::default());
+        // ...and evens the load out once its closures returned.
+        assert_eq!(plan(&t, &all, &[0], &[], &none()).release.len(), 5);
+    }
+
+    #[test]
     fn a_lone_member_takes_every_free_topic_at_once() {
         let t = topics(5);
         let free: Vec<(String, bool)> = t.iter().map(|(n, _)| (n.clone(), false)).collect();
-        let p = plan(&t, &[], &[], &free);
+        let p = plan(&t, &[], &[], &free, &none());
         assert_eq!(p.take.len(), 5);
         assert_eq!(p.take[0], "t04", "largest backlog first");
     }
@@ -451,7 +577,7 @@ mod tests {
     fn a_member_above_the_ceiling_releases_its_smallest_topics() {
         let t = topics(30);
         let mine: Vec<String> = t.iter().map(|(n, _)| n.clone()).collect();
-        let p = plan(&t, &mine, &[0, 0], &[]);
+        let p = plan(&t, &mine, &[0, 0], &[], &none());
         assert_eq!(p.release.len(), 20);
         assert_eq!(p.release[0], "t00");
         assert!(p.take.is_empty());
@@ -462,25 +588,25 @@ mod tests {
         let t = topics(31);
         let mine: Vec<String> = t[..10].iter().map(|(n, _)| n.clone()).collect();
         let free = vec![("t30".to_owned(), false)];
-        assert!(plan(&t, &mine, &[10, 10], &free).take.is_empty());
+        assert!(plan(&t, &mine, &[10, 10], &free, &none()).take.is_empty());
         let free = vec![("t30".to_owned(), true)];
-        assert_eq!(plan(&t, &mine, &[10, 10], &free).take, ["t30"]);
+        assert_eq!(plan(&t, &mine, &[10, 10], &free, &none()).take, ["t30"]);
         let mine: Vec<String> = t[..11].iter().map(|(n, _)| n.clone()).collect();
-        assert!(plan(&t, &mine, &[10, 10], &free).take.is_empty());
+        assert!(plan(&t, &mine, &[10, 10], &free, &none()).take.is_empty());
     }
 
     #[test]
     fn a_member_above_the_floor_gives_one_topic_to_a_member_below_it() {
         let t = topics(31);
         let mine: Vec<String> = t[..11].iter().map(|(n, _)| n.clone()).collect();
-        assert_eq!(plan(&t, &mine, &[11, 9], &[]).release.len(), 1);
-        assert!(plan(&t, &mine, &[10, 10], &[]).release.is_empty());
+        assert_eq!(plan(&t, &mine, &[11, 9], &[], &none()).release.len(), 1);
+        assert!(plan(&t, &mine, &[10, 10], &[], &none()).release.is_empty());
     }
 
     #[test]
     fn topics_no_longer_consumed_are_released() {
         let t = topics(2);
-        let p = plan(&t, &["gone".to_owned()], &[], &[]);
+        let p = plan(&t, &["gone".to_owned()], &[], &[], &none());
         assert_eq!(p.release, ["gone"]);
     }
 }

@@ -26,7 +26,7 @@ use crate::storage::file::create_dir_durable;
 pub use admin::{DeadLetter, Group, GroupPosition, TopicLag};
 pub use batch::{Batch, Confirmer, Record, Records};
 pub use cursor::Corruption;
-pub use members::MemberInfo;
+pub use members::{MemberCounters, MemberInfo, RetryingTopic};
 pub use policy::{RetryPolicy, StartFrom};
 pub(crate) use pool::BoxError;
 use pool::{Core, Wake};

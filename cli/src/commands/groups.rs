@@ -31,6 +31,10 @@ struct Member {
     heartbeat_age_ms: Option<u64>,
     /// Topics whose closure has held one batch longer than `max_forward_ms`.
     stuck: Vec<String>,
+    /// Its delivery counters (`null`: a member of an older version).
+    counters: Option<logstream::MemberCounters>,
+    /// Topics waiting to retry a failed batch: attempts and last error.
+    retrying: Vec<logstream::RetryingTopic>,
 }
 
 #[derive(Serialize)]
@@ -112,6 +116,15 @@ pub fn run(cfg: &Config, json: bool) -> Outcome {
             if !m.stuck.is_empty() {
                 state.push_str(&format!("; closure stuck on {} (longer than max_forward_ms)", m.stuck.join(", ")));
             }
+            for r in &m.retrying {
+                state.push_str(&format!("; {} failing, attempt {} ({})", r.topic, r.attempts, r.error));
+            }
+            if let Some(c) = m.counters {
+                state.push_str(&format!(
+                    "; {} records delivered, {} failed batches, {} dead letters",
+                    c.records, c.failures, c.dead_letters
+                ));
+            }
             members.push_str(&format!("{group}: member {} (pid {}) reads {owns}{state}\n", m.id, m.pid));
         }
     }
@@ -138,6 +151,8 @@ fn group_json((group, members, positions): Listed) -> GroupJson {
                 state: if m.stale { "stale" } else { "ok" },
                 heartbeat_age_ms: m.heartbeat_age_ms,
                 stuck: m.stuck,
+                counters: m.counters,
+                retrying: m.retrying,
             })
             .collect(),
         positions: positions

@@ -59,6 +59,7 @@ impl Core {
             }
         }
         let claimed: HashSet<&str> = healthy.iter().flat_map(|i| i.topics.iter().map(String::as_str)).collect();
+        let orphans: HashSet<&str> = healthy.iter().flat_map(|i| i.stuck.iter().map(String::as_str)).collect();
         let (consumed, mine, in_hand): (Vec<String>, Vec<String>, HashSet<String>) = {
             let s = self.sched.lock();
             let consumed = s.topics.values().filter(|t| t.allowed).map(|t| t.name.to_string()).collect();
@@ -91,7 +92,7 @@ impl Core {
                 (n.clone(), b)
             })
             .collect();
-        let p = plan(&topics, &mine, &others, &free);
+        let p = plan(&topics, &mine, &others, &free, &orphans);
         if !p.release.is_empty() {
             let mut s = self.sched.lock();
             for n in &p.release {
@@ -152,6 +153,7 @@ impl Core {
                 }
             }
         }
+        m.report = self.member_report();
         m.publish()
     }
 

@@ -133,6 +133,9 @@ struct TopicSlot {
     state: TState,
     retry: Option<Retry>,
     attempts: u32,
+    /// What the closure said of the last failed attempt (cleared by a
+    /// success); published in the member file for operators.
+    last_error: Option<Arc<str>>,
     /// Next sequence number to deliver, as confirmed in memory.
     confirmed: u64,
     /// As persisted.
@@ -273,6 +276,8 @@ pub(crate) struct Core {
     retry: RetryPolicy,
     /// Set when the ckpt thread should balance before its next tick.
     balance_soon: AtomicBool,
+    /// Set when a worker waits for the ckpt thread to check its leases.
+    beat_soon: AtomicBool,
     /// Held by one `persist` at a time, from reading the confirmed positions
     /// to writing them: two persists (the ckpt thread's and a worker's with
     /// `checkpoint_interval_ms: 0`) could otherwise write in the other order
@@ -282,6 +287,9 @@ pub(crate) struct Core {
     final_positions: Mutex<Option<Vec<(String, u64, u64)>>>,
     /// When this member's heartbeat was last written (monotonic ns).
     last_beat: AtomicU64,
+    /// When the ckpt thread last finished checking which of this member's
+    /// leases others took over (monotonic ns; see `leases_unchecked`).
+    leases_checked: AtomicU64,
     /// Topics whose lease another member took: to be given up by the ckpt
     /// thread (their byte lock released).
     lost: Mutex<Vec<Arc<str>>>,
@@ -342,9 +350,11 @@ impl Core {
             start_from,
             retry,
             balance_soon: AtomicBool::new(false),
+            beat_soon: AtomicBool::new(false),
             persisting: Mutex::new(()),
             final_positions: Mutex::new(None),
             last_beat: AtomicU64::new(super::members::mono_ns()),
+            leases_checked: AtomicU64::new(super::members::mono_ns()),
             lost: Mutex::new(Vec::new()),
         }
     }
@@ -409,6 +419,7 @@ impl Core {
                     state: TState::Idle,
                     retry: None,
                     attempts: 0,
+                    last_error: None,
                     confirmed: 0,
                     persisted: 0,
                     spans: Vec::new(),
@@ -680,17 +691,28 @@ impl Core {
         self.report(&mut events);
 
         // Respect mem_max_size: wait for memory unless nothing is in flight.
+        // And a member that went without a heartbeat for longer than
+        // member_timeout_ms (frozen, paused, starved) starts no batch until
+        // the ckpt thread has checked which of its topics others took over:
+        // its workers wake together with that thread, and would otherwise
+        // each deliver one more batch of a topic it no longer owns.
         {
+            let unchecked = self.leases_unchecked();
             let mut s = self.sched.lock();
-            if s.in_flight > 0 && s.in_flight_bytes + batch.bytes > self.cfg.mem_max_size() {
+            if unchecked || (s.in_flight > 0 && s.in_flight_bytes + batch.bytes > self.cfg.mem_max_size()) {
                 let t = s.topics.get_mut(&name);
                 if let Some(t) = t {
                     t.cursor = Some(cursor);
                     t.retry = Some(Retry { batch });
                     t.state = TState::Retry;
                 }
-                // Re-queued when a batch finishes (see `finish`).
+                // Re-queued when a batch finishes (see `finish`), or when
+                // the leases were checked (`heartbeat` wakes the workers).
                 s.retries.push(std::cmp::Reverse((Instant::now() + Duration::from_millis(1), name)));
+                drop(s);
+                if unchecked {
+                    self.request_heartbeat();
+                }
                 return;
             }
             s.in_flight += 1;
@@ -763,6 +785,11 @@ impl Core {
         match seek {
             Some(to) => cursor.reset(to),
             None => cursor.advance(&batch, done),
+        }
+        if let Some(e) = &error
+            && let Some(t) = self.sched.lock().topics.get_mut(&name)
+        {
+            t.last_error = Some(e.as_str().into());
         }
         self.finish(&name, cursor, &batch, seek.unwrap_or(done), moved_on, seek.is_some());
     }
@@ -914,6 +941,7 @@ impl Core {
         }
         if ok {
             t.attempts = 0;
+            t.last_error = None;
             t.state = if persist_now { TState::Busy } else { TState::Queued };
             if !persist_now {
                 s.ready.push_back(name.clone());
@@ -978,7 +1006,10 @@ impl Core {
                     }
                     _ => None,
                 };
-                if part.is_none() && t.confirmed == t.persisted && t.dirty.is_none() {
+                // `persisted` is past `confirmed` after a partial prefix was
+                // saved: writing `confirmed` again would move the saved
+                // position back to the batch's start.
+                if part.is_none() && t.confirmed <= t.persisted && t.dirty.is_none() {
                     continue;
                 }
                 if let Some((b, next)) = part {
@@ -1067,6 +1098,48 @@ impl Core {
         self.request_balance();
     }
 
+    /// What the member file says of this member's deliveries (format 2):
+    /// its counters and the topics waiting to retry a failed batch.
+    pub(crate) fn member_report(&self) -> (super::members::MemberCounters, Vec<super::members::RetryingTopic>) {
+        let c = &self.counters;
+        let counters = super::members::MemberCounters {
+            records: c.records.load(Ordering::Relaxed),
+            batches: c.batches.load(Ordering::Relaxed),
+            failures: c.failures.load(Ordering::Relaxed) + c.panics.load(Ordering::Relaxed),
+            retries: c.retries.load(Ordering::Relaxed),
+            dead_letters: c.dead_letters.load(Ordering::Relaxed),
+        };
+        let s = self.sched.lock();
+        let mut retrying: Vec<super::members::RetryingTopic> = s
+            .topics
+            .values()
+            .filter(|t| t.owned && t.attempts > 0)
+            .map(|t| super::members::RetryingTopic {
+                topic: t.name.to_string(),
+                attempts: t.attempts,
+                error: t.last_error.as_deref().unwrap_or("").chars().take(200).collect(),
+            })
+            .collect();
+        drop(s);
+        retrying.sort_by(|a, b| a.topic.cmp(&b.topic));
+        (counters, retrying)
+    }
+
+    /// True when this member went longer than `member_timeout_ms` without
+    /// a heartbeat and the ckpt thread has not yet checked its leases since.
+    fn leases_unchecked(&self) -> bool {
+        let last = self.last_beat.load(Ordering::Acquire).max(self.leases_checked.load(Ordering::Acquire));
+        let since = super::members::mono_ns().saturating_sub(last);
+        super::members::is_stale(Some(since), self.cfg.member_timeout())
+    }
+
+    /// Asks the ckpt thread to beat (and check its leases) now.
+    fn request_heartbeat(&self) {
+        self.beat_soon.store(true, Ordering::Release);
+        let _g = self.ckpt_lock.lock();
+        self.ckpt_cv.notify_all();
+    }
+
     /// Refreshes the heartbeat when due. If this member itself went longer
     /// than `member_timeout_ms` without one (it was frozen or starved),
     /// others may have taken its topics over: it checks its leases first.
@@ -1091,6 +1164,9 @@ impl Core {
                 Ok(lost) => self.lose(&lost),
                 Err(e) => log::warn!("group {:?}: checking topic leases failed: {e}", self.group),
             }
+            // Checked (or failed to, which a persist refused later still
+            // catches): the workers held back by `leases_unchecked` go on.
+            self.leases_checked.store(super::members::mono_ns(), Ordering::Release);
         }
         let now = super::members::mono_ns();
         match self.members.lock().beat() {
@@ -1135,7 +1211,7 @@ impl Core {
                     return;
                 }
             }
-            if last_beat.elapsed() >= beat_every {
+            if last_beat.elapsed() >= beat_every || self.beat_soon.swap(false, Ordering::AcqRel) {
                 last_beat = Instant::now();
                 self.heartbeat(beat_every);
             }

@@ -1,4 +1,5 @@
-//! Which engine `--to` names, and whether the other options fit it.
+//! Which engine `--to` names, and whether the other options fit it (and
+//! this build: Kafka needs the feature `kafka`).
 
 use crate::args::ForwardArgs;
 use crate::exit::Failure;
@@ -8,7 +9,9 @@ use crate::exit::Failure;
 pub enum Engine<'a> {
     /// `nats://` or `tls://` (several servers comma-separated).
     Nats(&'a str),
-    /// `kafka://HOST:PORT[,HOST:PORT…]`.
+    /// `kafka://HOST:PORT[,HOST:PORT…]`; only in a build with the feature
+    /// `kafka`.
+    #[cfg(feature = "kafka")]
     Kafka(&'a str),
 }
 
@@ -18,11 +21,15 @@ impl<'a> Engine<'a> {
     /// The engine of `--to URL`, by the URL's scheme.
     ///
     /// # Errors
-    /// A usage error (exit code 2) for any other scheme or none.
+    /// A usage error (exit code 2) for any other scheme or none, and for
+    /// `kafka://` in a build without the feature `kafka`.
     pub fn parse(to: &'a str) -> Result<Engine<'a>, Failure> {
         match to.split_once("://").map(|(scheme, _)| scheme) {
             Some("nats" | "tls") => Ok(Engine::Nats(to)),
+            #[cfg(feature = "kafka")]
             Some("kafka") => Ok(Engine::Kafka(to)),
+            #[cfg(not(feature = "kafka"))]
+            Some("kafka") => Err(kafka_not_built(to)),
             _ => Err(Failure::usage(format!("--to {to:?}: {EXPECTED}"))),
         }
     }
@@ -37,6 +44,7 @@ impl<'a> Engine<'a> {
     pub fn check_options(self, args: &ForwardArgs) -> Result<(), Failure> {
         let misplaced = match self {
             Engine::Nats(_) => [("--kafka-set", !args.kafka_set.is_empty())].into_iter().find(|(_, given)| *given),
+            #[cfg(feature = "kafka")]
             Engine::Kafka(_) => [
                 ("--ensure-stream", args.ensure_stream.is_some()),
                 ("--headers", args.headers.is_some()),
@@ -59,9 +67,26 @@ impl<'a> Engine<'a> {
     /// The URL as given.
     pub fn url(self) -> &'a str {
         match self {
-            Engine::Nats(url) | Engine::Kafka(url) => url,
+            Engine::Nats(url) => url,
+            #[cfg(feature = "kafka")]
+            Engine::Kafka(url) => url,
         }
     }
+}
+
+/// `--to kafka://…` in a build without the feature `kafka`: one line that
+/// says what is missing and how to get it, instead of a scheme "not
+/// understood". (The default build leaves librdkafka out: compiling it
+/// needs a C/C++ compiler, which `cargo install` must not require.) The
+/// tests always build with Kafka; `scripts/check-install-without-cxx.sh`
+/// checks this refusal on the binary `cargo install` makes.
+#[cfg(not(feature = "kafka"))]
+fn kafka_not_built(to: &str) -> Failure {
+    Failure::usage(format!(
+        "--to {to:?}: this logstream was built without Kafka (the cargo feature `kafka`); \
+         install it with `cargo install logstream-cli --features kafka` \
+         (builds librdkafka: needs a C/C++ compiler and make)"
+    ))
 }
 
 #[cfg(test)]
@@ -72,6 +97,11 @@ mod tests {
     fn the_scheme_picks_the_engine() {
         assert_eq!(Engine::parse("nats://127.0.0.1:4222").ok(), Some(Engine::Nats("nats://127.0.0.1:4222")));
         assert_eq!(Engine::parse("tls://a:4222,tls://b:4222").ok(), Some(Engine::Nats("tls://a:4222,tls://b:4222")));
+    }
+
+    #[cfg(feature = "kafka")]
+    #[test]
+    fn kafka_is_an_engine_in_a_build_with_the_kafka_feature() {
         assert_eq!(Engine::parse("kafka://k1:9092,k2:9092").ok(), Some(Engine::Kafka("kafka://k1:9092,k2:9092")));
     }
 

@@ -17,12 +17,22 @@
 //!
 //! With `--config`, the library re-reads black_topics and white_topics when
 //! the file changes (the Config came from `Config::from_file`).
+//!
+//! Kafka is there only with the feature `kafka` (librdkafka needs a C/C++
+//! toolchain to build); without it `--to kafka://…` is refused at step 1
+//! with the install line that brings it (see [`engine`]).
 
+mod catch_up;
 mod engine;
+#[cfg(feature = "kafka")]
 mod kafka;
 mod nats;
 mod stats;
 
+use std::io::IsTerminal;
+use std::time::Instant;
+
+use catch_up::CatchUp;
 use logstream::Config;
 use logstream_ship::{Forwarder, LocalError, Shutdown};
 
@@ -57,6 +67,7 @@ pub fn run(cfg: &Config, args: &ForwardArgs, json: bool) -> Outcome {
     let shutdown = shutdown_on_signals()?;
     match engine {
         Engine::Nats(url) => ship(nats::connect(url, args)?, cfg, args, json, &shutdown),
+        #[cfg(feature = "kafka")]
         Engine::Kafka(url) => ship(kafka::connect(url, args)?, cfg, args, json, &shutdown),
     }
 }
@@ -76,13 +87,25 @@ where
     note(&format!("forwarding {} as group {:?} to {}", cfg.base_dir().display(), args.group, connected.target));
     let mut reporter = Reporter::new(json, connected.dedup);
     let mut output_failure = None;
+    let mut catch_up = CatchUp::new(crate::progress::shown(json, std::io::stderr().is_terminal()));
+    // The bar wants a look more often than --stats reports come.
+    let every = if catch_up.active() { args.stats_interval.min(catch_up::REFRESH) } else { args.stats_interval };
+    let mut last_report = Instant::now();
     let last = connected
         .forwarder
-        .run(cfg, &args.group, shutdown, args.stats_interval, |p| {
-            if !args.stats || output_failure.is_some() {
+        .run(cfg, &args.group, shutdown, every, |p| {
+            if catch_up.active() {
+                let left = catch_up::remaining(&p.positions, &p.lag);
+                catch_up.update(p.reader.records, left, !p.lag.is_empty() || p.positions.is_empty());
+            }
+            if p.last {
+                catch_up.finish();
+            }
+            if !args.stats || output_failure.is_some() || (!p.last && last_report.elapsed() < args.stats_interval) {
                 return;
             }
-            if let Err(f) = reporter.report(p) {
+            last_report = Instant::now();
+            if let Err(f) = catch_up.suspend(|| reporter.report(p)) {
                 // Nobody reads the reports any more (`| head`): stop as
                 // after a signal, positions saved.
                 output_failure = Some(f);

@@ -3,9 +3,11 @@
 //!
 //! Everything is read from the files, as `stat`, `lag` and `dlq count` read
 //! them: no lock is taken and the writer and readers do not know `top` is
-//! there. A reader's retry counters live in its own process, so what `top`
-//! shows of a stuck delivery is how long the group's position has not moved
-//! while records wait (`stalled`), and the dead letters it left.
+//! there. What only a reader's process knows — that its closure fails on a
+//! topic and the batch waits for a retry — it publishes in its member file
+//! (format 2): `top` shows the attempts and the last error beside how long
+//! the group's position has not moved while records wait (`stalled`), and
+//! the dead letters it left.
 
 use std::collections::{HashMap, VecDeque};
 use std::io::Read;
@@ -70,6 +72,11 @@ pub struct GroupRow {
     pub owner: Option<String>,
     /// Seconds the position has not moved while records wait (0: moving or caught up).
     pub stalled_seconds: f64,
+    /// Failed attempts of the batch the owner waits to retry (0: none), as
+    /// the owner published it (an owner of an older version says nothing).
+    pub retry_attempts: u32,
+    /// What the owner's closure said of the last failed attempt.
+    pub retry_error: Option<String>,
     pub dead_letters: u64,
     /// The last minute of `consume_rate`, oldest first.
     #[serde(skip)]
@@ -179,10 +186,12 @@ impl Sampler {
                 .then(|| self.record_time(&l.topic, at))
                 .flatten()
                 .map(|ts| time_ns.saturating_sub(ts) as f64 / 1e9);
-            let owner = l.owner.as_ref().map(|id| match members.iter().find(|m| &m.id == id) {
+            let owner_info = l.owner.as_ref().and_then(|id| members.iter().find(|m| &m.id == id));
+            let owner = l.owner.as_ref().map(|id| match owner_info {
                 Some(m) => format!("pid {} ({id})", m.pid),
                 None => id.clone(),
             });
+            let retrying = owner_info.and_then(|m| m.retrying.iter().find(|r| r.topic == l.topic));
             out.push(GroupRow {
                 group: g.name().to_owned(),
                 dead_letters: dead.get(&l.topic).copied().unwrap_or(0),
@@ -194,6 +203,8 @@ impl Sampler {
                 consume_rate: rate,
                 owner,
                 stalled_seconds: stalled,
+                retry_attempts: retrying.map_or(0, |r| r.attempts),
+                retry_error: retrying.map(|r| r.error.clone()),
                 history,
             });
         }

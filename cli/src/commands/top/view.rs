@@ -331,7 +331,11 @@ fn group_table(f: &mut Frame<'_>, area: Rect, rows: &[&GroupRow], none: &str) {
             right(g.lag_seconds.map_or_else(|| "-".to_owned(), age)),
             right(rate(g.consume_rate)),
             Cell::new(g.owner.clone().unwrap_or_else(|| "-".into())),
-            right(if g.stalled_seconds >= 5.0 { age(g.stalled_seconds) } else { "-".into() }),
+            right(match (g.retry_attempts, g.stalled_seconds >= 5.0) {
+                (0, true) => age(g.stalled_seconds),
+                (0, false) => "-".into(),
+                (n, _) => format!("retry {n}"),
+            }),
             right(g.dead_letters.to_string()),
             Cell::new(sparkline(&g.history)),
         ])
@@ -344,7 +348,7 @@ fn group_table(f: &mut Frame<'_>, area: Rect, rows: &[&GroupRow], none: &str) {
         Constraint::Length(7),
         // `pid 4194304 (` and a 16-digit member id `)`.
         Constraint::Length(30),
-        Constraint::Length(7),
+        Constraint::Length(9),
         Constraint::Length(5),
         Constraint::Length(SPARK_WIDTH as u16),
     ];
@@ -404,6 +408,8 @@ mod tests {
                 consume_rate: Some(1100.0),
                 owner: Some("pid 4242 (a1b2)".into()),
                 stalled_seconds: 0.0,
+                retry_attempts: 0,
+                retry_error: None,
                 dead_letters: 3,
                 history: vec![1100.0; 10],
             }],
@@ -449,6 +455,17 @@ mod tests {
             assert!(shipper.contains(cell), "{cell:?} in {shipper:?}\n{text}");
         }
         assert!(lines.last().is_some_and(|l| l.starts_with(HELP)), "{text}");
+    }
+
+    #[test]
+    fn a_topic_whose_owner_retries_a_failed_batch_shows_its_attempts() {
+        let mut s = screen();
+        s.groups[0].retry_attempts = 4;
+        s.groups[0].retry_error = Some("503 from the sink".into());
+        s.groups[0].stalled_seconds = 30.0;
+        let lines = draw(&s, &Ui::default());
+        let shipper = row(&lines, "shipper");
+        assert!(shipper.contains("retry 4"), "{shipper:?}\n{}", lines.join("\n"));
     }
 
     #[test]

@@ -1,0 +1,140 @@
+//! The catch-up bar of `forward` on a terminal: a sidecar started behind
+//! (after an outage, or on a log with history) shows how much of the backlog
+//! it has shipped, its rate and the time left, and says once it has caught
+//! up. Drawn only on a terminal without `--json` (see [`crate::progress`]);
+//! never again after the first catch-up, when `--stats` reports say the rest.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use indicatif::ProgressBar;
+
+use crate::output::note;
+use crate::progress;
+
+/// How often the bar is refreshed while it is shown.
+pub const REFRESH: Duration = Duration::from_millis(200);
+
+/// Records left to forward: per topic, from the next sequence number to be
+/// written down to the reader's confirmed position (which runs ahead of the
+/// persisted one the lag is counted from), or the lag where the reader does
+/// not own the topic.
+pub fn remaining(positions: &[(String, u64, u64)], lag: &[logstream::TopicLag]) -> u64 {
+    left(positions, lag.iter().map(|l| (l.topic.as_str(), l.first_seq, l.next_seq, l.lag_records)))
+}
+
+/// [`remaining`] over (topic, first retained seq, next seq, lag) rows.
+fn left<'a>(positions: &[(String, u64, u64)], lag: impl Iterator<Item = (&'a str, u64, u64, u64)>) -> u64 {
+    let confirmed: HashMap<&str, u64> = positions.iter().map(|(t, c, _)| (t.as_str(), *c)).collect();
+    lag.map(|(topic, first, next, lag)| match confirmed.get(topic) {
+        Some(&c) => next.saturating_sub(c.max(first)),
+        None => lag,
+    })
+    .sum()
+}
+
+/// The bar's state.
+pub struct CatchUp {
+    shown: bool,
+    bar: Option<ProgressBar>,
+    /// Records the reader had confirmed when the bar appeared.
+    base: u64,
+    started: Instant,
+    /// Caught up once (or nothing to catch up): no more bar.
+    done: bool,
+}
+
+impl CatchUp {
+    /// A bar that is drawn only if `shown`.
+    pub fn new(shown: bool) -> CatchUp {
+        CatchUp { shown, bar: None, base: 0, started: Instant::now(), done: !shown }
+    }
+
+    /// Whether the bar is still to be drawn or drawn (the progress callback
+    /// then comes every [`REFRESH`]).
+    pub fn active(&self) -> bool {
+        self.shown && !self.done
+    }
+
+    /// Runs `f` with the bar out of the way (a `--stats` report on stderr).
+    pub fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
+        match &self.bar {
+            Some(b) => b.suspend(f),
+            None => f(),
+        }
+    }
+
+    /// Shows `confirmed` records (the reader's counter) with `left` to go;
+    /// `lag_known` is false when the lag could not be read (no change then).
+    pub fn update(&mut self, confirmed: u64, left: u64, lag_known: bool) {
+        if self.done || !lag_known {
+            return;
+        }
+        if left == 0 {
+            if let Some(b) = self.bar.take() {
+                b.finish_and_clear();
+                let shipped = confirmed.saturating_sub(self.base);
+                note(&format!(
+                    "caught up: {shipped} records forwarded in {:.1} s",
+                    self.started.elapsed().as_secs_f64()
+                ));
+            }
+            self.done = true;
+            return;
+        }
+        let bar = self.bar.get_or_insert_with(|| {
+            self.base = confirmed;
+            self.started = Instant::now();
+            progress::bar(false, left, "catching up", "records")
+        });
+        let pos = confirmed.saturating_sub(self.base);
+        bar.set_length(pos + left);
+        bar.set_position(pos);
+    }
+
+    /// Clears the bar at the end of the run (stopped before catching up).
+    pub fn finish(&mut self) {
+        if let Some(b) = self.bar.take() {
+            b.abandon();
+        }
+        self.done = true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_is_left_counts_from_the_readers_confirmed_position_not_the_persisted_one() {
+        let positions = vec![("a".to_owned(), 900, 500)];
+        // a: 1000 - 900 (not the persisted 500); b, not owned here: its lag.
+        let rows = [("a", 0, 1000, 500), ("b", 10, 50, 40)];
+        assert_eq!(left(&positions, rows.into_iter()), 100 + 40);
+        // A position before the first retained record counts from there.
+        assert_eq!(left(&[("a".to_owned(), 0, 0)], [("a", 300, 1000, 700)].into_iter()), 700);
+    }
+
+    #[test]
+    fn a_hidden_bar_is_never_active() {
+        let mut c = CatchUp::new(false);
+        assert!(!c.active());
+        c.update(0, 10, true);
+        assert!(c.bar.is_none());
+    }
+
+    #[test]
+    fn the_bar_ends_once_caught_up_and_does_not_come_back() {
+        let mut c = CatchUp::new(true);
+        c.update(100, 0, false);
+        assert!(c.active(), "an unknown lag changes nothing");
+        c.update(100, 50, true);
+        assert!(c.bar.as_ref().is_some_and(|b| b.length() == Some(50)));
+        c.update(130, 20, true);
+        assert!(c.bar.as_ref().is_some_and(|b| b.position() == 30 && b.length() == Some(50)));
+        c.update(150, 0, true);
+        assert!(!c.active() && c.bar.is_none());
+        c.update(150, 1000, true);
+        assert!(c.bar.is_none(), "later lag is for --stats, not the bar");
+    }
+}
