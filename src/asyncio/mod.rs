@@ -18,7 +18,8 @@
 //! pool's `logstream-fwd-N` (up to `max_concurrent_forward`, each waiting
 //! for the future of the batch it delivered), `logstream-ckpt` and a file
 //! watcher; per log directory with async pull readers one
-//! `logstream-async-wait`. Blocking setup and stop run on `spawn_blocking`.
+//! `logstream-async-wait` and a file watcher on `topics/` (for topics
+//! created later). Blocking setup and stop run on `spawn_blocking`.
 //!
 //! Plain [`Writer::write`](crate::Writer::write) is safe to call from async
 //! code: it copies the record into the mapped segment and returns; it does
