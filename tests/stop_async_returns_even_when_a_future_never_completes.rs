@@ -25,13 +25,15 @@ async fn stop_async_returns_even_when_a_future_never_completes() {
         w.write("fine", &payload("fine", i)).unwrap();
     }
     let got = Delivered::default();
-    let g2 = got.clone();
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let (g2, e2) = (got.clone(), entered.clone());
     let reader = logstream::Reader::builder(&cfg)
         .group("g")
         .start_async(move |b: Arc<logstream::Batch>| {
-            let g2 = g2.clone();
+            let (g2, e2) = (g2.clone(), e2.clone());
             async move {
                 if b.topic() == "stuck" {
+                    e2.notify_one();
                     std::future::pending::<()>().await; // an HTTP call without a timeout
                 }
                 g2.record(&b);
@@ -41,6 +43,7 @@ async fn stop_async_returns_even_when_a_future_never_completes() {
         .await
         .unwrap();
     got.until("the other topic", |d| d.of("fine").len() == 50).await;
+    tokio::time::timeout(SAFETY, entered.notified()).await.expect("the stuck topic's future started");
     let t = Instant::now();
     let stopped = tokio::time::timeout(SAFETY, reader.stop_async()).await.expect("stop_async returned");
     let took = t.elapsed();
