@@ -37,8 +37,9 @@ fn left<'a>(positions: &[(String, u64, u64)], lag: impl Iterator<Item = (&'a str
 pub struct CatchUp {
     shown: bool,
     bar: Option<ProgressBar>,
-    /// Records the reader had confirmed when the bar appeared.
-    base: u64,
+    /// At the first look that found a backlog: records sent to the engine,
+    /// records written (all topics' next seq summed), and the backlog.
+    base: (u64, u64, u64),
     started: Instant,
     /// Caught up once (or nothing to catch up): no more bar.
     done: bool,
@@ -47,7 +48,7 @@ pub struct CatchUp {
 impl CatchUp {
     /// A bar that is drawn only if `shown`.
     pub fn new(shown: bool) -> CatchUp {
-        CatchUp { shown, bar: None, base: 0, started: Instant::now(), done: !shown }
+        CatchUp { shown, bar: None, base: (0, 0, 0), started: Instant::now(), done: !shown }
     }
 
     /// Whether the bar is still to be drawn or drawn (the progress callback
@@ -64,31 +65,33 @@ impl CatchUp {
         }
     }
 
-    /// Shows `confirmed` records (the reader's counter) with `left` to go;
+    /// One look: `sent` records handed to the engine so far (it moves as
+    /// acknowledgements come, within a batch; confirmed positions only move
+    /// per batch), `left` to confirm, `written` the topics' next sequence
+    /// numbers summed (the backlog grows while the application writes);
     /// `lag_known` is false when the lag could not be read (no change then).
-    pub fn update(&mut self, confirmed: u64, left: u64, lag_known: bool) {
+    pub fn update(&mut self, sent: u64, left: u64, written: u64, lag_known: bool) {
         if self.done || !lag_known {
             return;
         }
         if left == 0 {
             if let Some(b) = self.bar.take() {
                 b.finish_and_clear();
-                let shipped = confirmed.saturating_sub(self.base);
-                note(&format!(
-                    "caught up: {shipped} records forwarded in {:.1} s",
-                    self.started.elapsed().as_secs_f64()
-                ));
+                let total = self.base.2 + written.saturating_sub(self.base.1);
+                note(&format!("caught up: {total} records forwarded in {:.1} s", self.started.elapsed().as_secs_f64()));
             }
             self.done = true;
             return;
         }
         let bar = self.bar.get_or_insert_with(|| {
-            self.base = confirmed;
+            self.base = (sent, written, left);
             self.started = Instant::now();
             progress::bar(false, left, "catching up", "records")
         });
-        let pos = confirmed.saturating_sub(self.base);
-        bar.set_length(pos + left);
+        let len = self.base.2 + written.saturating_sub(self.base.1);
+        // Re-sends of a retried batch count twice: never past the end.
+        let pos = sent.saturating_sub(self.base.0).min(len.saturating_sub(1));
+        bar.set_length(len);
         bar.set_position(pos);
     }
 
@@ -119,22 +122,26 @@ mod tests {
     fn a_hidden_bar_is_never_active() {
         let mut c = CatchUp::new(false);
         assert!(!c.active());
-        c.update(0, 10, true);
+        c.update(0, 10, 10, true);
         assert!(c.bar.is_none());
     }
 
     #[test]
-    fn the_bar_ends_once_caught_up_and_does_not_come_back() {
+    fn the_bar_follows_what_was_sent_ends_once_caught_up_and_does_not_come_back() {
         let mut c = CatchUp::new(true);
-        c.update(100, 0, false);
-        assert!(c.active(), "an unknown lag changes nothing");
-        c.update(100, 50, true);
-        assert!(c.bar.as_ref().is_some_and(|b| b.length() == Some(50)));
-        c.update(130, 20, true);
-        assert!(c.bar.as_ref().is_some_and(|b| b.position() == 30 && b.length() == Some(50)));
-        c.update(150, 0, true);
+        c.update(0, 100, 1000, false);
+        assert!(c.active() && c.bar.is_none(), "an unknown lag changes nothing");
+        c.update(10, 50, 1000, true);
+        assert!(c.bar.as_ref().is_some_and(|b| b.length() == Some(50) && b.position() == 0));
+        // 30 more sent; 20 more written meanwhile: the backlog grew to 70.
+        c.update(40, 40, 1020, true);
+        assert!(c.bar.as_ref().is_some_and(|b| b.position() == 30 && b.length() == Some(70)));
+        // Re-sends never push it past the end before it is done.
+        c.update(500, 5, 1020, true);
+        assert!(c.bar.as_ref().is_some_and(|b| b.position() == 69));
+        c.update(500, 0, 1020, true);
         assert!(!c.active() && c.bar.is_none());
-        c.update(150, 1000, true);
+        c.update(600, 1000, 3000, true);
         assert!(c.bar.is_none(), "later lag is for --stats, not the bar");
     }
 }

@@ -96,7 +96,8 @@ where
         .run(cfg, &args.group, shutdown, every, |p| {
             if catch_up.active() {
                 let left = catch_up::remaining(&p.positions, &p.lag);
-                catch_up.update(p.reader.records, left, !p.lag.is_empty() || p.positions.is_empty());
+                let written = p.lag.iter().map(|l| l.next_seq).sum();
+                catch_up.update(p.forwarder.sent(), left, written, !p.lag.is_empty() || p.positions.is_empty());
             }
             if p.last {
                 catch_up.finish();
