@@ -36,6 +36,13 @@
 //! - Delivery is at-least-once: a batch is redelivered when the closure
 //!   failed or the reader stopped before persisting its confirmation.
 //!
+//! ## Async (feature `tokio`)
+//! `ReaderBuilder::start_async` delivers each batch to a future on the
+//! caller's runtime with the same guarantees, `AsyncTopicReader` awaits
+//! records without polling, and `Writer::flush_async` /
+//! `write_durable_async` await durability; no runtime worker blocks on the
+//! disk. Plain [`Writer::write`] is safe to call from async code.
+//!
 //! See `README.md` for the table of what survives what, and
 //! [`mod@format`] for the on-disk format and the reasons behind it.
 

@@ -15,6 +15,7 @@
 //! TOPICS topics, created first) and removes it, and `__backlog DIR N SIZE`
 //! writes a backlog and keeps it for `__catchup`.
 
+mod async_read;
 mod baseline;
 mod batch;
 mod chart;
@@ -122,6 +123,9 @@ fn main() {
     }
     if ctx.opts.runs("tail") {
         latency::tail(&mut ctx);
+    }
+    if ctx.opts.runs("async") {
+        async_read::async_readers(&mut ctx);
     }
     if ctx.opts.runs("recovery") {
         recovery::recovery(&mut ctx);

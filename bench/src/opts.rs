@@ -49,8 +49,8 @@ pub struct Opts {
     /// JSON events of the compression scenario (default 300000).
     pub json_records: u64,
     /// Scenarios to run (default all): write, threads, durable, groupcommit,
-    /// batch, latency, catchup, compress, tail, recovery, sizes, topics,
-    /// takeover.
+    /// batch, latency, catchup, compress, tail, async, recovery, sizes,
+    /// topics, takeover.
     pub only: Vec<String>,
     /// `meta.json` keys (a JSON object) applied to every logstream config.
     pub meta: Option<String>,
@@ -67,6 +67,7 @@ pub const SCENARIOS: &[&str] = &[
     "catchup",
     "compress",
     "tail",
+    "async",
     "recovery",
     "sizes",
     "topics",
@@ -100,7 +101,7 @@ USAGE: logstream-bench [OPTIONS]
   --batches N          durable batches of 1000 records per run (default 100)
   --json-records N     JSON events of the compression scenario (default 300000)
   --only LIST          run only these of: write,threads,durable,groupcommit,batch,latency,
-                       catchup,compress,tail,recovery,sizes,topics,takeover
+                       catchup,compress,tail,async,recovery,sizes,topics,takeover
   --meta JSON          meta.json keys for every logstream config, e.g. '{\"flush_interval_ms\": 1000}'
   --quick              tiny sizes and 1 repetition (CI smoke; asserts nothing about speed)
   -h, --help           this text

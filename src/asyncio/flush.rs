@@ -45,6 +45,7 @@ impl Writer {
     /// # Errors
     /// As [`Writer::flush`]: [`Error::Poisoned`] if a sync failed (now or
     /// before), [`Error::Closed`].
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn flush_async(&self) -> Result<()> {
         pass(self, true).await
     }
@@ -61,6 +62,7 @@ impl Writer {
     ///
     /// # Errors
     /// As [`Writer::write`] and [`Writer::flush_async`].
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn write_durable_async(&self, topic: &str, data: &[u8]) -> Result<u64> {
         let seq = self.write(topic, data)?;
         pass(self, false).await?;
@@ -73,6 +75,7 @@ impl TopicWriter {
     ///
     /// # Errors
     /// As [`Writer::write_durable_async`].
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn write_durable_async(&self, data: &[u8]) -> Result<u64> {
         let seq = self.write(data)?;
         pass(self.writer(), false).await?;

@@ -55,6 +55,7 @@ impl ReaderBuilder {
     /// # Errors
     /// As [`ReaderBuilder::start`]; [`Error::Io`] when not awaited within a
     /// tokio runtime.
+    #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
     pub async fn start_async<F, Fut, E>(self, forward: F) -> Result<AsyncReaderHandle>
     where
         F: Fn(Arc<Batch>) -> Fut + Send + Sync + 'static,
@@ -122,14 +123,17 @@ impl AsyncReaderHandle {
     /// Stops gracefully, as [`ReaderHandle::stop`]: the futures in flight
     /// finish (at most `max_forward_ms`), no new ones start, positions are
     /// persisted and the reader's threads joined; the waiting is done on
-    /// `spawn_blocking`, so the runtime keeps running the futures meanwhile.
+    /// `spawn_blocking`, so the runtime keeps running the futures meanwhile
+    /// (polled outside a tokio runtime, it waits on the calling thread).
     ///
     /// # Errors
     /// As [`ReaderHandle::stop`].
     pub async fn stop_async(mut self) -> Result<()> {
         let Some(h) = self.inner.take() else { return Ok(()) };
         let base = h.base_dir().to_path_buf();
-        tokio::task::spawn_blocking(move || h.stop()).await.map_err(|e| joined(e, "stop the async reader of", &base))?
+        // Polled by another executor: no blocking pool to hand the wait to.
+        let Ok(rt) = Handle::try_current() else { return h.stop() };
+        rt.spawn_blocking(move || h.stop()).await.map_err(|e| joined(e, "stop the async reader of", &base))?
     }
 
     /// The group this reader consumes as.

@@ -18,7 +18,8 @@
 //! pool's `logstream-fwd-N` (up to `max_concurrent_forward`, each waiting
 //! for the future of the batch it delivered), `logstream-ckpt` and a file
 //! watcher; per log directory with async pull readers one
-//! `logstream-async-wait`. Blocking setup and stop run on `spawn_blocking`.
+//! `logstream-async-wait` and a file watcher on `topics/` (for topics
+//! created later). Blocking setup and stop run on `spawn_blocking`.
 //!
 //! Plain [`Writer::write`](crate::Writer::write) is safe to call from async
 //! code: it copies the record into the mapped segment and returns; it does
@@ -29,7 +30,7 @@
 //! sync` in the config every write waits for its sync; at a disk cap
 //! (`max_disk_bytes`, `max_topic_bytes`) with the default
 //! `FullPolicy::Block` a write sleeps until consumers free space, up to
-//! `max_wait`; and while the writer is stopped ([`Writer::stop`](crate::Writer::stop)) a
+//! `full_max_wait_ms`; and while the writer is stopped ([`Writer::stop`](crate::Writer::stop)) a
 //! write waits for [`Writer::resume`](crate::Writer::resume). A service that
 //! cannot afford those on a worker uses `FullPolicy::Error` and writes
 //! from `spawn_blocking` when it needs to be sure.

@@ -225,6 +225,13 @@ impl Writer {
     /// dense, from 0). The record survives `kill -9` of this process as soon
     /// as this returns, and power loss after the next flush.
     ///
+    /// Safe to call from async code: it copies into the mapped segment and
+    /// does not wait for the disk. It waits only when it rolls a full segment
+    /// (creating the next one and syncing the topic directory, once per
+    /// segment), with `durability: sync` in the config, at a disk cap with
+    /// `full_policy: block` (up to `full_max_wait_ms`), and while the writer
+    /// is stopped. Await durability with `flush_async` (feature `tokio`).
+    ///
     /// # Errors
     /// [`Error::InvalidTopic`], [`Error::RecordTooLarge`], [`Error::NoSpace`]
     /// (nothing written), [`Error::Closed`], [`Error::Poisoned`] after a failed
