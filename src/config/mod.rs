@@ -442,9 +442,41 @@ mod tests {
 }
 
 #[cfg(test)]
-mod example_file {
+mod documentation {
     use super::size::MIB;
     use super::*;
+
+    #[test]
+    fn the_readme_table_names_every_key_in_order_with_its_default() {
+        let readme = include_str!("../../README.md");
+        let table =
+            readme.split("| key | default | meaning |\n|---|---|---|\n").nth(1).expect("the README's key table");
+        let defaults = Config::new("/x").to_json();
+        let mut named = Vec::new();
+        for row in table.lines().take_while(|l| l.starts_with('|')) {
+            let cells: Vec<&str> = row.trim_matches('|').split(" | ").map(str::trim).collect();
+            let keys: Vec<&str> = cells[0].split(" / ").map(|k| k.trim_matches('`')).collect();
+            let values: Vec<&str> = cells[1].split(" / ").collect();
+            for (i, key) in keys.iter().enumerate() {
+                named.push(*key);
+                let shown = values[i.min(values.len() - 1)];
+                let default = defaults.get(*key);
+                match (shown, default) {
+                    ("(required in files)", _) => assert_eq!(*key, "base_dir"),
+                    ("none", None) => {}
+                    (s, Some(Value::Number(n))) if s.starts_with('"') => {
+                        assert_eq!(parse_size(s.trim_matches('"')).ok(), n.as_u64(), "README default of {key}")
+                    }
+                    (s, Some(d)) => {
+                        assert_eq!(&serde_json::from_str::<Value>(s).unwrap(), d, "README default of {key}")
+                    }
+                    (s, None) => panic!("README gives {key} the default {s}, the library none"),
+                }
+            }
+        }
+        let keys: Vec<&str> = KEYS.iter().map(|(k, _)| *k).collect();
+        assert_eq!(named, keys, "the README's table lists the keys of KEYS, in order");
+    }
 
     #[test]
     fn the_shipped_example_config_parses_and_names_every_key() {
