@@ -54,6 +54,9 @@ pub(super) trait Kind {
     }
 }
 
+// Kinds are types, never values: empty enums, or `PhantomData` wrappers
+// where a kind is generic.
+
 /// A path string, not empty.
 pub(super) enum Dir {}
 
