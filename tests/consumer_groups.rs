@@ -447,3 +447,41 @@ fn the_closure_can_ask_to_read_again_from_an_earlier_position() {
     assert_eq!(got[100..], (90..100).collect::<Vec<_>>()[..]);
     assert_eq!(Group::open(&cfg, "g").unwrap().positions().unwrap()[0].next_seq, 100);
 }
+
+/// Readers started at the same moment on a group nobody registered yet all
+/// join it (their registrations used to share one temporary file, and the
+/// one that failed removed the new group's directory under the others).
+#[test]
+fn readers_joining_a_new_group_at_the_same_moment_all_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = config(dir.path());
+    let w = logstream::Writer::open(&cfg).unwrap();
+    w.write("t", b"x").unwrap();
+    for round in 0..20 {
+        let group = format!("g{round}");
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+        let starts: Vec<_> = (0..4)
+            .map(|_| {
+                let (cfg, group, barrier) = (cfg.clone(), group.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    logstream::Reader::builder(&cfg)
+                        .group(&group)
+                        .start(|_: &logstream::Batch| -> Result<(), std::io::Error> { Ok(()) })
+                })
+            })
+            .collect();
+        let readers: Vec<logstream::ReaderHandle> = starts
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap_or_else(|e| panic!("round {round}: a reader failed to start: {e}")))
+            .collect();
+        let g = logstream::Group::open(&cfg, &group).unwrap();
+        wait_for("the four members listed", std::time::Duration::from_secs(30), || {
+            g.members().is_ok_and(|m| m.len() == 4)
+        });
+        for r in readers {
+            r.stop().unwrap();
+        }
+    }
+    w.close().unwrap();
+}

@@ -234,8 +234,14 @@ fn join_group(
         let (store, report) = checkpoint::CheckpointStore::open(gdir)?;
         Ok((registered, members, store, report))
     });
+    // Only while no member is in it: another reader may have joined the
+    // new group meanwhile, and its files are not ours to remove.
     if r.is_err() && !existed {
-        let _ = std::fs::remove_dir_all(gdir);
+        let members = gdir.join(members::MEMBERS_DIR);
+        let empty = std::fs::read_dir(&members).map_or(true, |mut d| d.next().is_none());
+        if empty {
+            let _ = std::fs::remove_dir_all(gdir);
+        }
     }
     r
 }

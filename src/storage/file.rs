@@ -115,7 +115,12 @@ pub(crate) fn unlock(file: &File) -> io::Result<()> {
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().ok_or_else(|| io::Error::other("path has no parent directory"))?;
     let name = path.file_name().ok_or_else(|| io::Error::other("path has no file name"))?;
-    let tmp = dir.join(format!(".ls-tmp-{}-{}", std::process::id(), name.to_string_lossy()));
+    // Unique per call, not only per process: two threads writing the same
+    // file at once (two readers joining a new group) would otherwise share
+    // the temporary file, and one's rename would find it gone.
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".ls-tmp-{}-{n}-{}", std::process::id(), name.to_string_lossy()));
     let result = (|| {
         super::hook::change(Change::Create(&tmp))?;
         let mut f = OpenOptions::new().write(true).create(true).truncate(true).open(&tmp)?;
