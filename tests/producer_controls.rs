@@ -171,6 +171,12 @@ fn at_a_disk_cap_the_block_policy_waits_then_fails_with_full() {
     let w = logstream::Writer::open(&cfg).unwrap();
     let (_, e) = fill_until_full(&w, "t");
     assert!(matches!(e, Error::Full { .. }), "{e}");
+    // Sealed segments give their unused preallocation back when their sync
+    // pass trims them; on a loaded machine that pass may come during the
+    // wait below and make room. Let it come first, then fill what it freed.
+    w.flush().unwrap();
+    let (_, e) = fill_until_full(&w, "t");
+    assert!(matches!(e, Error::Full { .. }), "{e}");
     // Full: the next write waits the whole max_wait before it gives up.
     let started = Instant::now();
     assert!(matches!(w.write("t", &[0u8; 1000]), Err(Error::Full { .. })));
