@@ -1,6 +1,7 @@
 //! Criterion micro-benchmarks of the pure parts: record frame encode and
 //! decode, CRC-32 (crc32fast, as the frames use it), and config parsing.
 //! `cargo bench --bench format`.
+#![expect(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
 use std::hint::black_box;
 use std::time::Duration;

@@ -4,6 +4,7 @@
 //! Each sample writes into a warm writer; the writer is replaced (untimed)
 //! whenever it has taken `ROTATE_BYTES`, so a long measurement does not fill
 //! the disk. `cargo bench --bench write`.
+#![expect(missing_docs, reason = "criterion_group! generates undocumented functions")]
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -80,9 +80,10 @@ fn config_load_reads_the_file_named_by_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("conf.json");
     std::fs::write(&path, "{\"base_dir\": \"data\", \"flush_interval_ms\": 7}").unwrap();
-    // SAFETY of set_var: this test binary runs no other test that reads the variable.
+    // SAFETY: set_var: this test binary runs no other test that reads the variable.
     unsafe { std::env::set_var(logstream::CONFIG_ENV, &path) };
     let cfg = Config::load().unwrap();
+    // SAFETY: as above, no other test of this binary reads the variable.
     unsafe { std::env::remove_var(logstream::CONFIG_ENV) };
     assert_eq!(cfg.base_dir(), dir.path().join("data"));
     assert_eq!(cfg.flush_interval(), std::time::Duration::from_millis(7));

@@ -73,6 +73,8 @@ fn raw_ticks() -> u64 {
     // (`/sys/devices/system/clocksource/clocksource0/current_clocksource`);
     // reading it directly avoids the vDSO call of `Instant::now`.
     #[allow(unused_unsafe, reason = "`_rdtsc` is safe in newer toolchains")]
+    // SAFETY: `rdtsc` reads a counter; it has no memory-safety preconditions
+    // (x86_64 always has it).
     unsafe {
         core::arch::x86_64::_rdtsc()
     }
