@@ -68,7 +68,7 @@ pub mod testing;
 mod verify;
 mod writer;
 
-pub use admin::{TopicInfo, seq_at_time, topics};
+pub use admin::seq_at_time;
 #[cfg(feature = "tokio")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub use asyncio::{AsyncReaderHandle, AsyncTopicReader};
@@ -79,6 +79,7 @@ pub use reader::{
     ReaderHandle, ReaderStats, Record, Records, RetryPolicy, RetryingTopic, StartFrom, TopicLag, TopicReader,
 };
 pub use repair::{RepairReport, repair};
+pub use segment::extent::{TopicInfo, topics};
 pub use segment::recovery::{Cut, TopicRecovery};
 pub use verify::{Damage, GroupReport, SegmentReport, TopicReport, VerifyReport, verify, verify_with_progress};
 pub use writer::{CloseReport, DeleteMode, LatencySummary, Placed, RecoveryReport, TopicWriter, Writer, WriterStats};

@@ -164,7 +164,7 @@ impl Group {
         let mut out = Vec::new();
         for topic in list_topics(&self.layout)? {
             let dir = self.layout.topic(&topic);
-            let info = match crate::admin::topic_info(&dir, &topic) {
+            let info = match crate::segment::extent::topic_info(&dir, &topic) {
                 Ok(i) => i,
                 Err(e) if is_gone(&e) => continue, // deleted meanwhile
                 Err(e) => return Err(e),
@@ -172,7 +172,7 @@ impl Group {
             let pos = saved.get(&topic);
             let from = pos.map_or(info.first_seq, |p| p.next_seq).max(info.first_seq);
             let lag_records = info.next_seq.saturating_sub(from);
-            let lag_bytes = if lag_records == 0 { 0 } else { crate::admin::frame_bytes_from(&dir, from)? };
+            let lag_bytes = if lag_records == 0 { 0 } else { crate::segment::extent::frame_bytes_from(&dir, from)? };
             out.push(TopicLag {
                 // After a takeover the stale member may still list the topic.
                 owner: members
@@ -208,12 +208,16 @@ impl Group {
         if !tdir.is_dir() {
             return Err(Error::NoSuchTopic { topic: topic.to_owned() });
         }
-        let info = crate::admin::topic_info(&tdir, topic)?;
+        let info = crate::segment::extent::topic_info(&tdir, topic)?;
         let seq = match to {
             StartFrom::Earliest => info.first_seq,
             StartFrom::Latest => info.next_seq,
             StartFrom::Seq(n) => n.clamp(info.first_seq, info.next_seq),
-            StartFrom::Time(t) => crate::admin::seq_at_time(&self.cfg, topic, t)?,
+            StartFrom::Time(t) => {
+                let log_id =
+                    crate::writer::open::read_meta(&self.layout.meta()).and_then(|m| m.log_id_u64()).unwrap_or(0);
+                super::cursor::seq_at_time(&tdir, topic, t, log_id)?
+            }
         };
         let owners_path = self.dir.join(OWNERS_FILE);
         let owners = RangeLocks::open(&owners_path).ctx("open topic owner locks", &owners_path)?;
@@ -300,7 +304,7 @@ impl Group {
         let replayed = self.replayed()?;
         let mut out = Vec::new();
         for topic in list_topics(&dlayout)? {
-            let info = crate::admin::topic_info(&dlayout.topic(&topic), &topic)?;
+            let info = crate::segment::extent::topic_info(&dlayout.topic(&topic), &topic)?;
             let from = replayed.get(&topic).map_or(0, |p| p.next_seq).max(info.first_seq);
             let n = info.next_seq.saturating_sub(from);
             if n > 0 {

@@ -4,9 +4,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
-use super::segment::ReadSegment;
 use crate::error::{Error, Result};
 use crate::format::frame::{self, HEADER_LEN};
+use crate::segment::read::ReadSegment;
 
 /// Confirms records of one [`Batch`] from any thread while its closure runs
 /// ([`Batch::confirmer`]): cheap to clone, `Send + Sync + 'static`.

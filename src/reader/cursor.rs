@@ -14,10 +14,10 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
 use super::batch::{Batch, Source};
-use super::segment::ReadSegment;
 use crate::error::Result;
 use crate::format::naming::data_file_name;
 use crate::format::segment::DATA_START;
+use crate::segment::read::ReadSegment;
 use crate::segment::recovery::list_segments;
 use crate::segment::scan::{Step, resync};
 

@@ -13,7 +13,6 @@ mod members;
 mod policy;
 mod pool;
 mod pull;
-mod segment;
 mod watch;
 
 use std::sync::Arc;
@@ -33,7 +32,6 @@ use pool::{Core, Wake};
 #[cfg(feature = "tokio")]
 pub(crate) use pool::{Forward, NotDelivered};
 pub use pull::TopicReader;
-pub(crate) use segment::ReadSegment;
 
 /// A group, its saved positions (topic, next seq), and what loading them found.
 pub(crate) type GroupPositions = (String, Vec<(String, u64)>, checkpoint::LoadReport);

@@ -5,6 +5,8 @@
 pub(crate) mod appender;
 pub(crate) mod budget;
 pub(crate) mod compressed;
+pub(crate) mod extent;
+pub(crate) mod read;
 pub(crate) mod recovery;
 pub(crate) mod scan;
 

@@ -387,7 +387,7 @@ impl Writer {
     ///
     /// # Errors
     /// [`Error::TopicInUse`], [`Error::NoSuchTopic`], I/O errors.
-    pub fn delete_topic(&self, topic: &str, mode: DeleteMode) -> Result<crate::admin::TopicInfo> {
+    pub fn delete_topic(&self, topic: &str, mode: DeleteMode) -> Result<crate::segment::extent::TopicInfo> {
         self.inner.shared.delete_topic(topic, mode)
     }
 
@@ -395,8 +395,8 @@ impl Writer {
     ///
     /// # Errors
     /// I/O errors reading the directory.
-    pub fn topics(&self) -> Result<Vec<crate::admin::TopicInfo>> {
-        crate::admin::topics(&self.inner.shared.cfg)
+    pub fn topics(&self) -> Result<Vec<crate::segment::extent::TopicInfo>> {
+        crate::segment::extent::topics(&self.inner.shared.cfg)
     }
 
     /// Counters since the writer opened.

@@ -189,7 +189,11 @@ impl Shared {
     }
 
     /// Deletes a topic: its files, and the writer's state for it.
-    pub(crate) fn delete_topic(&self, name: &str, mode: super::DeleteMode) -> Result<crate::admin::TopicInfo> {
+    pub(crate) fn delete_topic(
+        &self,
+        name: &str,
+        mode: super::DeleteMode,
+    ) -> Result<crate::segment::extent::TopicInfo> {
         self.check_forked()?;
         check_topic(name)?;
         let dir = self.layout.topic(name);
@@ -205,7 +209,7 @@ impl Shared {
                 }
             }
         }
-        let mut info = crate::admin::topic_info(&dir, name).unwrap_or_default();
+        let mut info = crate::segment::extent::topic_info(&dir, name).unwrap_or_default();
         info.next_seq = next;
         info.records = next.saturating_sub(info.first_seq);
         // Under the map's lock until the directory is gone, so that a write

@@ -373,7 +373,7 @@ impl Core {
                 let dropped = self.dropped_since_registered(name);
                 (dropped.unwrap_or(0), dropped.is_some())
             }
-            StartFrom::Latest => (crate::admin::topic_info(&dir, name)?.next_seq, false),
+            StartFrom::Latest => (crate::segment::extent::topic_info(&dir, name)?.next_seq, false),
             StartFrom::Seq(n) => (n, true),
             StartFrom::Time(t) => (crate::reader::cursor::seq_at_time(&dir, name, t, self.log_id)?, false),
         })
@@ -387,7 +387,8 @@ impl Core {
             s.topics.get(name).filter(|t| t.owned).map(|t| t.confirmed)
         };
         let confirmed = confirmed.or_else(|| self.store.lock().get(name).map(|p| p.next_seq)).unwrap_or(0);
-        crate::admin::topic_info(&self.layout.topic(name), name).map_or(0, |i| i.next_seq.saturating_sub(confirmed))
+        crate::segment::extent::topic_info(&self.layout.topic(name), name)
+            .map_or(0, |i| i.next_seq.saturating_sub(confirmed))
     }
 
     /// Picks up operators' reset requests for topics this member owns.

@@ -43,7 +43,6 @@ use super::cursor::{Corruption, Cursor, Fill};
 use super::filter::Filter;
 use super::members::Membership;
 use super::policy::{RetryPolicy, StartFrom};
-use super::segment::ReadSegment;
 use super::watch::Flags;
 use crate::config::Config;
 use crate::doorbell::{Doorbell, Slot};
@@ -51,6 +50,7 @@ use crate::error::{Error, Result};
 use crate::format::checkpoint::Kind;
 use crate::format::meta::topic_bucket;
 use crate::layout::{Layout, list_topics};
+use crate::segment::read::ReadSegment;
 
 /// Error type the closure's errors are turned into.
 pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -1385,7 +1385,9 @@ impl Core {
         };
         owned
             .iter()
-            .map(|(n, c)| crate::admin::next_seq(&self.layout.topic(n)).map_or(0, |end| end.saturating_sub(*c)))
+            .map(|(n, c)| {
+                crate::segment::extent::next_seq(&self.layout.topic(n)).map_or(0, |end| end.saturating_sub(*c))
+            })
             .sum()
     }
 
