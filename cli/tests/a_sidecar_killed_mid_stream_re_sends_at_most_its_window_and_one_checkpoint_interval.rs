@@ -48,10 +48,11 @@ const TOTAL: u64 = TOPICS as u64 * PER_TOPIC;
 const WINDOW: u64 = 64;
 /// `checkpoint_interval_ms` in the config file.
 const CHECKPOINT_INTERVAL: Duration = Duration::from_millis(100);
-/// Added to the checkpoint interval: a persist still writing when the kill
-/// lands leaves the one before it, and a loaded machine runs the reader's
-/// checkpoint tick a little late.
-const GRACE: Duration = Duration::from_millis(50);
+/// Added to the checkpoint interval: a persist still writing (syncing the
+/// checkpoint file) when the kill lands leaves the one before it, and a
+/// loaded machine runs the reader's checkpoint tick late. Still well below
+/// the growth before a kill, so whole-batch re-sends cannot hide in it.
+const GRACE: Duration = Duration::from_millis(100);
 /// The stream's: the least nats-server allows.
 const DUPLICATE_WINDOW: Duration = Duration::from_millis(100);
 /// Kills.
