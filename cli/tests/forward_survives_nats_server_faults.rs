@@ -108,6 +108,12 @@ impl Scenario {
             "1",
             "--window",
             WINDOW,
+            // A final JSON report on stdout with the count of re-sends the
+            // server answered as duplicates.
+            "--stats",
+            "--json",
+            "--stats-interval",
+            "60",
         ];
         Sidecar::start(LogArg::Config(&self.tmp.path().join("meta.json")), &args)
     }
@@ -133,8 +139,10 @@ impl Scenario {
     }
 
     /// Waits for the writer, then for the group to confirm every record;
-    /// stops the sidecar and returns the stream's records by sequence number.
-    fn finish(mut self, fwd: Sidecar) -> (Topics, NatsServer, tempfile::TempDir) {
+    /// stops the sidecar and returns the stream's records by sequence
+    /// number, and how many of the sidecar's publishes the server answered
+    /// as duplicates.
+    fn finish(mut self, fwd: Sidecar) -> (Topics, u64, NatsServer, tempfile::TempDir) {
         self.writer.take().expect("the writer").join().expect("the writer thread");
         assert!(self.written.load(Ordering::SeqCst));
         let cfg = logstream::Config::new(self.tmp.path().join("log"));
@@ -143,32 +151,55 @@ impl Scenario {
                 .and_then(|g| g.lag())
                 .is_ok_and(|lag| lag.len() == TOPICS && lag.iter().all(|l| l.confirmed == Some(PER_TOPIC)))
         });
-        stop_within_the_bound(fwd);
+        let stopped = stop_within_the_bound(fwd);
+        let reports = stopped.reports();
+        let last = reports.last().expect("the final report");
+        assert_eq!(last["last"], true, "{last}");
+        let duplicates = last["duplicates"].as_u64().expect("a duplicate count");
         let mut found = read_stream(&self.client(), "LOGS");
         // Around a reconnect a batch's later records can be stored before
         // the retry stores its earlier ones (logstream-nats' "Ordering"):
         // each record once, in order by sequence number.
         found.values_mut().for_each(|records| records.sort());
-        (found, self.server, self.tmp)
+        (found, duplicates, self.server, self.tmp)
     }
 }
 
 /// SIGTERM; asserts a clean stop (exit 0, positions saved) within twice
 /// the ack timeout (plus slack).
-fn stop_within_the_bound(fwd: Sidecar) {
+fn stop_within_the_bound(fwd: Sidecar) -> sidecar::Stopped {
     let asked = Instant::now();
     let stopped = fwd.terminate();
     let took = asked.elapsed();
     stopped.assert_stopped_cleanly();
     assert!(took < 2 * ACK_TIMEOUT + SLACK, "SIGTERM took {took:?}: {stopped:#?}");
+    stopped
+}
+
+/// When the new sidecar starts after the last fault, relative to the heal.
+#[derive(Clone, Copy)]
+enum Restart {
+    /// Once the server is back (a killed or stopped server refuses
+    /// connections until then).
+    AfterHeal,
+    /// While the server is still paused: its connection waits in the
+    /// server's accept queue, so that once resumed the server reads the
+    /// stopped sidecar's buffered messages from the old connection while
+    /// the new sidecar re-sends the same records on its own. JetStream
+    /// de-duplicates them by `Nats-Msg-Id` (checked and recorded under one
+    /// lock per stream in nats-server 2.9), provided both sidecars give a
+    /// record the same id.
+    BeforeHeal,
 }
 
 /// Runs `rounds` faults at growing fill levels of the stream: `fault`
 /// breaks the server, the sidecar reports a failed batch, `heal` mends
 /// it. Then one more fault during which the sidecar gets SIGTERM (it must
-/// stop within the bound while the server is broken) and a new sidecar
-/// finishes the job. Asserts every record is in the stream exactly once.
-fn ride_out(rounds: u64, fault: fn(&mut NatsServer), heal: fn(&mut NatsServer)) {
+/// stop within the bound while the server is broken) and a new sidecar,
+/// started as `restart` says and without waiting for the old connection
+/// to go, finishes the job. Asserts every record is in the stream exactly
+/// once.
+fn ride_out(rounds: u64, fault: fn(&mut NatsServer), heal: fn(&mut NatsServer), restart: Restart) {
     let (mut s, fwd) = Scenario::start();
     let mut at_faults = Vec::new();
     for round in 1..=rounds {
@@ -185,21 +216,29 @@ fn ride_out(rounds: u64, fault: fn(&mut NatsServer), heal: fn(&mut NatsServer)) 
     fault(&mut s.server);
     fwd.wait_stderr(FAILED);
     stop_within_the_bound(fwd);
-    heal(&mut s.server);
-    // A resumed server may still be storing what the stopped sidecar had
-    // sent; nats-server 2.9 can then store a record twice when the new
-    // sidecar re-sends it on its own connection at the same moment (seen
-    // once as 64 duplicates: one window). Start the new one after the old
-    // connection is gone, as a restart by a service manager would.
-    wait_for("the stopped sidecar's connection to be gone", || s.server.client_connections() == 0);
-    let fwd = s.forward();
+    let fwd = match restart {
+        Restart::AfterHeal => {
+            heal(&mut s.server);
+            s.forward()
+        }
+        Restart::BeforeHeal => {
+            let fwd = s.forward();
+            heal(&mut s.server);
+            fwd
+        }
+    };
     fwd.wait_started();
     let topics = s.topics.clone();
-    let (found, server, _tmp) = s.finish(fwd);
+    let (found, re_sent, server, _tmp) = s.finish(fwd);
     assert!(
         at_faults.iter().all(|&n| n < TOTAL),
         "the stream was full before a fault ({at_faults:?}); nothing was tested"
     );
+    if let Restart::BeforeHeal = restart {
+        // The stopped sidecar's failed batch was still in the old
+        // connection when the new one re-sent it: the race was run.
+        assert!(re_sent > 0, "the new sidecar re-sent nothing the stream held; nothing was tested");
+    }
     let total: usize = found.values().map(Vec::len).sum();
     let duplicated: Vec<(&String, u64, u64, usize)> = found
         .iter()
@@ -215,22 +254,24 @@ fn ride_out(rounds: u64, fault: fn(&mut NatsServer), heal: fn(&mut NatsServer)) 
         server.log()
     );
     assert_exactly_once_in_order(&found, &topics, PER_TOPIC);
-    eprintln!("faults at stream lengths {at_faults:?} of {TOTAL}");
+    eprintln!(
+        "faults at stream lengths {at_faults:?} of {TOTAL}; the new sidecar's re-sends of records the stream held: {re_sent}"
+    );
 }
 
 #[test]
 fn a_server_killed_three_times_mid_stream_leaves_every_record_once() {
-    ride_out(3, NatsServer::kill, NatsServer::restart);
+    ride_out(3, NatsServer::kill, NatsServer::restart, Restart::AfterHeal);
 }
 
 #[test]
 fn a_server_stopped_three_times_mid_stream_leaves_every_record_once() {
-    ride_out(3, NatsServer::terminate, NatsServer::restart);
+    ride_out(3, NatsServer::terminate, NatsServer::restart, Restart::AfterHeal);
 }
 
 #[test]
 fn a_paused_server_times_acks_out_and_once_resumed_gets_every_record_once() {
-    ride_out(2, NatsServer::pause, NatsServer::resume);
+    ride_out(2, NatsServer::pause, NatsServer::resume, Restart::BeforeHeal);
 }
 
 #[test]
@@ -245,7 +286,7 @@ fn a_stream_deleted_and_recreated_mid_stream_gets_every_record_not_yet_stored() 
     let opts = NatsOptions::new(&s.server.url(), SUBJECT).expect("options");
     conn.ensure_stream(&StreamSpec::new("LOGS", opts.subject())).expect("re-create the stream");
     let topics = s.topics.clone();
-    let (found, server, _tmp) = s.finish(fwd);
+    let (found, _, server, _tmp) = s.finish(fwd);
     // What the old stream held went with it; the new one must hold the
     // rest of each topic, once each, without a gap: every record the
     // forwarder had not stored in the old stream when it was deleted.

@@ -40,14 +40,17 @@
 //!   records are stored twice. Check it with
 //!   [`NatsConnection::duplicate_window`]; `logstream forward --ride-out`
 //!   warns when it is shorter than the outages to ride out.
-//! - Seen with nats-server 2.9, twice in about twenty runs of the fault
-//!   tests: a forwarder started right after its predecessor was stopped
-//!   while the server was paused left one window of records (64) stored
-//!   twice. The likely cause (not proven) is the resumed server storing the
-//!   predecessor's buffered messages from its old connection while the new
-//!   forwarder re-sent them on its own, the duplicate check racing between
-//!   the two connections. The fault test starts the new forwarder only once
-//!   the old connection is gone.
+//! - Both copies of a record must carry the same id, whichever forwarder
+//!   sends them. A forwarder restarted while the server still reads its
+//!   predecessor's messages from the old connection (a server paused, then
+//!   resumed) re-sends the same records on a new connection at the same
+//!   moment; nats-server checks a message id and records it under the
+//!   stream's lock, so one copy is kept (the pause fault test restarts the
+//!   sidecar before the resume and checks it). Its once-seen 64 duplicates
+//!   (one window) came from logstream, not the server: a reader started
+//!   before the log's first writer used log id 0 for its whole life, so its
+//!   successor sent the same records under other ids (fixed: the id comes
+//!   from each segment's header, [`logstream::Batch::log_id`]).
 //! - The `logstream` reader retries a failed batch forever, with backoff;
 //!   while the server is down nothing is lost, the log only grows.
 //!

@@ -79,6 +79,14 @@ impl Sidecar {
         Stopped { status, stdout: self.stdout.rest(), stderr: self.stderr.rest() }
     }
 
+    /// SIGKILL (no chance to save positions or finish a batch), and waits
+    /// for the exit and the end of its output.
+    pub fn kill(mut self) -> Stopped {
+        self.child.kill().expect("send SIGKILL");
+        let status = wait_exit(&mut self.child);
+        Stopped { status, stdout: self.stdout.rest(), stderr: self.stderr.rest() }
+    }
+
     /// Sends SIGTERM and waits for the exit and the end of its output.
     pub fn terminate(mut self) -> Stopped {
         let pid = rustix::process::Pid::from_child(&self.child);
