@@ -79,3 +79,32 @@ pub fn read_all(cfg: &logstream::Config, topic: &str) -> Vec<(u64, Vec<u8>)> {
     }
     out
 }
+
+/// Every persisted position of the group in `group_dir`, per topic, in
+/// generation order (journal and snapshot entries, as the format defines them).
+pub fn persisted_history(group_dir: &Path) -> BTreeMap<String, Vec<(u64, u64)>> {
+    use logstream::format::checkpoint::{FILE_HEADER_LEN, Kind, decode_entries};
+    let mut out: BTreeMap<String, Vec<(u64, u64)>> = BTreeMap::new();
+    for f in ["checkpoints.snap", "checkpoints.log"] {
+        let Ok(b) = std::fs::read(group_dir.join(f)) else { continue };
+        for e in decode_entries(&b[FILE_HEADER_LEN.min(b.len())..]).entries {
+            if e.kind == Kind::Position {
+                out.entry(e.topic).or_default().push((e.generation, e.next_seq));
+            }
+        }
+    }
+    for v in out.values_mut() {
+        v.sort();
+        v.dedup();
+    }
+    out
+}
+
+/// Asserts that no persisted position of the group ever went backwards.
+pub fn assert_no_position_went_back(group_dir: &Path) {
+    for (t, h) in persisted_history(group_dir) {
+        for pair in h.windows(2) {
+            assert!(pair[0].1 <= pair[1].1, "topic {t}: position went back from {:?} to {:?}", pair[0], pair[1]);
+        }
+    }
+}
