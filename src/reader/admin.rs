@@ -136,7 +136,7 @@ impl Group {
     /// I/O errors reading the checkpoints (damaged entries fall back to
     /// older ones, as when a reader starts).
     pub fn positions(&self) -> Result<Vec<GroupPosition>> {
-        let (map, _) = checkpoint::load(&self.dir)?;
+        let (map, _) = checkpoint::peek(&self.dir)?;
         let mut v: Vec<GroupPosition> = map
             .into_iter()
             .map(|(topic, p)| GroupPosition { topic, next_seq: p.next_seq, time: p.time, reset: p.reset })
@@ -159,7 +159,7 @@ impl Group {
     /// # Errors
     /// I/O errors reading the directory.
     pub fn lag(&self) -> Result<Vec<TopicLag>> {
-        let (saved, _) = checkpoint::load(&self.dir)?;
+        let (saved, _) = checkpoint::peek(&self.dir)?;
         let members = self.members()?;
         let mut out = Vec::new();
         for topic in list_topics(&self.layout)? {

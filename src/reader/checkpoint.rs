@@ -603,19 +603,56 @@ fn open_journal(dir: &Path) -> Result<(File, u64)> {
     Ok((journal, journal_entries))
 }
 
-/// Reads a group's positions without opening it for writing (admin tools,
-/// retention, other groups), **without taking the lock**: a reader that is
-/// itself frozen (an operator's `logstream top` stopped with Ctrl-Z) must
-/// never hold up the members' persists, and members must never wait for a
-/// tool. The files make a lock-free read consistent: entries are CRC'd and
-/// appended whole (a torn last entry is skipped), and compaction or a repair
+/// Reads a group's positions for a decision (retention, deleting a topic),
+/// under the shared lock: a position is appended and then synced under the
+/// exclusive lock, so one read under the lock is durable, and retention
+/// never deletes records behind a position a power loss could take back.
+/// A holder frozen inside its critical section keeps the lock: after a few
+/// seconds the positions are read without it, as [`peek`] does.
+pub(crate) fn load(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)> {
+    load_within(dir, Duration::from_secs(3))
+}
+
+/// [`load`], waiting at most `patience` for the lock.
+pub(crate) fn load_within(dir: &Path, patience: Duration) -> Result<(HashMap<String, Position>, LoadReport)> {
+    let lpath = dir.join(LOCK_FILE);
+    // A read-only directory (an operator's copy) has no lock to take.
+    let Ok(f) = OpenOptions::new().read(true).open(&lpath) else { return peek(dir) };
+    let deadline = Instant::now() + patience;
+    loop {
+        match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockShared) {
+            Ok(()) => {
+                let held = Held(Arc::new(f));
+                let r = load_unlocked(dir);
+                drop(held);
+                return r;
+            }
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+                if Instant::now() >= deadline {
+                    log::debug!("{}: still held after {patience:?}; reading positions without it", lpath.display());
+                    return peek(dir);
+                }
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            Err(e) => return Err(Error::io("lock checkpoints", &lpath, e.into())),
+        }
+    }
+}
+
+/// Reads a group's positions to show them (`Group::lag`, `positions`,
+/// `logstream top`) **without taking the lock**: a tool that is itself
+/// frozen (`logstream top` stopped with Ctrl-Z) must never hold up the
+/// members' persists. It may see an appended position whose sync is still
+/// running, which is fine to show and is why decisions use [`load`]. The
+/// files make a lock-free read consistent: entries are CRC'd and appended
+/// whole (a torn last entry is skipped), and compaction or a repair
 /// replaces the snapshot first and the journal second, each by rename. So a
 /// read that finds the snapshot it opened still at its path after reading
 /// the journal saw either the old pair, the new snapshot with the old
 /// journal (entries twice, merged by generation), or the new pair; the one
 /// mix that would lose entries (old snapshot, new journal) replaced the
 /// snapshot in between, and is read again.
-pub(crate) fn load(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)> {
+pub(crate) fn peek(dir: &Path) -> Result<(HashMap<String, Position>, LoadReport)> {
     let spath = dir.join(SNAP_FILE);
     let mut tries = 0;
     loop {

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 
-use super::checkpoint::{Position, load};
+use super::checkpoint::{Position, load_within};
 use crate::error::{Error, IoContext, Result};
 use crate::format::naming::{data_file_name, index_file_name, name_problem};
 use crate::layout::Layout;
@@ -36,9 +36,9 @@ pub(crate) fn other_positions(layout: &Layout, me: &str) -> Result<Vec<HashMap<S
     let mut out = Vec::new();
     for g in list_groups(layout)? {
         if g != me {
-            // Lock-free: a member of another group frozen holding its lock
-            // does not hold up this member's retention.
-            out.push(load(&layout.group(&g))?.0);
+            // Retention runs on a member's ckpt thread: do not wait long
+            // for another group whose member froze holding its lock.
+            out.push(load_within(&layout.group(&g), std::time::Duration::from_millis(100))?.0);
         }
     }
     Ok(out)
