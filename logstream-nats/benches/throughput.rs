@@ -24,7 +24,7 @@ fn raw_rate(conn: &NatsConnection, n: u64, window: usize, with_id: bool) -> f64 
     static RUNS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let data = Bytes::from(vec![b'x'; RECORD]);
-    conn.runtime().block_on(async {
+    conn.runtime().expect("a connection made with connect has a runtime").block_on(async {
         let js = conn.jetstream();
         let start = Instant::now();
         let mut acks = VecDeque::with_capacity(window);

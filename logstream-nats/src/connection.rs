@@ -1,9 +1,13 @@
 //! One NATS connection with the tokio runtime that drives it, shared by
 //! forwarders, sources and the stream helper.
 //!
-//! The logstream reader calls its forwarder on plain threads, so the client
-//! lives on a runtime this crate owns; synchronous calls enter it with
-//! `block_on` from the caller's thread (never one runtime per batch).
+//! The logstream reader's threaded pool calls its forwarder on plain
+//! threads, so a connection made with [`NatsConnection::connect`] lives on a
+//! runtime this crate owns; synchronous calls enter it with `block_on` from
+//! the caller's thread (never one runtime per batch). A tokio service uses
+//! [`NatsConnection::connect_async`] instead: the client then runs on the
+//! caller's runtime, with no thread of this crate, and is used through the
+//! `*_async` methods (with [`logstream::ReaderBuilder::start_async`]).
 
 use std::sync::Arc;
 
@@ -23,7 +27,9 @@ pub(crate) struct Inner {
     pub client: async_nats::Client,
     pub js: jetstream::Context,
     pub opts: NatsOptions,
-    pub runtime: tokio::runtime::Runtime,
+    /// The runtime of [`NatsConnection::connect`]; `None` after
+    /// [`NatsConnection::connect_async`] (the caller's runtime drives it).
+    pub runtime: Option<tokio::runtime::Runtime>,
 }
 
 impl std::fmt::Debug for NatsConnection {
@@ -47,18 +53,29 @@ impl NatsConnection {
             .build()
             .map_err(NatsError::Runtime)?;
         let client = runtime.block_on(connect_client(opts))?;
-        // The context's own in-flight limit stays above the forwarder's
-        // window, so that publishing never waits on acks nobody awaits.
-        // Building it spawns its ack task, which needs the runtime entered.
-        let entered = runtime.enter();
-        let js = jetstream::ContextBuilder::new()
-            .timeout(opts.ack_timeout)
-            .ack_timeout(opts.ack_timeout)
-            .max_ack_inflight(opts.window * 2 + 64)
-            .backpressure_on_inflight(true)
-            .build(client.clone());
-        drop(entered);
-        Ok(NatsConnection { inner: Arc::new(Inner { client, js, opts: opts.clone(), runtime }) })
+        // Building the context spawns its ack task, which needs the runtime entered.
+        let js = {
+            let _entered = runtime.enter();
+            context(opts, &client)
+        };
+        Ok(NatsConnection { inner: Arc::new(Inner { client, js, opts: opts.clone(), runtime: Some(runtime) }) })
+    }
+
+    /// Connects on the caller's tokio runtime (any flavour): no runtime or
+    /// thread of this crate's own. Use such a connection through the async
+    /// methods ([`NatsForwarder::forward_async`](crate::NatsForwarder::forward_async),
+    /// [`NatsConnection::ensure_stream_async`], …), for instance from
+    /// [`logstream::ReaderBuilder::start_async`]; its blocking methods
+    /// return [`NatsError::InvalidOption`], as they would have to drive a
+    /// runtime they do not own. The client's tasks live on the caller's
+    /// runtime: it must outlive the connection's use.
+    ///
+    /// # Errors
+    /// As [`NatsConnection::connect`], but never [`NatsError::Runtime`].
+    pub async fn connect_async(opts: &NatsOptions) -> Result<NatsConnection> {
+        let client = connect_client(opts).await?;
+        let js = context(opts, &client);
+        Ok(NatsConnection { inner: Arc::new(Inner { client, js, opts: opts.clone(), runtime: None }) })
     }
 
     /// The options it was made with.
@@ -71,22 +88,48 @@ impl NatsConnection {
         &self.inner.js
     }
 
-    /// The runtime the client runs on, for async callers.
-    pub fn runtime(&self) -> &tokio::runtime::Runtime {
-        &self.inner.runtime
+    /// The runtime this crate started for the client
+    /// ([`NatsConnection::connect`]), to spawn on or to block on; `None`
+    /// for a connection made with [`NatsConnection::connect_async`].
+    pub fn runtime(&self) -> Option<&tokio::runtime::Runtime> {
+        self.inner.runtime.as_ref()
     }
 
     /// Runs `fut` to completion on this connection's runtime from a
     /// synchronous caller.
     pub(crate) fn block_on<F: std::future::Future>(&self, fut: F) -> Result<F::Output> {
+        Ok(self.own_runtime()?.block_on(fut))
+    }
+
+    /// The runtime a synchronous call may block on: this crate's, and only
+    /// from outside any runtime.
+    pub(crate) fn own_runtime(&self) -> Result<&tokio::runtime::Runtime> {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(NatsError::option(
                 "calling context",
                 "a blocking call was made from inside a tokio runtime; use the async variant (e.g. forward_async)",
             ));
         }
-        Ok(self.inner.runtime.block_on(fut))
+        self.inner.runtime.as_ref().ok_or_else(|| {
+            NatsError::option(
+                "calling context",
+                "a blocking call on a connection made with connect_async, which has no runtime of its own; \
+                 use the async variant (e.g. forward_async, ensure_stream_async) on your runtime",
+            )
+        })
     }
+}
+
+/// The JetStream context. Its own in-flight limit stays above the
+/// forwarder's window, so that publishing never waits on acks nobody
+/// awaits. Must be called inside a runtime (it spawns the ack task).
+fn context(opts: &NatsOptions, client: &async_nats::Client) -> jetstream::Context {
+    jetstream::ContextBuilder::new()
+        .timeout(opts.ack_timeout)
+        .ack_timeout(opts.ack_timeout)
+        .max_ack_inflight(opts.window * 2 + 64)
+        .backpressure_on_inflight(true)
+        .build(client.clone())
 }
 
 async fn connect_client(opts: &NatsOptions) -> Result<async_nats::Client> {

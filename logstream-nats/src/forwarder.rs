@@ -110,7 +110,10 @@ impl logstream_ship::Forwarder for NatsForwarder {
 }
 
 impl NatsForwarder {
-    /// Connects with `opts` and publishes to the subjects of its template.
+    /// Connects with `opts` and publishes to the subjects of its template
+    /// (on a runtime of its own: for the threaded reader and blocking
+    /// callers; a tokio service uses
+    /// `NatsForwarder::with_connection(&NatsConnection::connect_async(&opts).await?)`).
     ///
     /// # Errors
     /// As [`NatsConnection::connect`].
@@ -160,18 +163,36 @@ impl NatsForwarder {
     /// [`NatsError::InvalidTopic`], or [`NatsError::InvalidOption`] when
     /// called from inside a tokio runtime (use [`NatsForwarder::forward_async`]).
     pub fn forward(&self, batch: &Batch) -> Result<()> {
+        let runtime = self.conn.own_runtime()?;
         let (subject, out) = self.prepare(batch)?;
         // The pipeline runs as a task on the runtime's threads, where the
         // acks arrive: the reader's thread wakes once, not once per ack.
-        let task = self.conn.inner.runtime.spawn(self.clone().pipeline(subject.clone(), out, batch.confirmer()));
+        let task = runtime.spawn(self.clone().pipeline(subject.clone(), out, batch.confirmer()));
         let outcome = self.conn.block_on(task)?.unwrap_or_else(|e| {
             (None, Some((batch.first_seq(), PublishError::with_source(PublishErrorKind::Other, e))))
         });
         self.finish(batch, &subject, outcome)
     }
 
-    /// [`NatsForwarder::forward`] for async callers; it must run on the
-    /// connection's runtime or another tokio runtime.
+    /// [`NatsForwarder::forward`] for async callers; it must run on a tokio
+    /// runtime (the caller's, with a connection made by
+    /// [`NatsConnection::connect_async`]: then nothing of this crate runs
+    /// on a thread of its own).
+    ///
+    /// ```no_run
+    /// # async fn f() -> Result<(), Box<dyn std::error::Error>> {
+    /// use std::sync::Arc;
+    /// use logstream_nats::{NatsConnection, NatsForwarder, NatsOptions};
+    /// let cfg = logstream::Config::new("/var/lib/app/logstream");
+    /// let opts = NatsOptions::new("nats://127.0.0.1:4222", "logs.{topic}")?;
+    /// let fwd = NatsForwarder::with_connection(&NatsConnection::connect_async(&opts).await?);
+    /// let reader = logstream::Reader::builder(&cfg).group("shipper").start_async(move |batch: Arc<logstream::Batch>| {
+    ///     let fwd = fwd.clone();
+    ///     async move { fwd.forward_async(&batch).await }
+    /// }).await?;
+    /// # reader.stop_async().await?;
+    /// # Ok(()) }
+    /// ```
     ///
     /// # Errors
     /// As [`NatsForwarder::forward`].

@@ -105,41 +105,48 @@ impl NatsConnection {
     /// [`NatsError::Stream`] if the server refuses, or the existing stream
     /// does not capture the subjects or has a shorter `duplicate_window`.
     pub fn ensure_stream(&self, spec: &StreamSpec) -> Result<Ensured> {
+        self.block_on(self.ensure_stream_async(spec))?
+    }
+
+    /// [`NatsConnection::ensure_stream`] for async callers (on any tokio runtime).
+    ///
+    /// # Errors
+    /// As [`NatsConnection::ensure_stream`].
+    pub async fn ensure_stream_async(&self, spec: &StreamSpec) -> Result<Ensured> {
         let err = |op: &'static str, cause: String| NatsError::Stream { stream: spec.name.clone(), op, cause };
-        self.block_on(async {
-            let js = self.jetstream();
-            match js.get_stream(&spec.name).await {
-                Ok(mut s) => {
-                    let info = s.info().await.map_err(|e| err("read info", e.to_string()))?;
-                    let have = &info.config.subjects;
-                    for want in &spec.subjects {
-                        if !have.iter().any(|h| subject_covers(h, want)) {
-                            return Err(err(
-                                "use it",
-                                format!("it captures {have:?}, not {want:?}; add the subject to the stream or pick another"),
-                            ));
-                        }
-                    }
-                    if info.config.duplicate_window < spec.duplicate_window {
+        let js = self.jetstream();
+        match js.get_stream(&spec.name).await {
+            Ok(mut s) => {
+                let info = s.info().await.map_err(|e| err("read info", e.to_string()))?;
+                let have = &info.config.subjects;
+                for want in &spec.subjects {
+                    if !have.iter().any(|h| subject_covers(h, want)) {
                         return Err(err(
                             "use it",
                             format!(
-                                "its duplicate_window is {:?}, shorter than the {:?} asked for; update the stream",
-                                info.config.duplicate_window, spec.duplicate_window
+                                "it captures {have:?}, not {want:?}; add the subject to the stream or pick another"
                             ),
                         ));
                     }
-                    Ok(Ensured::Existing)
                 }
-                Err(e)
-                    if matches!(e.kind(), GetStreamErrorKind::JetStream(j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
-                {
-                    js.create_stream(spec.config()).await.map_err(|e| err("create", e.to_string()))?;
-                    Ok(Ensured::Created)
+                if info.config.duplicate_window < spec.duplicate_window {
+                    return Err(err(
+                        "use it",
+                        format!(
+                            "its duplicate_window is {:?}, shorter than the {:?} asked for; update the stream",
+                            info.config.duplicate_window, spec.duplicate_window
+                        ),
+                    ));
                 }
-                Err(e) => Err(err("look up", e.to_string())),
+                Ok(Ensured::Existing)
             }
-        })?
+            Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) =>
+            {
+                js.create_stream(spec.config()).await.map_err(|e| err("create", e.to_string()))?;
+                Ok(Ensured::Created)
+            }
+            Err(e) => Err(err("look up", e.to_string())),
+        }
     }
 
     /// How long the stream `name` remembers message ids: a record re-sent
@@ -150,12 +157,18 @@ impl NatsConnection {
     /// [`NatsError::Stream`] if the stream does not exist or the server
     /// cannot answer.
     pub fn duplicate_window(&self, name: &str) -> Result<Duration> {
+        self.block_on(self.duplicate_window_async(name))?
+    }
+
+    /// [`NatsConnection::duplicate_window`] for async callers.
+    ///
+    /// # Errors
+    /// As [`NatsConnection::duplicate_window`].
+    pub async fn duplicate_window_async(&self, name: &str) -> Result<Duration> {
         let err = |op: &'static str, cause: String| NatsError::Stream { stream: name.to_owned(), op, cause };
-        self.block_on(async {
-            let mut s = self.jetstream().get_stream(name).await.map_err(|e| err("look up", e.to_string()))?;
-            let info = s.info().await.map_err(|e| err("read info", e.to_string()))?;
-            Ok(info.config.duplicate_window)
-        })?
+        let mut s = self.jetstream().get_stream(name).await.map_err(|e| err("look up", e.to_string()))?;
+        let info = s.info().await.map_err(|e| err("read info", e.to_string()))?;
+        Ok(info.config.duplicate_window)
     }
 
     /// The name of a stream capturing subjects that match `filter` (such
@@ -166,17 +179,23 @@ impl NatsConnection {
     /// [`NatsError::Stream`] if the server cannot answer (JetStream not
     /// enabled, a timeout).
     pub fn stream_capturing(&self, filter: &str) -> Result<Option<String>> {
-        self.block_on(async {
-            match self.jetstream().stream_by_subject(filter).await {
-                Ok(name) => Ok(Some(name)),
-                Err(e) if matches!(e.kind(), GetStreamByNameErrorKind::NotFound) => Ok(None),
-                Err(e) => Err(NatsError::Stream {
-                    stream: format!("capturing {filter}"),
-                    op: "look up",
-                    cause: format!("{e} (is JetStream enabled on the server?)"),
-                }),
-            }
-        })?
+        self.block_on(self.stream_capturing_async(filter))?
+    }
+
+    /// [`NatsConnection::stream_capturing`] for async callers.
+    ///
+    /// # Errors
+    /// As [`NatsConnection::stream_capturing`].
+    pub async fn stream_capturing_async(&self, filter: &str) -> Result<Option<String>> {
+        match self.jetstream().stream_by_subject(filter).await {
+            Ok(name) => Ok(Some(name)),
+            Err(e) if matches!(e.kind(), GetStreamByNameErrorKind::NotFound) => Ok(None),
+            Err(e) => Err(NatsError::Stream {
+                stream: format!("capturing {filter}"),
+                op: "look up",
+                cause: format!("{e} (is JetStream enabled on the server?)"),
+            }),
+        }
     }
 }
 

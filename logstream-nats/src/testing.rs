@@ -195,26 +195,31 @@ impl Drop for NatsServer {
     }
 }
 
+/// These helpers block: a connection made with `connect`, called outside any runtime.
+const BLOCKING: &str = "a connection made with NatsConnection::connect, used outside a tokio runtime";
+
 /// Deletes the stream `name` (its messages and the message ids it
 /// remembers for de-duplication).
 pub fn delete_stream(conn: &NatsConnection, name: &str) {
-    conn.runtime().block_on(async {
+    conn.block_on(async {
         conn.jetstream().delete_stream(name).await.unwrap_or_else(|e| panic!("delete stream {name}: {e}"));
-    });
+    })
+    .expect(BLOCKING);
 }
 
 /// Messages in the stream.
 pub fn stream_len(conn: &NatsConnection, stream: &str) -> u64 {
-    conn.runtime().block_on(async {
+    conn.block_on(async {
         let mut s = conn.jetstream().get_stream(stream).await.expect("the stream");
         s.info().await.expect("stream info").state.messages
     })
+    .expect(BLOCKING)
 }
 
 /// Every message of the stream, per `Logstream-Topic`, in stream order.
 pub fn read_stream(conn: &NatsConnection, stream: &str) -> Topics {
     let total = stream_len(conn, stream);
-    conn.runtime().block_on(async {
+    conn.block_on(async {
         let s = conn.jetstream().get_stream(stream).await.expect("the stream");
         let config = pull::Config { ack_policy: AckPolicy::None, ..Default::default() };
         let consumer = s.create_consumer(config).await.expect("a consumer");
@@ -233,4 +238,5 @@ pub fn read_stream(conn: &NatsConnection, stream: &str) -> Topics {
         }
         out
     })
+    .expect(BLOCKING)
 }
