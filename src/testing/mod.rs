@@ -419,8 +419,10 @@ static ZEROS: [u8; PAGE] = [0; PAGE];
 /// Fills `dst` with the synced bytes `old[from..]`, zeros past their end
 /// (`dst` starts zeroed).
 fn copy_old(dst: &mut [u8], old: &[u8], from: usize) {
-    let have = old.len().saturating_sub(from).min(dst.len());
-    dst[..have].copy_from_slice(&old[from..from + have]);
+    if let Some(rest) = old.get(from..) {
+        let have = rest.len().min(dst.len());
+        dst[..have].copy_from_slice(&rest[..have]);
+    }
 }
 
 /// A hook that fails operations on demand: after a number of syncs, or every
