@@ -29,6 +29,13 @@ fn kafka_brokers_that_do_not_answer_exit_5_within_the_connect_timeout() {
     assert!(err.contains(&format!("Kafka brokers 127.0.0.1:{port}")), "{err}");
 }
 
+#[cfg(not(feature = "kafka"))]
+#[test]
+fn a_kafka_target_without_the_kafka_feature_is_a_usage_error_naming_the_install_line() {
+    let err = forward_fails(2, &["--to", "kafka://127.0.0.1:9092"]);
+    assert!(err.contains("cargo install logstream-cli --features kafka"), "{err}");
+}
+
 #[test]
 fn a_target_of_another_scheme_is_a_usage_error() {
     let err = forward_fails(2, &["--to", "http://127.0.0.1:4222"]);
