@@ -414,7 +414,7 @@ pub struct ForwardArgs {
 /// Which headers `forward` puts on NATS messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Headers {
-    /// Nats-Msg-Id and Logstream-Topic, -Seq, -Epoch, -Timestamp, -Batch-Start
+    /// Nats-Msg-Id and logstream-topic, -seq, -epoch, -log-id, -timestamp, -batch-start
     Full,
     /// Nats-Msg-Id (and the batch start mark) only
     IdOnly,

@@ -181,7 +181,7 @@ fn saved(cfg: &logstream::Config, topics: &[String]) -> Vec<u64> {
 
 /// How many records of `topic` the stream holds: the sidecar publishes
 /// each topic in order, so its last message is record n - 1 (its
-/// `Logstream-Seq`) after a restart's re-sends are all in.
+/// `logstream-seq`) after a restart's re-sends are all in.
 fn stored_prefix(conn: &NatsConnection, topic: &str) -> u64 {
     conn.runtime().expect("a connection made with connect has a runtime").block_on(async {
         let stream = conn.jetstream().get_stream(STREAM).await.expect("the stream");

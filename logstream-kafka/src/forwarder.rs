@@ -31,12 +31,12 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use logstream::Batch;
+use logstream_ship::headers::RecordMeta;
 use rdkafka::ClientConfig;
 use rdkafka::error::{KafkaError as RdError, RDKafkaErrorCode};
 use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer};
 
 use crate::error::{KafkaError, Result};
-use crate::headers::RecordMeta;
 use crate::options::{KafkaOptions, Partitioning};
 
 /// What a running forwarder has done ([`KafkaForwarder::run`](logstream_ship::Forwarder::run)), passed to the
@@ -206,6 +206,7 @@ impl KafkaForwarder {
                 topic,
                 epoch: batch.epoch(),
                 seq: rec.seq(),
+                timestamp: rec.timestamp(),
                 batch_first: batch.first_seq(),
             };
             let key: Vec<u8> = match &self.opts.partitioning {
@@ -215,7 +216,7 @@ impl KafkaForwarder {
             let mut record = FutureRecord::to(&kafka_topic)
                 .payload(rec.data())
                 .key(key.as_slice())
-                .headers(meta.headers())
+                .headers(crate::headers::headers(&meta))
                 .timestamp(i64::try_from(rec.timestamp() / 1_000_000).unwrap_or(i64::MAX));
             if let Partitioning::Partition(f) = &self.opts.partitioning {
                 record = record.partition(f(topic, &rec));

@@ -53,7 +53,8 @@ mod topic;
 
 pub use error::{KafkaError, Result};
 pub use forwarder::{ForwarderStats, KafkaForwarder, Progress};
+pub use logstream_ship::SourceMonitor;
 pub use logstream_ship::{Forwarder, Gap, LocalError, MirrorStats, Shutdown};
 pub use options::{KafkaOptions, KeyFn, PartitionFn, Partitioning};
-pub use source::{KafkaSource, SourceMonitor, SourceOptions, Subscription};
+pub use source::{KafkaSource, SourceOptions, Subscription};
 pub use topic::{MAX_TOPIC_LEN, TopicEncoding, TopicTemplate};

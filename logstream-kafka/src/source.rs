@@ -18,11 +18,10 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use parking_lot::Mutex;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer};
 use rdkafka::{ClientConfig, Message, Offset, TopicPartitionList};
 
-use logstream_ship::{LocalError, Mirror, MirrorStats, Shutdown};
+use logstream_ship::{LocalError, Mirror, MirrorStats, Shutdown, SourceMonitor};
 
 use crate::error::{KafkaError, Result};
 use crate::headers;
@@ -83,17 +82,6 @@ impl SourceOptions {
     }
 }
 
-/// Reads a running mirror's counters from another thread.
-#[derive(Debug, Clone)]
-pub struct SourceMonitor(Arc<Mutex<MirrorStats>>);
-
-impl SourceMonitor {
-    /// Counters as of the last commit.
-    pub fn stats(&self) -> MirrorStats {
-        *self.0.lock()
-    }
-}
-
 /// Per partition: offsets received and not yet written, and the next offset after the written ones.
 #[derive(Default)]
 struct Track {
@@ -109,7 +97,7 @@ pub struct KafkaSource {
     consumer: BaseConsumer,
     writer: logstream::Writer,
     opts: SourceOptions,
-    stats: Arc<Mutex<MirrorStats>>,
+    stats: SourceMonitor,
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -151,12 +139,12 @@ impl KafkaSource {
             cause: e.to_string(),
         })?;
         let writer = logstream::Writer::open(local).map_err(LocalError::doing("open the mirror's log"))?;
-        Ok(KafkaSource { consumer, writer, opts, stats: Arc::default() })
+        Ok(KafkaSource { consumer, writer, opts, stats: SourceMonitor::default() })
     }
 
     /// A handle to read the counters while [`KafkaSource::run`] runs.
     pub fn monitor(&self) -> SourceMonitor {
-        SourceMonitor(self.stats.clone())
+        self.stats.clone()
     }
 
     /// The local writer.
@@ -222,12 +210,12 @@ impl KafkaSource {
             }
             if last_report.elapsed() >= every {
                 last_report = Instant::now();
-                on_progress(&self.stats.lock());
+                on_progress(&self.stats.stats());
             }
         };
         // Whatever was written is flushed and committed, even on errors.
         let committed = self.commit(&mut mirror, &mut tracks);
-        on_progress(&self.stats.lock());
+        on_progress(&self.stats.stats());
         result.and(committed)
     }
 
@@ -256,7 +244,7 @@ impl KafkaSource {
                 cause: e.to_string(),
             })?;
         }
-        *self.stats.lock() = mirror.stats();
+        self.stats.set(mirror.stats());
         Ok(())
     }
 }

@@ -30,11 +30,11 @@ use async_nats::jetstream::context::{PublishAckFuture, PublishError, PublishErro
 use async_nats::jetstream::message::PublishMessage;
 use bytes::Bytes;
 use logstream::Batch;
+use logstream_ship::headers::RecordMeta;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc};
 
 use crate::connection::NatsConnection;
 use crate::error::{NatsError, Result};
-use crate::headers::RecordMeta;
 use crate::options::NatsOptions;
 use crate::subject::SubjectTemplate;
 
@@ -224,7 +224,7 @@ impl NatsForwarder {
                     len: rec.data().len(),
                     msg: PublishMessage::build()
                         .payload(Bytes::copy_from_slice(rec.data()))
-                        .headers(meta.headers(headers)),
+                        .headers(crate::headers::headers(&meta, headers)),
                 }
             })
             .collect();

@@ -1,13 +1,16 @@
-//! What each published message carries besides the record's bytes.
+//! What each published message carries besides the record's bytes: the
+//! headers of [`logstream_ship::headers`], shared with the Kafka forwarder,
+//! with the record id as `Nats-Msg-Id` (which JetStream de-duplicates by).
 //!
 //! | header                  | value                                          |
 //! |-------------------------|------------------------------------------------|
 //! | `Nats-Msg-Id`           | `{log_id:016x}/{topic}/{epoch}/{seq}`          |
-//! | `Logstream-Topic`       | the topic                                      |
-//! | `Logstream-Seq`         | the record's sequence number                   |
-//! | `Logstream-Epoch`       | the writer session that wrote it               |
-//! | `Logstream-Timestamp`   | when it was written, ns since the Unix epoch   |
-//! | `Logstream-Batch-Start` | `1`, only on the first record of each batch    |
+//! | `logstream-topic`       | the topic                                      |
+//! | `logstream-seq`         | the record's sequence number                   |
+//! | `logstream-epoch`       | the writer session that wrote it               |
+//! | `logstream-log-id`      | the log directory's id, 16 hex digits          |
+//! | `logstream-timestamp`   | when it was written, ns since the Unix epoch   |
+//! | `logstream-batch-start` | `1`, only on the first record of each batch    |
 //!
 //! With [`HeaderSet::IdOnly`] only `Nats-Msg-Id` (and the batch start mark)
 //! is sent, a fraction of the header bytes: the stream takes small records
@@ -15,7 +18,8 @@
 //! the message id, which is unambiguous because topics never contain `/`;
 //! the write time is not sent, so a [`crate::NatsSource`] mirror writes such
 //! records with its own clock (with [`HeaderSet::Full`] it keeps the
-//! source's `Logstream-Timestamp`).
+//! source's `logstream-timestamp`). Streams written before the engines
+//! shared their header names (`Logstream-Topic`, …) are still read.
 //!
 //! The message id is [`logstream_ship::record_id`], unique for the life of
 //! a stream, not only of one log. The batch start mark lets a mirror tell a
@@ -23,24 +27,15 @@
 
 use async_nats::HeaderMap;
 use async_nats::header::{HeaderValue, NATS_MESSAGE_ID};
-use logstream_ship::{Received, RecordId};
+use logstream_ship::Received;
+use logstream_ship::headers::{RecordMeta, Value};
 
 use crate::error::NatsError;
 
+pub use logstream_ship::headers::{BATCH_START, EPOCH, LOG_ID, SEQ, TIMESTAMP, TOPIC};
 /// The `Nats-Msg-Id` of a record: unique per log directory, topic, writer
 /// epoch and sequence number (`{log_id:016x}/{topic}/{epoch}/{seq}`).
 pub use logstream_ship::record_id as message_id;
-
-/// Header with the logstream topic.
-pub const TOPIC: &str = "Logstream-Topic";
-/// Header with the record's sequence number.
-pub const SEQ: &str = "Logstream-Seq";
-/// Header with the writer session (epoch) that wrote the record.
-pub const EPOCH: &str = "Logstream-Epoch";
-/// Header with the write time, nanoseconds since the Unix epoch.
-pub const TIMESTAMP: &str = "Logstream-Timestamp";
-/// Header present (`1`) only on the first record of each batch.
-pub const BATCH_START: &str = "Logstream-Batch-Start";
 
 /// Which headers each message carries.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -54,50 +49,31 @@ pub enum HeaderSet {
     IdOnly,
 }
 
-/// What the forwarder knows about a record when it publishes it.
-pub(crate) struct RecordMeta<'a> {
-    pub log_id: u64,
-    pub topic: &'a str,
-    pub epoch: u64,
-    pub seq: u64,
-    pub timestamp: u64,
-    pub batch_first: u64,
-}
-
-impl RecordMeta<'_> {
-    pub(crate) fn headers(&self, set: HeaderSet) -> HeaderMap {
-        let mut h = HeaderMap::new();
-        h.insert(NATS_MESSAGE_ID, message_id(self.log_id, self.topic, self.epoch, self.seq));
-        if self.seq == self.batch_first {
-            h.insert(BATCH_START, "1");
-        }
-        if set == HeaderSet::Full {
-            h.insert(TOPIC, self.topic);
-            h.insert(SEQ, HeaderValue::from(self.seq));
-            h.insert(EPOCH, HeaderValue::from(self.epoch));
-            h.insert(TIMESTAMP, HeaderValue::from(self.timestamp));
-        }
-        h
+/// The headers of the message that ships `m`.
+pub(crate) fn headers(m: &RecordMeta<'_>, set: HeaderSet) -> HeaderMap {
+    let mut h = HeaderMap::new();
+    h.insert(NATS_MESSAGE_ID, m.id());
+    if m.starts_batch() {
+        h.insert(BATCH_START, "1");
     }
+    if set == HeaderSet::Full {
+        for (name, value) in m.fields() {
+            match value {
+                Value::Text(s) => h.insert(name, s),
+                Value::Decimal(n) => h.insert(name, HeaderValue::from(n)),
+                Value::Hex(_) => h.insert(name, value.to_string()),
+            }
+        }
+    }
+    h
 }
 
 /// Reads the logstream headers of a stream message.
 pub(crate) fn parse(headers: Option<&HeaderMap>, stream_seq: u64, subject: &str) -> Result<Received, NatsError> {
     let bad = |reason: String| NatsError::NotARecord { stream_seq, subject: subject.to_owned(), reason };
     let h = headers.ok_or_else(|| bad("it has no headers".into()))?;
-    let text = |name: &str| h.get(name).map(HeaderValue::as_str).ok_or_else(|| bad(format!("no {name} header")));
-    let num = |name: &str| text(name)?.parse::<u64>().map_err(|e| bad(format!("header {name} is not a number: {e}")));
-    let (topic, seq, epoch) = if h.get(TOPIC).is_some() {
-        (text(TOPIC)?.to_owned(), num(SEQ)?, num(EPOCH)?)
-    } else {
-        let id = RecordId::parse(text(NATS_MESSAGE_ID.as_ref())?).map_err(|e| bad(format!("Nats-Msg-Id {e}")))?;
-        (id.topic.to_owned(), id.seq, id.epoch)
-    };
-    let timestamp = match h.get(TIMESTAMP) {
-        Some(_) => Some(num(TIMESTAMP)?),
-        None => None,
-    };
-    Ok(Received { topic, seq, epoch, starts_batch: h.get(BATCH_START).is_some(), timestamp })
+    let get = |name: &str| Ok(h.get(name).map(HeaderValue::as_str));
+    logstream_ship::headers::parse(get, h.get(NATS_MESSAGE_ID).map(HeaderValue::as_str)).map_err(bad)
 }
 
 #[cfg(test)]
@@ -107,7 +83,7 @@ mod tests {
     #[test]
     fn headers_written_by_the_forwarder_parse_back() {
         let m = RecordMeta { log_id: 0xab, topic: "a.b c", epoch: 3, seq: 42, timestamp: 9, batch_first: 40 };
-        let h = m.headers(HeaderSet::Full);
+        let h = headers(&m, HeaderSet::Full);
         assert_eq!(h.get(NATS_MESSAGE_ID).unwrap().as_str(), "00000000000000ab/a.b c/3/42");
         let r = parse(Some(&h), 1, "s").unwrap();
         assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: false, timestamp: Some(9) });
@@ -116,7 +92,7 @@ mod tests {
     #[test]
     fn id_only_headers_parse_back_from_the_message_id() {
         let m = RecordMeta { log_id: 1, topic: "a.b c", epoch: 3, seq: 42, timestamp: 9, batch_first: 42 };
-        let h = m.headers(HeaderSet::IdOnly);
+        let h = headers(&m, HeaderSet::IdOnly);
         assert!(h.get(TOPIC).is_none());
         let r = parse(Some(&h), 1, "s").unwrap();
         assert_eq!(r, Received { topic: "a.b c".into(), seq: 42, epoch: 3, starts_batch: true, timestamp: None });

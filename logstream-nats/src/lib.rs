@@ -72,7 +72,7 @@
 //! is being published (its first messages find no stream, the later ones
 //! do). The retry then stores the failed ones after them (and the server
 //! drops the re-sent rest as duplicates). Every record is still there exactly once, and its
-//! `Logstream-Seq` header (or message id) gives its place; [`NatsSource`]
+//! `logstream-seq` header (or message id) gives its place; [`NatsSource`]
 //! puts records back in order.
 //!
 //! ## Throughput
@@ -100,8 +100,9 @@ pub use connection::NatsConnection;
 pub use error::{NatsError, Result};
 pub use forwarder::{ForwarderStats, NatsForwarder, Progress};
 pub use headers::HeaderSet;
+pub use logstream_ship::SourceMonitor;
 pub use logstream_ship::{Forwarder, Gap, LocalError, MirrorStats, Shutdown};
 pub use options::{Auth, DEFAULT_ACK_TIMEOUT, DEFAULT_WINDOW, NatsOptions, Tls};
-pub use source::{NatsSource, SourceMonitor, SourceOptions};
+pub use source::{NatsSource, SourceOptions};
 pub use stream::{Ensured, Storage, StreamSpec};
 pub use subject::{SubjectTemplate, TopicEncoding};

@@ -1,6 +1,6 @@
 //! [`NatsSource`]: mirrors a stream written by [`crate::NatsForwarder`]s
 //! back into a local logstream directory with the original topics and
-//! sequence numbers and write times (`Logstream-Timestamp`, with
+//! sequence numbers and write times (`logstream-timestamp`, with
 //! [`crate::HeaderSet::Full`]), so a follower holds an identical copy of a
 //! leader's topics while JetStream does the replication: `seq_at_time`,
 //! `StartFrom::Time`, `tail --from` and age retention answer on it as on
@@ -20,15 +20,13 @@
 //! the flush and the ack duplicates nothing. One mirror per durable name
 //! may run at a time.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::{self, AckKind};
 use futures_util::StreamExt;
-use parking_lot::Mutex;
 
-use logstream_ship::{LocalError, Mirror, MirrorStats, Shutdown};
+use logstream_ship::{LocalError, Mirror, MirrorStats, Shutdown, SourceMonitor};
 
 use crate::connection::NatsConnection;
 use crate::error::{NatsError, Result};
@@ -85,23 +83,12 @@ pub struct NatsSource {
     conn: NatsConnection,
     writer: logstream::Writer,
     opts: SourceOptions,
-    stats: Arc<Mutex<MirrorStats>>,
+    stats: SourceMonitor,
 }
 
 impl std::fmt::Debug for NatsSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NatsSource").field("opts", &self.opts).field("local", &self.writer.base_dir()).finish()
-    }
-}
-
-/// Reads a running mirror's counters from another thread.
-#[derive(Debug, Clone)]
-pub struct SourceMonitor(Arc<Mutex<MirrorStats>>);
-
-impl SourceMonitor {
-    /// Counters as of the last flush.
-    pub fn stats(&self) -> MirrorStats {
-        *self.0.lock()
     }
 }
 
@@ -113,12 +100,12 @@ impl NatsSource {
     /// [`NatsError::Local`] if the local log cannot be opened.
     pub fn new(conn: &NatsConnection, local: &logstream::Config, opts: SourceOptions) -> Result<NatsSource> {
         let writer = logstream::Writer::open(local).map_err(LocalError::doing("open the mirror's log"))?;
-        Ok(NatsSource { conn: conn.clone(), writer, opts, stats: Arc::default() })
+        Ok(NatsSource { conn: conn.clone(), writer, opts, stats: SourceMonitor::default() })
     }
 
     /// A handle to read the counters while [`NatsSource::run`] runs.
     pub fn monitor(&self) -> SourceMonitor {
-        SourceMonitor(self.stats.clone())
+        self.stats.clone()
     }
 
     /// The local writer (for `next_seq` and the like).
@@ -156,7 +143,7 @@ impl NatsSource {
                 }
             }
         }
-        on_progress(&self.stats.lock());
+        on_progress(&self.stats.stats());
         Ok(())
     }
 
@@ -220,7 +207,7 @@ impl NatsSource {
             .messages()
             .await
             .map_err(|e| self.consumer_error("pull")(e.to_string()))?;
-        let base = *self.stats.lock();
+        let base = self.stats.stats();
         let mut mirror: Mirror<jetstream::Message> =
             Mirror::new(self.writer.clone(), self.opts.reorder_wait, self.opts.max_waiting);
         let mut since_ack = 0usize;
@@ -258,7 +245,7 @@ impl NatsSource {
             }
             if last_report.elapsed() >= every {
                 *last_report = Instant::now();
-                on_progress(&self.stats.lock());
+                on_progress(&self.stats.stats());
             }
         };
         // Whatever was written is flushed and acknowledged, even on errors.
@@ -277,7 +264,7 @@ impl NatsSource {
         for msg in mirror.acknowledgeable()? {
             msg.ack_with(AckKind::Ack).await.map_err(|e| self.consumer_error("acknowledge")(e.to_string()))?;
         }
-        *self.stats.lock() = base.followed_by(mirror.stats());
+        self.stats.set(base.followed_by(mirror.stats()));
         Ok(())
     }
 }

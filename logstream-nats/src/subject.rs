@@ -5,7 +5,7 @@
 //! topic is encoded into subject characters by a [`TopicEncoding`] policy:
 //! by default every byte outside `[A-Za-z0-9_-]` is percent-encoded, which
 //! keeps each topic one token and the mapping one-to-one. The mirror never
-//! decodes subjects: it reads the topic from the `Logstream-Topic` header.
+//! decodes subjects: it reads the topic from the `logstream-topic` header.
 
 use logstream_ship::{Part, Template, push_escaped};
 

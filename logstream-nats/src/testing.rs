@@ -216,7 +216,7 @@ pub fn stream_len(conn: &NatsConnection, stream: &str) -> u64 {
     .expect(BLOCKING)
 }
 
-/// Every message of the stream, per `Logstream-Topic`, in stream order.
+/// Every message of the stream, per `logstream-topic`, in stream order.
 pub fn read_stream(conn: &NatsConnection, stream: &str) -> Topics {
     let total = stream_len(conn, stream);
     conn.block_on(async {

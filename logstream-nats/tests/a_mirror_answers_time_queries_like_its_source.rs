@@ -1,6 +1,6 @@
 //! A log shipped into JetStream and mirrored into a second directory: each
 //! record of the copy has its source's write time (carried in the
-//! `Logstream-Timestamp` header), so `seq_at_time` gives the same answer on
+//! `logstream-timestamp` header), so `seq_at_time` gives the same answer on
 //! the follower as on the source, for any time. Before the mirror kept the
 //! timestamps, every copied record had the mirror's own (later) time and
 //! the follower answered 0 for every time before the copy was made.

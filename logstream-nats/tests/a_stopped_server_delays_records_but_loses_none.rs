@@ -67,7 +67,7 @@ fn a_stopped_server_delays_records_but_loses_none() {
     assert_eq!(stream_len(&conn, "LOGS"), total, "server log:\n{}", server.log());
     // Records published just before the outage can be stored after their
     // re-sent predecessors (see the crate docs on ordering): each is there
-    // exactly once, and `Logstream-Seq` gives the order back.
+    // exactly once, and `logstream-seq` gives the order back.
     let mut found = read_stream(&conn, "LOGS");
     let out_of_order: usize = found.values().map(|v| v.windows(2).filter(|w| w[0].0 > w[1].0).count()).sum();
     found.values_mut().for_each(|v| v.sort_by_key(|r| r.0));

@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod headers;
 mod mirror;
 mod record_id;
 mod run;
@@ -34,7 +35,7 @@ mod template;
 pub mod testing;
 
 pub use error::LocalError;
-pub use mirror::{Gap, Mirror, MirrorError, MirrorStats, Received};
+pub use mirror::{Gap, Mirror, MirrorError, MirrorStats, Received, SourceMonitor};
 pub use record_id::{RecordId, record_id};
 pub use run::{Forwarder, Progress, run};
 pub use shutdown::Shutdown;

@@ -319,6 +319,24 @@ impl<T> Mirror<T> {
     }
 }
 
+/// Reads a running mirror's counters from another thread: the source
+/// (`NatsSource`, `KafkaSource`) stores them after each flush, a monitor
+/// cloned from it reads the last ones.
+#[derive(Debug, Clone, Default)]
+pub struct SourceMonitor(std::sync::Arc<parking_lot::Mutex<MirrorStats>>);
+
+impl SourceMonitor {
+    /// Counters as of the last flush.
+    pub fn stats(&self) -> MirrorStats {
+        *self.0.lock()
+    }
+
+    /// Stores the counters (for the source).
+    pub fn set(&self, stats: MirrorStats) {
+        *self.0.lock() = stats;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
