@@ -161,6 +161,21 @@ struct TopicSlot {
     stuck: bool,
 }
 
+/// How a delivered batch ended, as `finish` acts on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    /// The closure returned `Ok`: the whole batch is confirmed.
+    Confirmed,
+    /// The closure returned `Ok` after asking to go on from another
+    /// position (`Batch::seek`), which may lie behind the batch.
+    Sought,
+    /// The closure failed on its last attempt: the unconfirmed records were
+    /// stored as dead letters and the topic goes on past them.
+    DeadLettered,
+    /// The closure failed or panicked: the unconfirmed rest is retried.
+    Failed,
+}
+
 /// A position change not made by confirming records.
 #[derive(Debug, Clone)]
 pub(crate) struct Move {
@@ -728,9 +743,9 @@ impl Core {
             }
         }
 
-        let outcome = catch_unwind(AssertUnwindSafe(|| (self.forward)(&batch)));
+        let returned = catch_unwind(AssertUnwindSafe(|| (self.forward)(&batch)));
         let mut error = None;
-        let ok = match &outcome {
+        let ok = match &returned {
             Ok(Ok(())) => true,
             Ok(Err(e)) => {
                 error = Some(e.to_string());
@@ -764,34 +779,45 @@ impl Core {
             self.counters.batches.fetch_add(1, Ordering::Relaxed);
             self.counters.bytes.fetch_add(batch.bytes, Ordering::Relaxed);
         }
-        // Out of attempts: the failing records become dead letters and the
-        // topic moves on (only once they are durably stored).
-        let mut moved_on = ok;
-        let undelivered = matches!(&outcome, Ok(Err(e)) if e.is::<NotDelivered>());
-        if !ok && !undelivered && self.retry.max_attempts.is_some_and(|max| batch.attempt >= max) {
+        let undelivered = matches!(&returned, Ok(Err(e)) if e.is::<NotDelivered>());
+        let outcome = if ok {
+            // The closure asked to go on from another position (Batch::seek).
+            match batch.seek_target() {
+                Some(to) => {
+                    done = to;
+                    Outcome::Sought
+                }
+                None => Outcome::Confirmed,
+            }
+        } else if !undelivered && self.retry.max_attempts.is_some_and(|max| batch.attempt >= max) {
+            // Out of attempts: the failing records become dead letters and
+            // the topic moves on (only once they are durably stored).
             match self.dead_letter(&batch, done, error.as_deref().unwrap_or("")) {
                 Ok(next) => {
                     done = next;
-                    moved_on = true;
+                    Outcome::DeadLettered
                 }
-                Err(e) => log::error!(
-                    "topic {name:?}: storing seq {done}..={} as dead letters failed (retrying the batch): {e}",
-                    batch.last_seq()
-                ),
+                Err(e) => {
+                    log::error!(
+                        "topic {name:?}: storing seq {done}..={} as dead letters failed (retrying the batch): {e}",
+                        batch.last_seq()
+                    );
+                    Outcome::Failed
+                }
             }
-        }
-        // The closure asked to go on from another position (Batch::seek).
-        let seek = if ok { batch.seek_target() } else { None };
-        match seek {
-            Some(to) => cursor.reset(to),
-            None => cursor.advance(&batch, done),
+        } else {
+            Outcome::Failed
+        };
+        match outcome {
+            Outcome::Sought => cursor.reset(done),
+            _ => cursor.advance(&batch, done),
         }
         if let Some(e) = &error
             && let Some(t) = self.sched.lock().topics.get_mut(&name)
         {
             t.last_error = Some(e.as_str().into());
         }
-        self.finish(&name, cursor, &batch, seek.unwrap_or(done), moved_on, seek.is_some());
+        self.finish(&name, cursor, &batch, done, outcome);
     }
 
     /// Stores the records of a failed batch from `from` on as dead letters
@@ -885,7 +911,12 @@ impl Core {
         }
     }
 
-    fn finish(&self, name: &Arc<str>, cursor: Cursor, batch: &Batch, done: u64, ok: bool, seeked: bool) {
+    /// Records a delivered batch's outcome: the topic's new position
+    /// (`done`, where it goes on from), and what runs next for it.
+    fn finish(&self, name: &Arc<str>, cursor: Cursor, batch: &Batch, done: u64, outcome: Outcome) {
+        let seeked = outcome == Outcome::Sought;
+        // The topic goes on past the batch (else its unconfirmed rest is retried).
+        let moves_on = outcome != Outcome::Failed;
         let persist_now = self.cfg.checkpoint_interval().is_zero() && (done > batch.first_seq || seeked);
         let mut s = self.sched.lock();
         s.in_flight -= 1;
@@ -931,7 +962,7 @@ impl Core {
             // The ckpt thread gives the topic up or moves it, now that no
             // batch is in flight.
             t.state = TState::Idle;
-            if !ok {
+            if !moves_on {
                 t.retry = retry_batch(batch, done).map(|b| Retry { batch: Arc::new(b) });
             }
             self.cv.notify_one();
@@ -939,7 +970,7 @@ impl Core {
             self.request_balance();
             return;
         }
-        if ok {
+        if moves_on {
             t.attempts = 0;
             t.last_error = None;
             t.state = if persist_now { TState::Busy } else { TState::Queued };
