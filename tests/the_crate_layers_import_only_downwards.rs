@@ -31,7 +31,7 @@ const KNOWN: &[(&str, &str)] = &[
     // The flush thread and the pool publish their stats into `metrics`,
     // which reads both stats types: `metrics` should become a leaf that
     // the stats types publish into.
-    ("reader/pool/mod.rs", "metrics"),
+    ("reader/pool/stats.rs", "metrics"),
     ("writer/flusher.rs", "metrics"),
     // `Writer::delete_topic` needs the groups' positions, which live in
     // the reader's checkpoint code: group state belongs in a layer below

@@ -15,7 +15,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use super::{Core, Move, TState};
+use super::sched::TState;
+use super::{Core, Move};
 use crate::error::{IoContext, Result};
 use crate::format::checkpoint::Kind;
 use crate::reader::checkpoint::Position;
@@ -360,6 +361,14 @@ impl Core {
         self.counters.topics_taken.fetch_add(1, Ordering::Relaxed);
         log::debug!("group {:?}: took topic {name:?} at seq {next}", self.group);
         Ok(())
+    }
+
+    /// The first sequence number of records of `topic` deleted unconsumed
+    /// after this group was registered, if any.
+    fn dropped_since_registered(&self, topic: &str) -> Option<u64> {
+        let path = self.layout.topic(topic).join(crate::format::dropped::FILE);
+        let text = std::fs::read_to_string(path).ok()?;
+        crate::format::dropped::parse(&text).iter().filter(|d| d.time >= self.registered).map(|d| d.from).min()
     }
 
     /// Where the group starts on a topic it has no position for, and
