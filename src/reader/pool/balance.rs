@@ -1,4 +1,4 @@
-//! Sharing a group's topics with its other members (see `members.rs` for
+//! Sharing a group's topics with its other members (see `group/members.rs` for
 //! the protocol): one balancing tick gives up and takes topics, applies
 //! operators' resets to the topics this member owns, and publishes what it
 //! owns. Runs on the `logstream-ckpt` thread every `rebalance_interval_ms`,
@@ -19,9 +19,9 @@ use super::sched::TState;
 use super::{Core, Move};
 use crate::error::{IoContext, Result};
 use crate::format::checkpoint::Kind;
-use crate::reader::checkpoint::Position;
+use crate::group::checkpoint::Position;
+use crate::group::members::{Liveness, Membership, is_stale, liveness, plan};
 use crate::reader::cursor::Cursor;
-use crate::reader::members::{Liveness, Membership, is_stale, liveness, plan};
 use crate::reader::policy::StartFrom;
 
 /// Directory of reset requests in a group directory.

@@ -30,7 +30,7 @@
 //!   that batch's outcome is then ignored and the topic is not delivered
 //!   here again before the closure returns.
 //! - A position is persisted only while this member holds the topic's lease
-//!   (see `members.rs`); a refused one makes the topic lost here.
+//!   (see `group/members.rs`); a refused one makes the topic lost here.
 
 pub(crate) mod balance;
 mod deliver;
@@ -53,14 +53,14 @@ use self::sched::Sched;
 pub(crate) use self::stats::Counters;
 pub(crate) use self::wake::Wake;
 use super::batch::Batch;
-use super::checkpoint::CheckpointStore;
 use super::cursor::Corruption;
 use super::filter::Filter;
-use super::members::Membership;
 use super::policy::{RetryPolicy, StartFrom};
 use super::watch::Flags;
 use crate::config::Config;
 use crate::error::{Error, Result};
+use crate::group::checkpoint::CheckpointStore;
+use crate::group::members::{self, Membership};
 use crate::layout::Layout;
 
 /// Error type the closure's errors are turned into.
@@ -148,7 +148,7 @@ impl Core {
         let filter = Filter::new(cfg.black_topics(), cfg.white_topics());
         let mut store = store;
         let beat = members.beat_handle().map_err(|e| log::warn!("{e}")).ok();
-        store.set_member(super::members::id_number(&members.id), cfg.member_timeout(), beat);
+        store.set_member(members::id_number(&members.id), cfg.member_timeout(), beat);
         Core {
             cfg,
             layout,
@@ -176,8 +176,8 @@ impl Core {
             beat_soon: AtomicBool::new(false),
             persisting: Mutex::new(()),
             final_positions: Mutex::new(None),
-            last_beat: AtomicU64::new(super::members::mono_ns()),
-            leases_checked: AtomicU64::new(super::members::mono_ns()),
+            last_beat: AtomicU64::new(members::mono_ns()),
+            leases_checked: AtomicU64::new(members::mono_ns()),
             lost: Mutex::new(Vec::new()),
         }
     }

@@ -15,8 +15,8 @@ use super::Core;
 use super::sched::Span;
 use crate::error::Result;
 use crate::format::checkpoint::Kind;
+use crate::group::members::{is_stale, mono_ns};
 use crate::reader::batch::Batch;
-use crate::reader::members::{is_stale, mono_ns};
 
 impl Core {
     /// Asks the ckpt thread to balance now rather than at its next tick.

@@ -20,7 +20,7 @@ impl Core {
             let s = self.sched.lock();
             s.topics.values().filter(|t| t.owned).map(|t| (t.name.clone(), t.persisted)).collect()
         };
-        let others = match crate::reader::group::other_positions(&self.layout, &self.group) {
+        let others = match crate::group::registry::other_positions(&self.layout, &self.group) {
             Ok(o) => o,
             Err(e) => {
                 log::warn!("retention skipped: {e}");
@@ -32,7 +32,7 @@ impl Core {
             if done.get(&name) == Some(&min) {
                 continue;
             }
-            match crate::reader::group::delete_consumed(&self.layout.topic(&name), min) {
+            match crate::group::registry::delete_consumed(&self.layout.topic(&name), min) {
                 Ok(n) => {
                     done.insert(name, min);
                     self.counters.segments_deleted.fetch_add(n, Ordering::Relaxed);

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Core;
+use crate::group::members::{MemberCounters, RetryingTopic};
 use crate::reader::ReaderStats;
-use crate::reader::members::{MemberCounters, RetryingTopic};
 
 /// Counters of a running reader.
 #[derive(Debug, Default)]
