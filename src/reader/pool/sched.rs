@@ -1,20 +1,26 @@
 //! The pool's scheduler: which topic runs next. It owns every topic's slot
-//! (state, ownership, position in memory, pending retry), the ready queue,
-//! the retry deadlines and the in-flight budget (`mem_max_size`), and
-//! decides from them alone: no threads, no I/O, no clock reads (callers
-//! pass `now`). It lives behind `Core::sched`; waking the workers, counting
-//! and logging what it decided are the callers' part.
+//! (state, ownership, position in memory, pending retry or move), the ready
+//! queue, the retry deadlines and the in-flight budget (`mem_max_size`),
+//! and decides from them alone: no threads, no I/O, no clock reads (callers
+//! pass `now`). It lives behind `Core::sched`; waking the workers, counting,
+//! logging and the group's files (which topics to take or give up is
+//! `balance.rs`'s call) are the callers' part. One concept, so one file
+//! even past 600 lines (a quarter of them its tests).
 //!
 //! A topic's states: `Idle` (caught up, or not owned) → `Queued` (in the
 //! ready queue) → `Busy` (a worker or the ckpt thread holds it) → back to
 //! `Idle` or `Queued`, or to `Retry` (its batch failed or waits for memory;
-//! queued again at its deadline).
+//! queued again at its deadline). Ownership: `own` (a lease claimed) →
+//! `mark_releasing` → `take_settling` + `give_up` once no batch is in
+//! flight; or `lose` (another member took the lease) and `find_stuck` (a
+//! closure held its batch past `max_forward_ms`), which take the topic away
+//! at once and revoke the batch in flight.
 
-use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, HashSet, VecDeque};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::format::checkpoint::Kind;
 use crate::reader::batch::Batch;
@@ -128,6 +134,28 @@ pub(super) enum Finished {
     Settle,
     /// The topic goes on (`retried`: its failed rest waits for a deadline).
     Next { retried: bool },
+}
+
+/// What balancing weighs of this member's topics (see `Sched::holdings`).
+pub(super) struct Holdings {
+    pub(super) consumed: Vec<String>,
+    pub(super) mine: Vec<String>,
+    pub(super) in_hand: HashSet<String>,
+}
+
+/// The topics to settle now: (those with a move pending and the move, those
+/// to give up).
+pub(super) type Settling = (Vec<(Arc<str>, Move)>, Vec<Arc<str>>);
+
+/// What `Sched::find_stuck` found.
+#[derive(Default)]
+pub(super) struct Stuck {
+    /// Newly found: (topic, first seq, last seq of its batch, held for how long).
+    pub(super) found: Vec<(Arc<str>, u64, u64, Duration)>,
+    /// Every topic whose closure is stuck now.
+    pub(super) stuck: Vec<String>,
+    /// The topics taken away.
+    pub(super) revoked: Vec<Arc<str>>,
 }
 
 /// A position change not made by confirming records.
@@ -453,6 +481,155 @@ impl Sched {
         lost
     }
 
+    /// What balancing weighs: the topics the lists let through, those owned
+    /// and not being given up, and those taken away with a batch still in
+    /// this member's closure (not ours to take again before it returns).
+    pub(super) fn holdings(&self) -> Holdings {
+        let t = || self.topics.values();
+        Holdings {
+            consumed: t().filter(|t| t.allowed).map(|t| t.name.to_string()).collect(),
+            mine: t().filter(|t| t.owned && !t.releasing).map(|t| t.name.to_string()).collect(),
+            in_hand: t().filter(|t| !t.owned && t.state == TState::Busy).map(|t| t.name.to_string()).collect(),
+        }
+    }
+
+    /// Marks topics to be given up once no batch of them is in flight.
+    pub(super) fn mark_releasing(&mut self, names: &[String]) {
+        for n in names {
+            if let Some(t) = self.topics.get_mut(n.as_str()) {
+                t.releasing = true;
+            }
+        }
+    }
+
+    /// Holds (`Busy`) the owned topics with no batch in flight that have a
+    /// move pending or are to be given up, and returns them: (moves, releases).
+    pub(super) fn take_settling(&mut self) -> Settling {
+        let mut moves = Vec::new();
+        let mut releases = Vec::new();
+        for t in self.topics.values_mut() {
+            if !t.owned || t.state == TState::Busy {
+                continue;
+            }
+            if let Some(mv) = t.moving.take() {
+                moves.push((t.name.clone(), mv));
+                t.state = TState::Busy;
+            } else if t.releasing {
+                releases.push(t.name.clone());
+                t.state = TState::Busy;
+            }
+        }
+        (moves, releases)
+    }
+
+    /// Asks for a held topic's position to move (see `take_settling`);
+    /// returns the request it supersedes.
+    pub(super) fn request_move(&mut self, name: &str, mv: Move) -> Option<Move> {
+        self.topics.get_mut(name).and_then(|t| t.moving.replace(mv))
+    }
+
+    /// Moves a held topic's position, to be persisted as `mv` says.
+    pub(super) fn apply_move(&mut self, name: &Arc<str>, mv: &Move) {
+        if let Some(t) = self.topics.get_mut(name) {
+            if let Some(c) = t.cursor.as_mut() {
+                c.reset(mv.to);
+            }
+            t.confirmed = mv.to;
+            t.retry = None;
+            t.attempts = 0;
+            t.spans.clear();
+            t.dirty = Some(if mv.reset { Kind::Reset } else { Kind::Position });
+        }
+    }
+
+    /// Lets go of a held topic after its move: queued, unless it is being
+    /// given up.
+    pub(super) fn moved(&mut self, name: &Arc<str>) {
+        if let Some(t) = self.topics.get_mut(name) {
+            t.state = if t.releasing { TState::Idle } else { TState::Queued };
+            if t.state == TState::Queued {
+                self.ready.push_back(name.clone());
+            }
+        }
+    }
+
+    /// A held topic given up (`done`: its position persisted and its locks
+    /// released) is no longer owned; one that could not be is queued again.
+    pub(super) fn give_up(&mut self, name: &Arc<str>, done: bool) {
+        if let Some(t) = self.topics.get_mut(name) {
+            if done {
+                t.owned = false;
+                t.releasing = false;
+                t.cursor = None;
+                t.retry = None;
+                t.attempts = 0;
+                t.spans.clear();
+                t.state = TState::Idle;
+            } else {
+                t.state = TState::Queued;
+                self.ready.push_back(name.clone());
+            }
+        }
+    }
+
+    /// Per name, whether a worker holds the topic (a batch taken away from
+    /// this member may still be in the closure).
+    pub(super) fn held(&self, names: &[String]) -> Vec<bool> {
+        names.iter().map(|n| self.topics.get(n.as_str()).is_some_and(|t| t.state == TState::Busy)).collect()
+    }
+
+    /// Owns a topic from `next` on (its lease just claimed) and queues it;
+    /// false if the topic is not known.
+    pub(super) fn own(&mut self, name: &str, cursor: Cursor, next: u64, dirty: Option<Kind>) -> bool {
+        let Some(t) = self.topics.get_mut(name) else { return false };
+        t.owned = true;
+        t.releasing = false;
+        t.cursor = Some(cursor);
+        t.retry = None;
+        t.attempts = 0;
+        t.spans.clear();
+        t.confirmed = next;
+        t.persisted = next;
+        t.dirty = dirty;
+        t.state = TState::Queued;
+        let key = t.name.clone();
+        self.ready.push_back(key);
+        true
+    }
+
+    /// Finds the closures that at `now` have held one batch for `max` or
+    /// longer. With `peers` (another healthy member can take over) their
+    /// owned topics are taken away here: the batch revoked, its outcome to
+    /// be ignored.
+    pub(super) fn find_stuck(&mut self, now: Instant, max: Duration, peers: bool) -> Stuck {
+        let mut out = Stuck::default();
+        for t in self.topics.values_mut() {
+            let Some(f) = &t.in_closure else { continue };
+            let held = now.saturating_duration_since(f.since);
+            if held < max {
+                continue;
+            }
+            if !t.stuck {
+                t.stuck = true;
+                out.found.push((t.name.clone(), f.first, f.last, held));
+            }
+            out.stuck.push(t.name.to_string());
+            if t.owned && peers {
+                f.revoked.store(true, Ordering::Release);
+                t.owned = false;
+                t.releasing = false;
+                t.spans.clear();
+                out.revoked.push(t.name.clone());
+            }
+        }
+        out
+    }
+
+    /// The position in memory of a topic this member owns.
+    pub(super) fn owned_confirmed(&self, name: &str) -> Option<u64> {
+        self.topics.get(name).filter(|t| t.owned).map(|t| t.confirmed)
+    }
+
     /// (topic, confirmed, persisted) of the topics this member owns, by name.
     pub(super) fn owned_positions(&self) -> Vec<(String, u64, u64)> {
         let mut v: Vec<_> =
@@ -464,8 +641,6 @@ impl Sched {
 
 #[cfg(test)]
 mod tests {
-    use std::time::Duration;
-
     use super::*;
 
     /// A scheduler with the named topics, each owned, allowed and idle.
@@ -611,5 +786,98 @@ mod tests {
         s.lose(&["a".to_owned()]);
         assert_eq!(s.topics["a"].state, TState::Busy);
         assert!(!s.topics["a"].owned);
+    }
+
+    /// A batch of one record of topic "a", read from a log in `dir`.
+    fn one_batch(dir: &std::path::Path) -> Batch {
+        let w = crate::writer::Writer::open(&crate::config::Config::new(dir)).unwrap();
+        w.write("a", b"x").unwrap();
+        let topic = crate::layout::Layout::new(dir).topic("a");
+        let mut c = Cursor::new(&topic, "a", 0, false, 1);
+        match c.fill(1 << 20, &mut Vec::new()).unwrap() {
+            crate::reader::cursor::Fill::Batch(b) => b,
+            _ => panic!("the record written is not there"),
+        }
+    }
+
+    fn cursor(next: u64) -> Cursor {
+        Cursor::new(std::path::Path::new("/nonexistent"), "t", next, false, 1)
+    }
+
+    #[test]
+    fn a_topic_taken_runs_from_its_claimed_position() {
+        let mut s = Sched::new(Instant::now());
+        s.add("a", 0, true);
+        assert!(!s.own("x", cursor(0), 0, None), "unknown topics are not owned");
+        assert!(s.own("a", cursor(42), 42, Some(Kind::Position)));
+        assert_eq!(s.owned_positions(), [("a".to_owned(), 42, 42)]);
+        assert_eq!(s.owned_confirmed("a"), Some(42));
+        let (_, c, _) = s.pop_ready().unwrap();
+        assert!(c.is_some());
+    }
+
+    #[test]
+    fn a_topic_marked_for_release_is_settled_only_once_no_batch_is_in_flight() {
+        let mut s = owning(&["a", "b"]);
+        s.ring(true, &[]);
+        let (held, _, _) = s.pop_ready().unwrap();
+        s.mark_releasing(&["a".to_owned(), "b".to_owned()]);
+        let (moves, releases) = s.take_settling();
+        assert!(moves.is_empty());
+        assert_eq!(releases.len(), 1, "the held one waits");
+        assert_ne!(releases[0], held);
+        assert_eq!(s.topics[&releases[0]].state, TState::Busy, "held by the settler");
+        s.give_up(&releases[0], true);
+        assert!(!s.topics[&releases[0]].owned);
+        assert!(s.topics[&held].owned, "the held one stays owned until it is settled");
+        assert!(s.holdings().mine.is_empty(), "one being given up is no longer counted as mine");
+    }
+
+    #[test]
+    fn a_topic_that_could_not_be_given_up_runs_again() {
+        let mut s = owning(&["a"]);
+        s.mark_releasing(&["a".to_owned()]);
+        let (_, releases) = s.take_settling();
+        s.give_up(&releases[0], false);
+        assert!(s.topics["a"].owned);
+        assert_eq!(s.topics["a"].state, TState::Queued);
+    }
+
+    #[test]
+    fn a_move_replaces_an_earlier_one_and_is_persisted_as_a_reset() {
+        let mut s = owning(&["a"]);
+        s.topics.get_mut("a").unwrap().cursor = Some(cursor(0));
+        let first = Move { to: 5, reset: true, request: Some("r1".into()) };
+        assert!(s.request_move("a", first).is_none());
+        let old = s.request_move("a", Move { to: 7, reset: true, request: None }).unwrap();
+        assert_eq!(old.to, 5);
+        let (moves, _) = s.take_settling();
+        let (name, mv) = &moves[0];
+        s.apply_move(name, mv);
+        assert_eq!((s.topics["a"].confirmed, s.topics["a"].dirty), (7, Some(Kind::Reset)));
+        s.moved(name);
+        assert_eq!(popped(&mut s).as_deref(), Some("a"));
+    }
+
+    #[test]
+    fn a_closure_held_past_the_limit_is_reported_once_and_its_topic_taken_away_only_with_peers() {
+        let t0 = Instant::now();
+        let max = Duration::from_millis(100);
+        let dir = tempfile::tempdir().unwrap();
+        let batch = Arc::new(one_batch(dir.path()));
+        let mut s = owning(&["a"]);
+        s.ring(true, &[]);
+        s.pop_ready();
+        s.hand_over("a", &batch, t0);
+        assert!(s.find_stuck(t0 + max / 2, max, true).stuck.is_empty());
+        let alone = s.find_stuck(t0 + max, max, false);
+        assert_eq!((alone.found.len(), alone.stuck.len(), alone.revoked.len()), (1, 1, 0));
+        assert!(s.topics["a"].owned);
+        let with_peers = s.find_stuck(t0 + max * 2, max, true);
+        assert_eq!((with_peers.found.len(), with_peers.stuck.len(), with_peers.revoked.len()), (0, 1, 1));
+        assert!(!s.topics["a"].owned);
+        assert!(batch.revoked.load(Ordering::Acquire));
+        assert_eq!(s.holdings().in_hand, HashSet::from(["a".to_owned()]), "not ours to take again yet");
+        assert_eq!(s.held(&["a".to_owned(), "b".to_owned()]), [true, false]);
     }
 }
