@@ -213,9 +213,12 @@ impl Core {
                 }
                 None => Outcome::Confirmed,
             }
-        } else if !undelivered && self.retry.max_attempts.is_some_and(|max| batch.attempt >= max) {
+        } else if !undelivered && !batch.is_revoked() && self.retry.max_attempts.is_some_and(|max| batch.attempt >= max)
+        {
             // Out of attempts: the failing records become dead letters and
-            // the topic moves on (only once they are durably stored).
+            // the topic moves on (only once they are durably stored). Not
+            // those of a batch taken away meanwhile: its outcome is ignored
+            // (see `finish`) and the topic's new owner delivers them.
             match self.dead_letter(&batch, done, error.as_deref().unwrap_or("")) {
                 Ok(next) => {
                     done = next;
