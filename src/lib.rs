@@ -57,6 +57,7 @@ mod config;
 mod doorbell;
 mod error;
 pub mod format;
+mod group;
 mod layout;
 mod metrics;
 mod reader;

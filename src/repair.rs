@@ -75,7 +75,7 @@ pub fn repair(cfg: &Config) -> Result<RepairReport> {
         if g.damaged_entries.is_empty() && g.unreadable_files.is_empty() {
             continue;
         }
-        match crate::reader::rewrite_checkpoints(&layout, &g.group) {
+        match crate::group::rewrite_checkpoints(&layout, &g.group) {
             Ok(()) => out.checkpoints_rewritten.push(g.group.clone()),
             Err(Error::GroupBusy { .. }) => out.groups_busy.push(g.group.clone()),
             Err(e) => return Err(e),

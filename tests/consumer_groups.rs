@@ -214,10 +214,17 @@ fn without_a_named_record_the_whole_unconfirmed_rest_of_the_batch_becomes_dead_l
     });
     w.write("t", &payload("t", 10)).unwrap();
     wait_for("the topic to go on", T, || seqs(&seen, "t").last() == Some(&10));
+    wait_for("the last batch to be counted", T, || r.stats().records == 5);
+    let stats = r.stats();
     r.stop().unwrap();
     assert_eq!(seqs(&seen, "t"), [0, 1, 2, 3, 10]);
     let dl: Vec<u64> = g.dead_letters("t", 100).unwrap().iter().map(|d| d.seq).collect();
     assert_eq!(dl, [4, 5, 6, 7, 8, 9]);
+    // A dead-lettered batch counts as failed attempts (three, two of them
+    // retried) and dead letters, never as a confirmed batch: the one batch
+    // confirmed is seq 10's (seq 0..=3 were confirmed inside the first,
+    // failed, attempt).
+    assert_eq!((stats.batches, stats.records, stats.failures, stats.retries, stats.dead_letters), (1, 5, 3, 2, 6));
 }
 
 #[test]

@@ -13,7 +13,7 @@
 //!   topics/<topic>/NNNNNNNNNNNNNNNNNNNN.dat   frames                      (frame.rs, segment.rs)
 //!   topics/<topic>/NNNNNNNNNNNNNNNNNNNN.idx   sparse index                (segment.rs)
 //!   groups/<group>/checkpoints.{snap,log}     confirmed positions         (checkpoint.rs)
-//!   groups/<group>/members/, owners.lock      who consumes what           (reader/members.rs)
+//!   groups/<group>/members/, owners.lock      who consumes what           (group/members.rs)
 //!   groups/<group>/leases/<topic>             who may persist a position  (lease.rs)
 //!   groups/<group>/dead-letters/              a log of failed records     (dead_letter.rs)
 //!   deleted/<topic>                           where a deleted topic ended (deleted.rs)

@@ -6,14 +6,15 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::checkpoint::{self, CheckpointStore};
-use super::members::{MemberInfo, OWNERS_FILE, live_members};
+use super::dead;
 use super::policy::StartFrom;
 use super::pool::balance::{REQUESTS_DIR, Request};
-use super::{dead, group};
 use crate::config::Config;
 use crate::error::{Error, IoContext, Result};
 use crate::format::checkpoint::Kind;
+use crate::group::checkpoint::{self, CheckpointStore};
+use crate::group::members::{MemberInfo, OWNERS_FILE, live_members};
+use crate::group::registry as group;
 use crate::layout::{Layout, check_group, check_topic, list_topics};
 use crate::storage::file::{random_u64, sync_dir};
 use crate::storage::range_lock::{RangeLocks, slot_of};
@@ -228,8 +229,8 @@ impl Group {
             let owner = checkpoint::lease_owner(&self.dir, topic)?;
             if owner != 0
                 && matches!(
-                    super::members::liveness(&self.dir, &format!("{owner:016x}"))?,
-                    super::members::Liveness::Alive(_)
+                    crate::group::members::liveness(&self.dir, &format!("{owner:016x}"))?,
+                    crate::group::members::Liveness::Alive(_)
                 )
             {
                 let _ = owners.unlock(slot);

@@ -4,12 +4,9 @@
 
 mod admin;
 mod batch;
-mod checkpoint;
 pub(crate) mod cursor;
 mod dead;
 mod filter;
-mod group;
-mod members;
 mod policy;
 mod pool;
 mod pull;
@@ -20,42 +17,19 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::doorbell::{Doorbell, claim_slot};
 use crate::error::{Error, IoContext, Result};
+pub use crate::group::members::{MemberCounters, MemberInfo, RetryingTopic};
+use crate::group::{checkpoint, members};
 use crate::layout::{Layout, check_group};
 use crate::storage::file::create_dir_durable;
 pub use admin::{DeadLetter, Group, GroupPosition, TopicLag};
 pub use batch::{Batch, Confirmer, Record, Records};
 pub use cursor::Corruption;
-pub use members::{MemberCounters, MemberInfo, RetryingTopic};
 pub use policy::{RetryPolicy, StartFrom};
 pub(crate) use pool::BoxError;
 use pool::{Core, Wake};
 #[cfg(feature = "tokio")]
 pub(crate) use pool::{Forward, NotDelivered};
 pub use pull::TopicReader;
-
-/// A group, its saved positions (topic, next seq), and what loading them found.
-pub(crate) type GroupPositions = (String, Vec<(String, u64)>, checkpoint::LoadReport);
-
-/// Every registered group's saved positions, with what loading them found.
-pub(crate) fn group_positions(layout: &Layout) -> Result<Vec<GroupPositions>> {
-    let mut out = Vec::new();
-    for g in group::list_groups(layout)? {
-        let (pos, rep) = checkpoint::load(&layout.group(&g))?;
-        let mut v: Vec<(String, u64)> = pos.into_iter().map(|(t, p)| (t, p.next_seq)).collect();
-        v.sort();
-        out.push((g, v, rep));
-    }
-    Ok(out)
-}
-
-/// Rewrites a group's checkpoint files with only their valid entries (the
-/// newest valid position per topic). Refused while a reader consumes the group.
-pub(crate) fn rewrite_checkpoints(layout: &Layout, group: &str) -> Result<()> {
-    let dir = layout.group(group);
-    group::refuse_if_active(&dir, group)?;
-    let (mut store, _) = checkpoint::CheckpointStore::open(&dir)?;
-    store.compact()
-}
 
 /// Entry point for consuming a log: see [`Reader::builder`].
 #[derive(Debug)]

@@ -202,7 +202,7 @@ impl Shared {
         let mut st = t.state.lock();
         let next = st.next_seq();
         if mode == super::DeleteMode::IfConsumed && next > 0 {
-            for (group, positions, _) in crate::reader::group_positions(&self.layout)? {
+            for (group, positions, _) in crate::group::group_positions(&self.layout)? {
                 let confirmed = positions.iter().find(|(t, _)| t == name).map_or(0, |p| p.1);
                 if confirmed < next {
                     return Err(Error::TopicInUse { topic: name.to_owned(), group, confirmed, next });

@@ -1,4 +1,4 @@
-//! Sharing a group's topics with its other members (see `members.rs` for
+//! Sharing a group's topics with its other members (see `group/members.rs` for
 //! the protocol): one balancing tick gives up and takes topics, applies
 //! operators' resets to the topics this member owns, and publishes what it
 //! owns. Runs on the `logstream-ckpt` thread every `rebalance_interval_ms`,
@@ -14,13 +14,15 @@ use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::time::Instant;
 
-use super::{Core, Move, TState};
+use super::sched::{Holdings, Stuck};
+use super::{Core, Move};
 use crate::error::{IoContext, Result};
 use crate::format::checkpoint::Kind;
-use crate::reader::checkpoint::Position;
+use crate::group::checkpoint::Position;
+use crate::group::members::{Liveness, Membership, is_stale, liveness, plan};
 use crate::reader::cursor::Cursor;
-use crate::reader::members::{Liveness, Membership, is_stale, liveness, plan};
 use crate::reader::policy::StartFrom;
 
 /// Directory of reset requests in a group directory.
@@ -60,16 +62,7 @@ impl Core {
         }
         let claimed: HashSet<&str> = healthy.iter().flat_map(|i| i.topics.iter().map(String::as_str)).collect();
         let orphans: HashSet<&str> = healthy.iter().flat_map(|i| i.stuck.iter().map(String::as_str)).collect();
-        let (consumed, mine, in_hand): (Vec<String>, Vec<String>, HashSet<String>) = {
-            let s = self.sched.lock();
-            let consumed = s.topics.values().filter(|t| t.allowed).map(|t| t.name.to_string()).collect();
-            let mine = s.topics.values().filter(|t| t.owned && !t.releasing).map(|t| t.name.to_string()).collect();
-            // Taken away with a batch still in our closure: not ours to take
-            // again before it returns.
-            let in_hand =
-                s.topics.values().filter(|t| !t.owned && t.state == TState::Busy).map(|t| t.name.to_string()).collect();
-            (consumed, mine, in_hand)
-        };
+        let Holdings { consumed, mine, in_hand } = self.sched.lock().holdings();
         let mut free = Vec::new();
         let mut now_free = HashSet::new();
         for name in &consumed {
@@ -94,13 +87,7 @@ impl Core {
             .collect();
         let p = plan(&topics, &mine, &others, &free, &orphans);
         if !p.release.is_empty() {
-            let mut s = self.sched.lock();
-            for n in &p.release {
-                if let Some(t) = s.topics.get_mut(n.as_str()) {
-                    t.releasing = true;
-                }
-            }
-            drop(s);
+            self.sched.lock().mark_releasing(&p.release);
             self.settle(&mut m)?;
         }
         let mut names = Vec::new();
@@ -162,31 +149,7 @@ impl Core {
     /// can take it (the batch is revoked; its outcome will be ignored).
     fn check_stuck(&self, m: &mut Membership, peers: bool) -> Result<()> {
         let Some(max) = self.cfg.max_forward() else { return Ok(()) };
-        let mut found = Vec::new();
-        let mut revoke = Vec::new();
-        let mut stuck = Vec::new();
-        {
-            let mut s = self.sched.lock();
-            for t in s.topics.values_mut() {
-                let Some(f) = &t.in_closure else { continue };
-                let held = f.since.elapsed();
-                if held < max {
-                    continue;
-                }
-                if !t.stuck {
-                    t.stuck = true;
-                    found.push((t.name.clone(), f.first, f.last, held));
-                }
-                stuck.push(t.name.to_string());
-                if t.owned && peers {
-                    f.revoked.store(true, Ordering::Release);
-                    t.owned = false;
-                    t.releasing = false;
-                    t.spans.clear();
-                    revoke.push(t.name.clone());
-                }
-            }
-        }
+        let Stuck { found, mut stuck, revoked: revoke } = self.sched.lock().find_stuck(Instant::now(), max, peers);
         for (name, first, last, held) in found {
             self.counters.stuck_found.fetch_add(1, Ordering::Relaxed);
             log::warn!(
@@ -213,24 +176,7 @@ impl Core {
     /// Gives up the topics marked for release, and applies pending moves,
     /// of the topics no batch of which is in flight.
     fn settle(&self, m: &mut Membership) -> Result<()> {
-        let (moves, releases) = {
-            let mut s = self.sched.lock();
-            let mut moves = Vec::new();
-            let mut releases = Vec::new();
-            for t in s.topics.values_mut() {
-                if !t.owned || t.state == TState::Busy {
-                    continue;
-                }
-                if let Some(mv) = t.moving.take() {
-                    moves.push((t.name.clone(), mv));
-                    t.state = TState::Busy;
-                } else if t.releasing {
-                    releases.push(t.name.clone());
-                    t.state = TState::Busy;
-                }
-            }
-            (moves, releases)
-        };
+        let (moves, releases) = self.sched.lock().take_settling();
         for (name, mv) in moves {
             self.apply_move(&name, mv)?;
         }
@@ -242,28 +188,9 @@ impl Core {
 
     /// Moves an owned topic's position (the topic is held, state `Busy`).
     fn apply_move(&self, name: &Arc<str>, mv: Move) -> Result<()> {
-        {
-            let mut s = self.sched.lock();
-            if let Some(t) = s.topics.get_mut(name) {
-                if let Some(c) = t.cursor.as_mut() {
-                    c.reset(mv.to);
-                }
-                t.confirmed = mv.to;
-                t.retry = None;
-                t.attempts = 0;
-                t.spans.clear();
-                t.dirty = Some(if mv.reset { Kind::Reset } else { Kind::Position });
-            }
-        }
+        self.sched.lock().apply_move(name, &mv);
         let persisted = self.persist(Some(name));
-        let mut s = self.sched.lock();
-        if let Some(t) = s.topics.get_mut(name) {
-            t.state = if t.releasing { TState::Idle } else { TState::Queued };
-            if t.state == TState::Queued {
-                s.ready.push_back(name.clone());
-            }
-        }
-        drop(s);
+        self.sched.lock().moved(name);
         self.cv.notify_one();
         self.wake.wake();
         persisted?;
@@ -282,22 +209,7 @@ impl Core {
             .persist(Some(name))
             .and_then(|()| self.store.lock().release_lease(name))
             .and_then(|()| m.release(name));
-        let mut s = self.sched.lock();
-        if let Some(t) = s.topics.get_mut(name) {
-            if persisted.is_ok() {
-                t.owned = false;
-                t.releasing = false;
-                t.cursor = None;
-                t.retry = None;
-                t.attempts = 0;
-                t.spans.clear();
-                t.state = TState::Idle;
-            } else {
-                t.state = TState::Queued;
-                s.ready.push_back(name.clone());
-            }
-        }
-        drop(s);
+        self.sched.lock().give_up(name, persisted.is_ok());
         persisted?;
         self.counters.topics_released.fetch_add(1, Ordering::Relaxed);
         log::debug!("group {:?}: gave topic {name:?} up", self.group);
@@ -309,11 +221,8 @@ impl Core {
     /// per topic, `None` if its lease belongs to a healthy member (or a
     /// batch of it taken from this member is still in the closure).
     fn claim(&self, names: &[String]) -> Result<Vec<Option<Option<Position>>>> {
-        let busy: Vec<bool> = {
-            let s = self.sched.lock();
-            // A batch taken away from us may still be in the closure.
-            names.iter().map(|n| s.topics.get(n.as_str()).is_some_and(|t| t.state == TState::Busy)).collect()
-        };
+        // A batch taken away from us may still be in the closure.
+        let busy = self.sched.lock().held(names);
         let free: Vec<String> = names.iter().zip(&busy).filter(|(_, b)| !**b).map(|(n, _)| n.clone()).collect();
         let dir = self.layout.group(&self.group);
         let timeout = self.cfg.member_timeout();
@@ -340,26 +249,22 @@ impl Core {
             }
         };
         let cursor = Cursor::new(&self.layout.topic(name), name, next, report_gaps, self.log_id);
-        let mut s = self.sched.lock();
-        let Some(t) = s.topics.get_mut(name) else { return Ok(()) };
-        t.owned = true;
-        t.releasing = false;
-        t.cursor = Some(cursor);
-        t.retry = None;
-        t.attempts = 0;
-        t.spans.clear();
-        t.confirmed = next;
-        t.persisted = next;
-        t.dirty = dirty;
-        t.state = TState::Queued;
-        let key = t.name.clone();
-        s.ready.push_back(key);
-        drop(s);
+        if !self.sched.lock().own(name, cursor, next, dirty) {
+            return Ok(());
+        }
         self.cv.notify_one();
         self.wake.wake();
         self.counters.topics_taken.fetch_add(1, Ordering::Relaxed);
         log::debug!("group {:?}: took topic {name:?} at seq {next}", self.group);
         Ok(())
+    }
+
+    /// The first sequence number of records of `topic` deleted unconsumed
+    /// after this group was registered, if any.
+    fn dropped_since_registered(&self, topic: &str) -> Option<u64> {
+        let path = self.layout.topic(topic).join(crate::format::dropped::FILE);
+        let text = std::fs::read_to_string(path).ok()?;
+        crate::format::dropped::parse(&text).iter().filter(|d| d.time >= self.registered).map(|d| d.from).min()
     }
 
     /// Where the group starts on a topic it has no position for, and
@@ -382,10 +287,7 @@ impl Core {
     /// Records of `name` not yet confirmed by this group (as far as this
     /// member knows).
     fn backlog(&self, name: &str) -> u64 {
-        let confirmed = {
-            let s = self.sched.lock();
-            s.topics.get(name).filter(|t| t.owned).map(|t| t.confirmed)
-        };
+        let confirmed = self.sched.lock().owned_confirmed(name);
         let confirmed = confirmed.or_else(|| self.store.lock().get(name).map(|p| p.next_seq)).unwrap_or(0);
         crate::segment::extent::topic_info(&self.layout.topic(name), name)
             .map_or(0, |i| i.next_seq.saturating_sub(confirmed))
@@ -420,8 +322,7 @@ impl Core {
         }
         let mut s = self.sched.lock();
         for (path, r) in found {
-            if let Some(t) = s.topics.get_mut(r.topic.as_str())
-                && let Some(old) = t.moving.replace(Move { to: r.seq, reset: true, request: Some(path) })
+            if let Some(old) = s.request_move(&r.topic, Move { to: r.seq, reset: true, request: Some(path) })
                 && let Some(p) = old.request
             {
                 let _ = std::fs::remove_file(p); // superseded by the newer one

@@ -37,13 +37,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::members::{Liveness, is_stale, liveness};
 use crate::error::{Error, IoContext, Result};
 use crate::format::checkpoint::{
     ENTRY_LEN, Entry, FILE_HEADER_LEN, JOURNAL_MAGIC, Kind, SNAP_MAGIC, check_file_header, decode_entries,
     encode_file_header,
 };
 use crate::format::lease::{LEASE_LEN, Lease};
-use crate::reader::members::{Liveness, is_stale, liveness};
 use crate::storage::file::{now_ns, sync_dir, sync_file, write_atomic};
 
 /// Name of the snapshot file in a group directory.
@@ -224,7 +224,7 @@ fn acquire(
         if timeout.is_some() && last_probe.elapsed() >= Duration::from_millis(50) {
             last_probe = Instant::now();
             if let Some((f, p)) = beat {
-                crate::reader::members::write_beat(f, p)?;
+                super::members::write_beat(f, p)?;
             }
             if !same_file(lock, &path)? {
                 *lock = Arc::new(open_lock(dir)?);
