@@ -77,7 +77,8 @@ pub use config::{CONFIG_ENV, Config, Durability, FullPolicy, KEYS as CONFIG_KEYS
 pub use error::{Error, Result};
 pub use reader::{
     Batch, Confirmer, Corruption, DeadLetter, Group, GroupPosition, MemberCounters, MemberInfo, Reader, ReaderBuilder,
-    ReaderHandle, ReaderStats, Record, Records, RetryPolicy, RetryingTopic, StartFrom, TopicLag, TopicReader,
+    ReaderHandle, ReaderPosition, ReaderStats, Record, Records, RetryPolicy, RetryingTopic, StartFrom, TopicLag,
+    TopicReader,
 };
 pub use repair::{RepairReport, repair};
 pub use segment::extent::{TopicInfo, topics};

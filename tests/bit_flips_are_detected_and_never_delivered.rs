@@ -46,7 +46,7 @@ fn build(dir: &Path) -> (logstream::Config, BTreeMap<u64, Vec<u8>>) {
         })
         .unwrap();
     wait_for("the group to confirm 6 records", std::time::Duration::from_secs(20), || {
-        reader.positions().iter().any(|p| p.2 == 6)
+        reader.positions().iter().any(|p| p.persisted == 6)
     });
     reader.stop().unwrap();
     (cfg, want)

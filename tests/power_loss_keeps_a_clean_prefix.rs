@@ -118,7 +118,7 @@ fn check_image(img: &Path, what: &str, written: &BTreeMap<String, Vec<Vec<u8>>>,
         .unwrap();
     let caught_up = || {
         let pos = reader.positions();
-        TOPICS.iter().all(|t| lens[*t] == 0 || pos.iter().any(|(n, c, _)| n == t && *c as usize == lens[*t]))
+        TOPICS.iter().all(|t| lens[*t] == 0 || pos.iter().any(|p| p.topic == *t && p.confirmed as usize == lens[*t]))
     };
     let deadline = std::time::Instant::now() + Duration::from_secs(30);
     while !caught_up() {

@@ -167,7 +167,7 @@ fn a_reader_with_read_only_segments_never_saves_a_position_past_what_survives_a_
         w.flush().unwrap();
         let (reader, seen) = collecting_reader(&icfg, "g");
         wait_for(&format!("{name}: the group to reach the end of every topic"), Duration::from_secs(30), || {
-            let pos: BTreeMap<String, u64> = reader.positions().into_iter().map(|(t, c, _)| (t, c)).collect();
+            let pos: BTreeMap<String, u64> = reader.positions().into_iter().map(|p| (p.topic, p.confirmed)).collect();
             TOPICS.iter().all(|t| pos.get(*t).copied() == Some(survived[*t] + 5))
         });
         reader.stop().unwrap();

@@ -53,7 +53,7 @@ fn consumed_segments_are_deleted_only_when_every_group_has_them_and_the_newest_i
     wait_for("fast group", Duration::from_secs(20), || count(&seen) == 1000);
     // Let retention run after the positions were saved; nothing may go
     // while "slow" has not read.
-    wait_for("positions saved", Duration::from_secs(20), || fast.positions().iter().all(|p| p.2 == 1000));
+    wait_for("positions saved", Duration::from_secs(20), || fast.positions().iter().all(|p| p.persisted == 1000));
     let passes = fast.stats().retention_passes;
     wait_for("a retention pass", Duration::from_secs(20), || fast.stats().retention_passes > passes);
     assert_eq!(segments(dir.path(), "t"), 10, "the slow group still needs every segment");
@@ -80,7 +80,7 @@ fn retain_consumed_keeps_every_segment() {
         w.write("t", &payload("t", i)).unwrap();
     }
     wait_for("all", Duration::from_secs(20), || count(&seen) == 1000);
-    wait_for("positions saved", Duration::from_secs(20), || r.positions().iter().all(|p| p.2 == 1000));
+    wait_for("positions saved", Duration::from_secs(20), || r.positions().iter().all(|p| p.persisted == 1000));
     let passes = r.stats().retention_passes;
     wait_for("a retention pass", Duration::from_secs(20), || r.stats().retention_passes > passes);
     r.stop().unwrap();

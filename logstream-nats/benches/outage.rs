@@ -78,7 +78,7 @@ fn sidecar(outage_len: Duration) -> Duration {
     let reader = logstream::Reader::builder(&cfg).group("bench").start(fwd.into_forwarder()).unwrap();
     let restarted = outage(&mut server, start, outage_len);
     let backlog = written.load(Ordering::Relaxed);
-    let confirmed = |r: &logstream::ReaderHandle| r.positions().iter().map(|p| p.1).sum::<u64>();
+    let confirmed = |r: &logstream::ReaderHandle| r.positions().iter().map(|p| p.confirmed).sum::<u64>();
     wait_for("the forwarder to catch up", Duration::from_secs(300), || confirmed(&reader) >= backlog);
     let took = restarted.elapsed();
     stop.store(true, Ordering::Relaxed);

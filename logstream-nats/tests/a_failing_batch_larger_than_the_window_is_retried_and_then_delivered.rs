@@ -41,7 +41,7 @@ fn a_failing_batch_larger_than_the_window_is_retried_and_then_delivered() {
 
     let stats = fwd.clone();
     let reader = logstream::Reader::builder(&cfg).group("shipper").start(fwd.into_forwarder()).unwrap();
-    let confirmed = |topic: &str| reader.positions().iter().find(|p| p.0 == topic).map_or(0, |p| p.1);
+    let confirmed = |topic: &str| reader.positions().iter().find(|p| p.topic == topic).map_or(0, |p| p.confirmed);
     wait_for("the good topic confirmed and the late one's batches retried", Duration::from_secs(60), || {
         confirmed("good") == PER_TOPIC && reader.stats().retries >= 3
     });

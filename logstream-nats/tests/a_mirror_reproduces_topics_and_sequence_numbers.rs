@@ -18,7 +18,7 @@ fn forward_all(cfg: &logstream::Config, fwd: &NatsForwarder, topics: &[String]) 
     w.close().unwrap();
     wait_for("every record confirmed", Duration::from_secs(60), || {
         let p = reader.positions();
-        topics.iter().zip(&ends).all(|(t, end)| p.iter().any(|(pt, c, _)| pt == t && c == end))
+        topics.iter().zip(&ends).all(|(t, end)| p.iter().any(|p| &p.topic == t && p.confirmed == *end))
     });
     reader.stop().unwrap();
 }

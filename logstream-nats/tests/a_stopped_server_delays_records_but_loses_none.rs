@@ -45,7 +45,7 @@ fn a_stopped_server_delays_records_but_loses_none() {
         })
         .unwrap();
 
-    let confirmed = |r: &logstream::ReaderHandle| r.positions().iter().map(|p| p.1).sum::<u64>();
+    let confirmed = |r: &logstream::ReaderHandle| r.positions().iter().map(|p| p.confirmed).sum::<u64>();
     wait_for("a fifth of the records sent", Duration::from_secs(60), || {
         sent.load(std::sync::atomic::Ordering::SeqCst) >= total / 5
     });

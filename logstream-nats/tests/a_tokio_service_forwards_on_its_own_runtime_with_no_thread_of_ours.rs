@@ -50,7 +50,7 @@ fn ships_on(rt: tokio::runtime::Runtime) {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
         loop {
             let p = reader.positions();
-            if p.len() == TOPICS && p.iter().all(|(_, confirmed, _)| *confirmed == PER_TOPIC) {
+            if p.len() == TOPICS && p.iter().all(|p| p.confirmed == PER_TOPIC) {
                 break;
             }
             assert!(tokio::time::Instant::now() < deadline, "not every record confirmed in 60 s: {p:?}");

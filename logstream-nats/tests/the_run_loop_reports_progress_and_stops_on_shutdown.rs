@@ -19,7 +19,7 @@ fn the_run_loop_reports_progress_and_stops_on_shutdown() {
 
     let last = run_until_confirmed(fwd, &cfg, "shipper", 3_000);
     assert_eq!((last.reader.records, last.forwarder.acked), (3_000, 3_000));
-    assert!(last.positions.iter().all(|(_, confirmed, persisted)| *confirmed == 1_000 && *persisted == 1_000));
+    assert!(last.positions.iter().all(|p| p.confirmed == 1_000 && p.persisted == 1_000));
     assert_eq!(
         last.lag.iter().map(|l| (l.topic.as_str(), l.lag_records)).collect::<Vec<_>>(),
         [("t00", 0), ("t01", 0), ("t02", 0)]

@@ -63,7 +63,7 @@ pub fn write_log(cfg: &logstream::Config, topics: &[String], per_topic: u64) {
 /// True when the reader confirmed every record of every topic.
 pub fn all_confirmed(reader: &logstream::ReaderHandle, topics: usize, per_topic: u64) -> bool {
     let p = reader.positions();
-    p.len() == topics && p.iter().all(|(_, confirmed, _)| *confirmed == per_topic)
+    p.len() == topics && p.iter().all(|p| p.confirmed == per_topic)
 }
 
 /// Every record of every topic of a log, read with pull cursors.

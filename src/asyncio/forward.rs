@@ -148,7 +148,7 @@ impl AsyncReaderHandle {
 
     /// Per topic this reader owns: the next sequence number to deliver as
     /// confirmed, and as persisted (see [`ReaderHandle::positions`]).
-    pub fn positions(&self) -> Vec<(String, u64, u64)> {
+    pub fn positions(&self) -> Vec<crate::reader::ReaderPosition> {
         self.inner.as_ref().map(ReaderHandle::positions).unwrap_or_default()
     }
 

@@ -330,9 +330,9 @@ impl ReaderHandle {
         self.core.stats()
     }
 
-    /// Per topic this reader owns: the next sequence number to deliver as
-    /// confirmed, and as persisted.
-    pub fn positions(&self) -> Vec<(String, u64, u64)> {
+    /// Per topic this reader owns, by topic name: how far it has confirmed
+    /// and persisted.
+    pub fn positions(&self) -> Vec<ReaderPosition> {
         self.core.positions()
     }
 
@@ -366,4 +366,18 @@ impl Drop for ReaderHandle {
             log::error!("stopping the reader of group {:?} failed: {e}", self.core.group);
         }
     }
+}
+
+/// Where a running reader is in one topic it owns ([`ReaderHandle::positions`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
+pub struct ReaderPosition {
+    /// The topic.
+    pub topic: String,
+    /// The next sequence number to deliver: every record before it was confirmed.
+    pub confirmed: u64,
+    /// The next sequence number after the group's persisted position: what a
+    /// restart resumes from.
+    pub persisted: u64,
 }

@@ -16,7 +16,7 @@ pub fn forward_all(cfg: &logstream::Config, group: &str, fwd: &logstream_kafka::
     let reader = logstream::Reader::builder(cfg).group(group).start(fwd.clone().into_forwarder()).unwrap();
     wait_for("every record confirmed", Duration::from_secs(60), || {
         let p = reader.positions();
-        topics.iter().zip(&ends).all(|(t, end)| p.iter().any(|(pt, c, _)| pt == t && c == end))
+        topics.iter().zip(&ends).all(|(t, end)| p.iter().any(|p| &p.topic == t && p.confirmed == *end))
     });
     reader.stop().unwrap();
 }

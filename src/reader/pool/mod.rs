@@ -52,6 +52,7 @@ pub(crate) use self::sched::Move;
 use self::sched::Sched;
 pub(crate) use self::stats::Counters;
 pub(crate) use self::wake::Wake;
+use super::ReaderPosition;
 use super::batch::Batch;
 use super::cursor::Corruption;
 use super::filter::Filter;
@@ -119,7 +120,7 @@ pub(crate) struct Core {
     /// than they read, the older position last, moving the group back.
     persisting: Mutex<()>,
     /// The positions `stop` left (set once stopped).
-    final_positions: Mutex<Option<Vec<(String, u64, u64)>>>,
+    final_positions: Mutex<Option<Vec<ReaderPosition>>>,
     /// When this member's heartbeat was last written (monotonic ns).
     last_beat: AtomicU64,
     /// When the ckpt thread last finished checking which of this member's
@@ -302,7 +303,7 @@ impl Core {
 
     /// Snapshot of the positions in memory of the topics this member owns:
     /// (topic, confirmed, persisted).
-    pub(crate) fn positions(&self) -> Vec<(String, u64, u64)> {
+    pub(crate) fn positions(&self) -> Vec<ReaderPosition> {
         if let Some(v) = self.final_positions.lock().as_ref() {
             return v.clone();
         }

@@ -23,6 +23,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::format::checkpoint::Kind;
+use crate::reader::ReaderPosition;
 use crate::reader::batch::Batch;
 use crate::reader::cursor::Cursor;
 use crate::reader::policy::RetryPolicy;
@@ -631,9 +632,13 @@ impl Sched {
     }
 
     /// (topic, confirmed, persisted) of the topics this member owns, by name.
-    pub(super) fn owned_positions(&self) -> Vec<(String, u64, u64)> {
-        let mut v: Vec<_> =
-            self.topics.values().filter(|t| t.owned).map(|t| (t.name.to_string(), t.confirmed, t.persisted)).collect();
+    pub(super) fn owned_positions(&self) -> Vec<ReaderPosition> {
+        let mut v: Vec<_> = self
+            .topics
+            .values()
+            .filter(|t| t.owned)
+            .map(|t| ReaderPosition { topic: t.name.to_string(), confirmed: t.confirmed, persisted: t.persisted })
+            .collect();
         v.sort();
         v
     }
@@ -775,7 +780,7 @@ mod tests {
         assert!(s.lose(&["a".to_owned()]).is_empty());
         assert_eq!(popped(&mut s).as_deref(), Some("b"));
         assert_eq!(popped(&mut s), None);
-        assert_eq!(s.owned_positions(), [("b".to_owned(), 0, 0)]);
+        assert_eq!(s.owned_positions(), [ReaderPosition { topic: "b".into(), confirmed: 0, persisted: 0 }]);
     }
 
     #[test]
@@ -810,7 +815,7 @@ mod tests {
         s.add("a", 0, true);
         assert!(!s.own("x", cursor(0), 0, None), "unknown topics are not owned");
         assert!(s.own("a", cursor(42), 42, Some(Kind::Position)));
-        assert_eq!(s.owned_positions(), [("a".to_owned(), 42, 42)]);
+        assert_eq!(s.owned_positions(), [ReaderPosition { topic: "a".into(), confirmed: 42, persisted: 42 }]);
         assert_eq!(s.owned_confirmed("a"), Some(42));
         let (_, c, _) = s.pop_ready().unwrap();
         assert!(c.is_some());

@@ -19,13 +19,14 @@ pub const REFRESH: Duration = Duration::from_millis(200);
 /// written down to the reader's confirmed position (which runs ahead of the
 /// persisted one the lag is counted from), or the lag where the reader does
 /// not own the topic.
-pub fn remaining(positions: &[(String, u64, u64)], lag: &[logstream::TopicLag]) -> u64 {
-    left(positions, lag.iter().map(|l| (l.topic.as_str(), l.first_seq, l.next_seq, l.lag_records)))
+pub fn remaining(positions: &[logstream::ReaderPosition], lag: &[logstream::TopicLag]) -> u64 {
+    let confirmed: Vec<(&str, u64)> = positions.iter().map(|p| (p.topic.as_str(), p.confirmed)).collect();
+    left(&confirmed, lag.iter().map(|l| (l.topic.as_str(), l.first_seq, l.next_seq, l.lag_records)))
 }
 
 /// [`remaining`] over (topic, first retained seq, next seq, lag) rows.
-fn left<'a>(positions: &[(String, u64, u64)], lag: impl Iterator<Item = (&'a str, u64, u64, u64)>) -> u64 {
-    let confirmed: HashMap<&str, u64> = positions.iter().map(|(t, c, _)| (t.as_str(), *c)).collect();
+fn left<'a>(confirmed: &[(&str, u64)], lag: impl Iterator<Item = (&'a str, u64, u64, u64)>) -> u64 {
+    let confirmed: HashMap<&str, u64> = confirmed.iter().copied().collect();
     lag.map(|(topic, first, next, lag)| match confirmed.get(topic) {
         Some(&c) => next.saturating_sub(c.max(first)),
         None => lag,
@@ -110,12 +111,14 @@ mod tests {
 
     #[test]
     fn what_is_left_counts_from_the_readers_confirmed_position_not_the_persisted_one() {
-        let positions = vec![("a".to_owned(), 900, 500)];
-        // a: 1000 - 900 (not the persisted 500); b, not owned here: its lag.
+        // `remaining` passes each topic's confirmed position (900 here, where
+        // the persisted one may be 500).
+        let positions = [("a", 900)];
+        // a: 1000 - 900; b, not owned here: its lag.
         let rows = [("a", 0, 1000, 500), ("b", 10, 50, 40)];
         assert_eq!(left(&positions, rows.into_iter()), 100 + 40);
         // A position before the first retained record counts from there.
-        assert_eq!(left(&[("a".to_owned(), 0, 0)], [("a", 300, 1000, 700)].into_iter()), 700);
+        assert_eq!(left(&[("a", 0)], [("a", 300, 1000, 700)].into_iter()), 700);
     }
 
     #[test]
