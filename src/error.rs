@@ -107,6 +107,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A text is not a size ([`crate::parse_size`]).
+    #[error("{reason}")]
+    InvalidSize {
+        /// The text.
+        input: String,
+        /// Why it is not a size (it quotes the text).
+        reason: String,
+    },
+
     /// A configuration file is not valid (commented) JSON.
     #[error("config {}: line {line}, column {column}: {message}", shown(path).display())]
     ConfigSyntax {

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::size::{parse_size, size_text};
+use super::size::{parse_size_text, size_text};
 use crate::format::naming::name_problem;
 
 /// A range from the key table, inclusive, in the file's units (bytes,
@@ -111,7 +111,7 @@ fn count(v: &Value) -> Result<u64, String> {
 fn size(v: &Value) -> Result<u64, String> {
     match v {
         Value::Number(_) => count(v),
-        Value::String(s) => parse_size(s),
+        Value::String(s) => parse_size_text(s),
         other => Err(format!("expected a size such as 1048576 or \"1M\", found {other}")),
     }
 }

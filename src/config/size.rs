@@ -9,10 +9,23 @@ pub(crate) const TIB: u64 = 1024 * GIB;
 /// Parses "512K", "200M", "1G", "4G", "1024", "10MiB", "2 GB", "1.5G"
 /// (units are binary: 1K = 1024; a fraction must come to whole bytes).
 ///
+/// ```
+/// assert_eq!(logstream::parse_size("1.5K")?, 1536);
+/// assert!(logstream::parse_size("3 parsecs").is_err());
+/// # Ok::<(), logstream::Error>(())
+/// ```
+///
 /// # Errors
-/// The text is not a size, has an unknown unit, is too large, or has a
-/// fraction that is not a whole number of bytes.
-pub fn parse_size(s: &str) -> std::result::Result<u64, String> {
+/// [`Error::InvalidSize`](crate::Error::InvalidSize): the text is not a
+/// size, has an unknown unit, is too large, or has a fraction that is not a
+/// whole number of bytes.
+pub fn parse_size(s: &str) -> crate::Result<u64> {
+    parse_size_text(s).map_err(|reason| crate::Error::InvalidSize { input: s.to_owned(), reason })
+}
+
+/// [`parse_size`] with the reason as text, for the config parser (which
+/// names the key).
+pub(crate) fn parse_size_text(s: &str) -> std::result::Result<u64, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
@@ -64,18 +77,20 @@ mod tests {
 
     #[test]
     fn sizes_parse_in_binary_units_and_four_gigabytes_is_not_zero() {
-        assert_eq!(parse_size("4G"), Ok(4 * GIB));
-        assert_eq!(parse_size("512K"), Ok(512 * KIB));
-        assert_eq!(parse_size("200M"), Ok(200 * MIB));
-        assert_eq!(parse_size("1024"), Ok(1024));
-        assert_eq!(parse_size("10 MiB"), Ok(10 * MIB));
-        assert_eq!(parse_size("1.5G"), Ok(3 * GIB / 2));
-        assert_eq!(parse_size("0.5K"), Ok(512));
-        assert!(parse_size("0.1K").is_err_and(|e| e.contains("whole number of bytes")), "102.4 bytes");
-        assert!(parse_size("1.G").is_err() && parse_size(".5K").is_err() && parse_size("1.2.3K").is_err());
-        assert!(parse_size("G").is_err());
-        assert!(parse_size("99999999999999999999G").is_err());
-        assert!(parse_size("3X").is_err());
+        assert_eq!(parse_size_text("4G"), Ok(4 * GIB));
+        assert_eq!(parse_size_text("512K"), Ok(512 * KIB));
+        assert_eq!(parse_size_text("200M"), Ok(200 * MIB));
+        assert_eq!(parse_size_text("1024"), Ok(1024));
+        assert_eq!(parse_size_text("10 MiB"), Ok(10 * MIB));
+        assert_eq!(parse_size_text("1.5G"), Ok(3 * GIB / 2));
+        assert_eq!(parse_size_text("0.5K"), Ok(512));
+        assert!(parse_size_text("0.1K").is_err_and(|e| e.contains("whole number of bytes")), "102.4 bytes");
+        assert!(
+            parse_size_text("1.G").is_err() && parse_size_text(".5K").is_err() && parse_size_text("1.2.3K").is_err()
+        );
+        assert!(parse_size_text("G").is_err());
+        assert!(parse_size_text("99999999999999999999G").is_err());
+        assert!(parse_size_text("3X").is_err());
     }
 
     #[test]
@@ -85,5 +100,16 @@ mod tests {
         assert_eq!(size_text(1 << 50), "1024T");
         assert_eq!(size_text(1536), "1536");
         assert_eq!(size_text(0), "0");
+    }
+
+    #[test]
+    fn the_public_parser_says_which_text_is_not_a_size() {
+        match parse_size("3 parsecs") {
+            Err(crate::Error::InvalidSize { input, reason }) => {
+                assert_eq!(input, "3 parsecs");
+                assert!(reason.contains("unknown unit"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 }
