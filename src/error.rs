@@ -358,6 +358,15 @@ fn locked_message(path: &Path, holder: Option<u32>, this_process: bool) -> Strin
     )
 }
 
+/// For callers whose own errors are `io::Error`: the kind is
+/// [`Error::io_kind`], and the logstream error stays reachable as the
+/// source (`get_ref`/`into_inner` and downcast).
+impl From<Error> for io::Error {
+    fn from(e: Error) -> io::Error {
+        io::Error::new(e.io_kind(), e)
+    }
+}
+
 impl Error {
     /// Builds an [`Error::Io`], or an [`Error::NoSpace`] when the OS error is `ENOSPC`.
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Error {
@@ -366,6 +375,53 @@ impl Error {
             return Error::NoSpace { op, path, needed: 0 };
         }
         Error::Io { op, path, source }
+    }
+
+    /// The file or directory the error is about, when it is about one.
+    ///
+    /// ```
+    /// let e = logstream::Config::from_file("/nonexistent/meta.json").unwrap_err();
+    /// assert_eq!(e.path(), Some(std::path::Path::new("/nonexistent/meta.json")), "{e}");
+    /// ```
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Error::Io { path, .. }
+            | Error::Locked { path, .. }
+            | Error::NoSpace { path, .. }
+            | Error::Poisoned { path, .. }
+            | Error::ConfigSyntax { path, .. }
+            | Error::Corrupt { path, .. }
+            | Error::UnsupportedVersion { path, .. }
+            | Error::GroupBusy { path, .. }
+            | Error::NoSuchGroup { path, .. }
+            | Error::NoSuchLog { path, .. } => Some(path),
+            Error::Config { path, .. } => path.as_deref(),
+            Error::PartialBatch { cause, .. } => cause.path(),
+            _ => None,
+        }
+    }
+
+    /// The [`io::ErrorKind`] closest to this error (the OS error's own for
+    /// [`Error::Io`]), used by `From<Error> for io::Error`.
+    pub fn io_kind(&self) -> io::ErrorKind {
+        match self {
+            Error::Io { source, .. } => source.kind(),
+            Error::NoSpace { .. } | Error::Full { .. } => io::ErrorKind::StorageFull,
+            Error::Locked { .. } | Error::GroupBusy { .. } | Error::TopicInUse { .. } => io::ErrorKind::ResourceBusy,
+            Error::NoSuchGroup { .. } | Error::NoSuchTopic { .. } | Error::NoSuchLog { .. } => io::ErrorKind::NotFound,
+            Error::InvalidTopic { .. }
+            | Error::InvalidGroup { .. }
+            | Error::InvalidSize { .. }
+            | Error::Config { .. }
+            | Error::ConfigSyntax { .. }
+            | Error::RecordTooLarge { .. }
+            | Error::SeqGap { .. }
+            | Error::ConfirmOutOfRange { .. } => io::ErrorKind::InvalidInput,
+            Error::Corrupt { .. } | Error::UnsupportedVersion { .. } => io::ErrorKind::InvalidData,
+            Error::ResetTimedOut { .. } => io::ErrorKind::TimedOut,
+            Error::PartialBatch { cause, .. } => cause.io_kind(),
+            _ => io::ErrorKind::Other,
+        }
     }
 
     /// True for [`Error::NoSpace`].
@@ -420,5 +476,18 @@ mod tests {
         let text = e.to_string();
         assert!(text.starts_with("a Writer on /x/log is already open in this process"), "{text}");
         assert!(!text.contains("another writer"), "{text}");
+    }
+
+    #[test]
+    fn an_error_converts_to_an_io_error_of_its_kind_that_keeps_it() {
+        let e = Error::io("open", "/x/y", io::Error::from(io::ErrorKind::PermissionDenied));
+        assert_eq!(e.path(), Some(Path::new("/x/y")));
+        let io: io::Error = e.into();
+        assert_eq!(io.kind(), io::ErrorKind::PermissionDenied);
+        let back = io.get_ref().and_then(|s| s.downcast_ref::<Error>()).expect("the logstream error is the source");
+        assert!(back.to_string().contains("/x/y"), "{back}");
+        let full: io::Error = Error::NoSpace { op: "extend", path: "/d".into(), needed: 1 }.into();
+        assert_eq!(full.kind(), io::ErrorKind::StorageFull);
+        assert_eq!(Error::Closed.path(), None);
     }
 }
