@@ -44,7 +44,7 @@
 //! disk. Plain [`Writer::write`] is safe to call from async code.
 //!
 //! See `README.md` for the table of what survives what, and
-//! [`mod@format`] for the on-disk format and the reasons behind it.
+//! `src/format/mod.rs` for the on-disk format and the reasons behind it.
 
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
@@ -56,6 +56,10 @@ mod asyncio;
 mod config;
 mod doorbell;
 mod error;
+// The on-disk format's encoders and decoders, public for this workspace's
+// tools, tests, fuzzers and benchmarks only: not part of the API (hidden, no
+// semver promise). What users need of it is re-exported below.
+#[doc(hidden)]
 pub mod format;
 mod group;
 mod layout;
@@ -75,6 +79,12 @@ pub use admin::seq_at_time;
 pub use asyncio::{AsyncReaderHandle, AsyncTopicReader};
 pub use config::{CONFIG_ENV, Config, Durability, FullPolicy, KEYS as CONFIG_KEYS, default_config_path, parse_size};
 pub use error::{Error, Result};
+/// Why a topic or group name would be refused (`None`: it is valid), for
+/// checking names before writing.
+pub use format::naming::name_problem as topic_name_problem;
+/// The on-disk log format this library writes (it reads this one and every
+/// earlier one; a log of a later one is refused with both versions named).
+pub use format::segment::VERSION as FORMAT_VERSION;
 pub use reader::{
     Batch, Confirmer, Corruption, DeadLetter, Group, GroupPosition, MemberCounters, MemberInfo, Reader, ReaderBuilder,
     ReaderHandle, ReaderPosition, ReaderStats, Record, Records, RetryPolicy, RetryingTopic, StartFrom, TopicLag,

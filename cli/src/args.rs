@@ -26,7 +26,7 @@ service that writes the log. Every read command prints a table, or JSON with
 /// format this build writes and reads (a log written by a newer format is
 /// refused with both versions named).
 pub fn version_text() -> String {
-    let v = logstream::format::segment::VERSION;
+    let v = logstream::FORMAT_VERSION;
     format!("{} (on-disk log format {v}; reads logs of formats 1 to {v})", env!("CARGO_PKG_VERSION"))
 }
 

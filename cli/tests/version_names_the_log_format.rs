@@ -6,7 +6,7 @@ use common::*;
 
 #[test]
 fn version_names_the_on_disk_format_written_and_read() {
-    let v = logstream::format::segment::VERSION;
+    let v = logstream::FORMAT_VERSION;
     for flag in ["--version", "-V"] {
         let out = logstream().arg(flag).output().unwrap();
         assert!(out.status.success(), "{flag} exits 0");

@@ -81,7 +81,7 @@ pub fn run(cfg: &Config, action: &DlqCommand, json: bool) -> Outcome {
 /// dead letters".
 fn open(cfg: &Config, t: &DlqTarget) -> Result<Group, Failure> {
     if let Some(topic) = &t.topic
-        && let Some(reason) = logstream::format::naming::name_problem(topic)
+        && let Some(reason) = logstream::topic_name_problem(topic)
     {
         return Err(logstream::Error::InvalidTopic { name: topic.clone(), reason }.into());
     }

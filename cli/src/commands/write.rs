@@ -33,7 +33,7 @@ pub fn run(cfg: &Config, args: &WriteArgs, json: bool) -> Outcome {
     let source = args.file.as_deref().unwrap_or(Path::new("standard input"));
     let topic = args.topic.as_str();
     // Refused before the writer opens, so a typo creates no directory.
-    if let Some(reason) = logstream::format::naming::name_problem(topic) {
+    if let Some(reason) = logstream::topic_name_problem(topic) {
         return Err(logstream::Error::InvalidTopic { name: topic.to_owned(), reason }.into());
     }
     if topic.starts_with('-') && !writes_to_existing(cfg, topic) {
