@@ -8,6 +8,7 @@
 mod caps;
 mod compress;
 pub(crate) mod flusher;
+mod lifecycle;
 pub(crate) mod open;
 mod prefault;
 mod shared;
@@ -17,10 +18,10 @@ pub(crate) mod topic;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 
 use crate::config::{Config, Durability};
 use crate::doorbell::Doorbell;
@@ -30,7 +31,7 @@ use crate::segment::Limits;
 use crate::storage::fork_generation;
 use flusher::FlushCtl;
 pub use open::RecoveryReport;
-use shared::{CLOSED, LAST_TOPIC, NEXT_WRITER_ID, POISONED, RUNNING, STOPPED, Shared};
+use shared::{LAST_TOPIC, Lifecycle, NEXT_WRITER_ID, Shared, State};
 pub use stats::{LatencySummary, WriterStats};
 use topic::Topic;
 
@@ -160,9 +161,7 @@ impl Writer {
             log_id: opened.log_id,
             session: opened.session,
             topics: RwLock::new(topics),
-            state: AtomicU8::new(RUNNING),
-            state_lock: Mutex::new(None),
-            state_cv: Condvar::new(),
+            life: Lifecycle::new(),
             flush: FlushCtl::default(),
             grow: Arc::default(),
             compress: Arc::default(),
@@ -480,7 +479,7 @@ impl Writer {
     pub fn stop(&self) -> Result<()> {
         let s = &self.inner.shared;
         s.check_usable()?;
-        let _ = s.state.compare_exchange(RUNNING, STOPPED, Ordering::SeqCst, Ordering::SeqCst);
+        s.life.stop();
         s.seal_all()?;
         s.flush()
     }
@@ -492,15 +491,10 @@ impl Writer {
     pub fn resume(&self) -> Result<()> {
         let s = &self.inner.shared;
         s.check_forked()?;
-        let _g = s.state_lock.lock();
-        match s.state.load(Ordering::SeqCst) {
-            CLOSED => Err(Error::Closed),
-            POISONED => Err(s.poison_error()),
-            _ => {
-                s.state.store(RUNNING, Ordering::SeqCst);
-                s.state_cv.notify_all();
-                Ok(())
-            }
+        match s.life.resume() {
+            Ok(()) => Ok(()),
+            Err(State::Poisoned) => Err(s.poison_error()),
+            Err(_) => Err(Error::Closed),
         }
     }
 
@@ -626,7 +620,7 @@ impl Handle {
         let s = &self.shared;
         s.check_forked()?;
         let prev = s.mark_closed();
-        if prev == POISONED {
+        if prev == State::Poisoned {
             return Err(s.poison_error());
         }
         if self.flusher.lock().is_none() {
@@ -675,9 +669,9 @@ impl Handle {
             log::error!("the logstream-compress thread panicked");
         }
         let Some(thread) = self.flusher.lock().take() else {
-            return if prev == POISONED { Err(s.poison_error()) } else { Ok(()) };
+            return if prev == State::Poisoned { Err(s.poison_error()) } else { Ok(()) };
         };
-        let sealed = if prev == POISONED { Ok(()) } else { s.seal_all() };
+        let sealed = if prev == State::Poisoned { Ok(()) } else { s.seal_all() };
         s.flush.shutdown();
         if thread.join().is_err() {
             log::error!("the logstream-flush thread panicked");

@@ -3,14 +3,14 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 
 use super::Placed;
 use super::flusher::FlushCtl;
+pub(crate) use super::lifecycle::{Lifecycle, Poison, State};
 use super::open::RecoveryReport;
 use super::prefault;
 use super::topic::{Topic, TopicState};
@@ -31,17 +31,6 @@ thread_local! {
 
 /// Ids of writers, never reused (a cached topic must belong to this writer).
 pub(crate) static NEXT_WRITER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-pub(crate) const RUNNING: u8 = 0;
-pub(crate) const STOPPED: u8 = 1;
-pub(crate) const CLOSED: u8 = 2;
-pub(crate) const POISONED: u8 = 3;
-
-pub(crate) struct Poison {
-    pub(crate) op: &'static str,
-    pub(crate) path: PathBuf,
-    pub(crate) cause: String,
-}
 
 /// How long after a `flush()` call the writer keeps starting the writeback
 /// of finished pages early (see `Shared::ask`).
@@ -65,9 +54,8 @@ pub(crate) struct Shared {
     /// Where topics deleted in this session resume their numbering (also in
     /// their tombstones, once written).
     pub(crate) deleted_next: Mutex<HashMap<Box<str>, u64>>,
-    pub(crate) state: AtomicU8,
-    pub(crate) state_lock: Mutex<Option<Poison>>,
-    pub(crate) state_cv: Condvar,
+    /// Running, stopped, closed or poisoned (with its cause).
+    pub(crate) life: Lifecycle,
     pub(crate) flush: FlushCtl,
     pub(crate) grow: Arc<prefault::GrowQueue>,
     pub(crate) compress: Arc<super::compress::CompressQueue>,
@@ -85,14 +73,8 @@ pub(crate) struct Shared {
 impl Shared {
     /// Stops taking writes (a poisoned writer stays poisoned) and wakes the
     /// callers blocked on a stopped writer; returns the state it was in.
-    pub(crate) fn mark_closed(&self) -> u8 {
-        let _g = self.state_lock.lock();
-        let prev = self.state.swap(CLOSED, Ordering::SeqCst);
-        self.state_cv.notify_all();
-        if prev == POISONED {
-            self.state.store(POISONED, Ordering::SeqCst);
-        }
-        prev
+    pub(crate) fn mark_closed(&self) -> State {
+        self.life.close()
     }
 
     /// Finds or registers a topic.
@@ -140,7 +122,7 @@ impl Shared {
         let mut full_since = None;
         loop {
             let mut st = t.state.lock();
-            if self.state.load(Ordering::Relaxed) != RUNNING || st.deleted {
+            if !self.life.is_running() || st.deleted {
                 if st.deleted {
                     return Err(Error::NoSuchTopic { topic: t.name.to_string() });
                 }
@@ -302,7 +284,7 @@ impl Shared {
             if st.deleted {
                 return Err(Error::NoSuchTopic { topic: t.name.to_string() });
             }
-            if self.state.load(Ordering::Relaxed) != RUNNING {
+            if !self.life.is_running() {
                 drop(st);
                 self.wait_running()?;
                 continue;
@@ -440,21 +422,10 @@ impl Shared {
 
     #[cold]
     pub(crate) fn wait_running(&self) -> Result<()> {
-        let mut g = self.state_lock.lock();
-        loop {
-            match self.state.load(Ordering::SeqCst) {
-                RUNNING => return Ok(()),
-                CLOSED => return Err(Error::Closed),
-                POISONED => {
-                    let p = g.as_ref();
-                    return Err(p.map_or(Error::Closed, |p| Error::Poisoned {
-                        op: p.op,
-                        path: p.path.clone(),
-                        cause: p.cause.clone(),
-                    }));
-                }
-                _ => self.state_cv.wait(&mut g),
-            }
+        match self.life.wait_running() {
+            State::Running => Ok(()),
+            State::Poisoned => Err(self.poison_error()),
+            State::Closed | State::Stopped => Err(Error::Closed),
         }
     }
 
@@ -657,7 +628,7 @@ impl Shared {
     pub(crate) fn flush_error(&self, why: String) -> Error {
         if self.is_poisoned() {
             self.poison_error()
-        } else if self.state.load(Ordering::SeqCst) == CLOSED {
+        } else if self.life.get() == State::Closed {
             Error::Closed
         } else {
             Error::Poisoned { op: "flush", path: self.layout.base.clone(), cause: why }
@@ -675,19 +646,19 @@ impl Shared {
 
     pub(crate) fn check_usable(&self) -> Result<()> {
         self.check_forked()?;
-        match self.state.load(Ordering::SeqCst) {
-            CLOSED => Err(Error::Closed),
-            POISONED => Err(self.poison_error()),
-            _ => Ok(()),
+        match self.life.get() {
+            State::Closed => Err(Error::Closed),
+            State::Poisoned => Err(self.poison_error()),
+            State::Running | State::Stopped => Ok(()),
         }
     }
 
     pub(crate) fn is_poisoned(&self) -> bool {
-        self.state_lock.lock().is_some()
+        self.life.get() == State::Poisoned
     }
 
     pub(crate) fn poison_error(&self) -> Error {
-        match &*self.state_lock.lock() {
+        match self.life.cause() {
             Some(p) => Error::Poisoned { op: p.op, path: p.path.clone(), cause: p.cause.clone() },
             None => Error::Closed,
         }
@@ -700,13 +671,9 @@ impl Shared {
             Error::NoSpace { op, path, .. } => (*op, path.clone()),
             _ => ("sync", self.layout.base.clone()),
         };
-        let mut g = self.state_lock.lock();
-        if g.is_none() {
+        if self.life.poison(Poison { op, path, cause: e.to_string() }) {
             log::error!("writer of {} poisoned: {e}", self.layout.base.display());
-            *g = Some(Poison { op, path, cause: e.to_string() });
         }
-        self.state.store(POISONED, Ordering::SeqCst);
-        self.state_cv.notify_all();
     }
 }
 
