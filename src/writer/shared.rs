@@ -115,59 +115,7 @@ impl Shared {
     /// their source's).
     #[inline]
     pub(crate) fn append_timed(&self, t: &Topic, data: &[u8], ts: u64) -> Result<u64> {
-        if data.len() as u64 > self.max_record {
-            return Err(Error::RecordTooLarge { topic: t.name.to_string(), len: data.len(), max: self.max_record });
-        }
-        self.check_forked()?;
-        let mut full_since = None;
-        loop {
-            let mut st = t.state.lock();
-            if !self.life.is_running() || st.deleted {
-                if st.deleted {
-                    return Err(Error::NoSuchTopic { topic: t.name.to_string() });
-                }
-                drop(st);
-                self.wait_running()?;
-                continue;
-            }
-            let step = match st.appender {
-                Some(ref mut a) => a.append(data, ts, &|seg, what| self.ask(seg, what)),
-                None => {
-                    self.start_segment(t, &mut st).and_then(|a| a.append(data, ts, &|seg, what| self.ask(seg, what)))
-                }
-            };
-            let step = match step {
-                Err(e @ Error::Full { .. }) => {
-                    drop(st);
-                    self.at_cap(t, e, &mut full_since)?;
-                    continue;
-                }
-                other => other?,
-            };
-            let Some(app) = st.appender.as_mut() else { continue };
-            match step {
-                Some(seq) => {
-                    let waiting = app.seg.waiting().load(Ordering::SeqCst);
-                    if waiting != 0 {
-                        self.ring(&app.seg, t.bucket);
-                    }
-                    st.written.0 += 1;
-                    st.written.1 += data.len() as u64;
-                    drop(st);
-                    if self.sync_writes {
-                        self.wait_durable()?;
-                    }
-                    return Ok(seq);
-                }
-                None => match self.roll(t, &mut st) {
-                    Err(e @ Error::Full { .. }) => {
-                        drop(st);
-                        self.at_cap(t, e, &mut full_since)?;
-                    }
-                    other => other?,
-                },
-            }
-        }
+        self.append_records(t, &[data], ts, false).map(|seqs| seqs.start)
     }
 
     /// Deletes a topic: its files, and the writer's state for it.
@@ -273,11 +221,20 @@ impl Shared {
     /// lock, so their sequence numbers are contiguous; returns them. With
     /// `durable`, one sync covers the whole batch.
     pub(crate) fn append_batch(&self, t: &Topic, records: &[&[u8]], durable: bool) -> Result<std::ops::Range<u64>> {
+        self.append_records(t, records, now_ns(), durable)
+    }
+
+    /// The write path, for one record and for batches: the size check, the
+    /// usable check, the topic lock, the disk caps' policy, and the roll of
+    /// a full segment, once. Nothing is written if a record is too large;
+    /// a cap met before the first record applies `full_policy` and the
+    /// whole batch goes again; any failure after it is a partial batch.
+    #[inline]
+    fn append_records(&self, t: &Topic, records: &[&[u8]], ts: u64, durable: bool) -> Result<std::ops::Range<u64>> {
         if let Some(r) = records.iter().find(|r| r.len() as u64 > self.max_record) {
             return Err(Error::RecordTooLarge { topic: t.name.to_string(), len: r.len(), max: self.max_record });
         }
         self.check_forked()?;
-        let ts = now_ns();
         let mut full_since = None;
         let first = 'attempt: loop {
             let mut st = t.state.lock();
@@ -291,25 +248,15 @@ impl Shared {
             }
             let first = st.next_seq();
             let mut done = 0usize;
-            while done < records.len() {
-                let step = match st.appender {
-                    Some(ref mut a) => a.append(records[done], ts, &|seg, what| self.ask(seg, what)),
-                    None => self
-                        .start_segment(t, &mut st)
-                        .and_then(|a| a.append(records[done], ts, &|seg, what| self.ask(seg, what))),
-                };
-                let step = match step {
-                    Ok(Some(_)) => Ok(()),
-                    Ok(None) => self.roll(t, &mut st),
-                    Err(e) => Err(e),
-                };
-                match step {
-                    Ok(()) if st.next_seq() == first + done as u64 + 1 => {
+            while let Some(data) = records.get(done) {
+                match self.append_one(t, &mut st, data, ts) {
+                    Ok(true) => {
                         st.written.0 += 1;
-                        st.written.1 += records[done].len() as u64;
+                        st.written.1 += data.len() as u64;
                         done += 1;
                     }
-                    Ok(()) => {}
+                    // Rolled a full segment: the record goes into the next.
+                    Ok(false) => {}
                     // At a cap before anything was written: the policy may
                     // wait or make room, then the whole batch goes again.
                     Err(e @ Error::Full { .. }) if done == 0 => {
@@ -331,6 +278,21 @@ impl Shared {
             self.wait_durable()?;
         }
         Ok(first..first + records.len() as u64)
+    }
+
+    /// Appends one record to the topic's active segment (started first if
+    /// there is none): true once written, false if the segment was full and
+    /// was rolled instead (append again).
+    #[inline]
+    fn append_one(&self, t: &Topic, st: &mut TopicState, data: &[u8], ts: u64) -> Result<bool> {
+        let step = match st.appender {
+            Some(ref mut a) => a.append(data, ts, &|seg, what| self.ask(seg, what))?,
+            None => self.start_segment(t, st)?.append(data, ts, &|seg, what| self.ask(seg, what))?,
+        };
+        match step {
+            Some(_) => Ok(true),
+            None => self.roll(t, st).map(|()| false),
+        }
     }
 
     /// Returns once everything written before the call is durable (group
