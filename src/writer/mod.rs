@@ -11,6 +11,7 @@ pub(crate) mod flusher;
 mod lifecycle;
 pub(crate) mod open;
 mod prefault;
+mod roll;
 mod shared;
 mod stats;
 mod tombstone;
