@@ -141,6 +141,12 @@
 //!   unlinked: otherwise a power loss could keep the unlink and lose the new
 //!   note's name (POSIX orders neither), and groups would skip the range
 //!   without being told.
+//! - **One way to delete a segment** (`segment/remove.rs`), for every
+//!   deleter: data file, then index file (an index without data is an
+//!   orphan recovery removes; data without index would be re-indexed and
+//!   come back), then a topic directory sync, so that deletions, made oldest
+//!   first, reach the disk in order and a power loss never leaves an old
+//!   segment back in front of a hole.
 //! - **Seal frames** end segments and name the next one, so a reader never has
 //!   to guess whether a segment is finished. New segments and topic
 //!   directories appear by `rename`, complete.

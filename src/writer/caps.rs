@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use super::shared::Shared;
 use super::topic::Topic;
 use crate::error::{IoContext, Result};
-use crate::format::naming::{data_file_name, index_file_name};
+use crate::format::naming::data_file_name;
 use crate::segment::budget::disk_bytes;
 use crate::segment::read_header;
 use crate::segment::recovery::list_segments;
@@ -70,11 +70,10 @@ pub(crate) fn drop_oldest(shared: &Shared, only: Option<&Topic>, why: &str) -> R
     // Note the range first: a group that had not read it must hear of it.
     note_dropped(&t.dir, base, next)?;
     let data = t.dir.join(data_file_name(base));
-    let index = t.dir.join(index_file_name(base));
-    let freed = [&data, &index].iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| disk_bytes(&m)).sum::<u64>();
-    crate::storage::file::remove_file(&data).ctx("delete oldest segment", &data)?;
-    let _ = crate::storage::file::remove_file(&index);
+    // A group's retention (maybe in another process) may have come first.
+    let freed = crate::segment::remove::remove(&t.dir, base)?;
     drop(st);
+    let Some(freed) = freed else { return Ok(true) };
     log::warn!(
         "{why}: deleted {} (records {base}..{next} of topic {:?}); groups that had not read them will report the gap",
         data.display(),
