@@ -5,12 +5,12 @@
 //! allocation in the steady state. The `logstream-flush` thread grows segments
 //! ahead of the writers and makes records durable every `flush_interval`.
 
-mod caps;
 mod compress;
 pub(crate) mod flusher;
 mod lifecycle;
 pub(crate) mod open;
 mod prefault;
+mod retention;
 mod roll;
 mod shared;
 mod stats;
@@ -67,6 +67,7 @@ struct Handle {
     prefaulter: Mutex<Option<JoinHandle<()>>>,
     /// Only when `compress_topics` names a topic.
     compressor: Mutex<Option<JoinHandle<()>>>,
+    retainer: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// How [`Writer::delete_topic`] treats consumer groups.
@@ -145,7 +146,7 @@ impl Writer {
         };
         let mut used = 0;
         for t in topics.values() {
-            let u = caps::topic_disk_bytes(&t.dir);
+            let u = retention::topic_disk_bytes(&t.dir);
             t.usage.store(u, Ordering::Relaxed);
             used += u;
         }
@@ -166,6 +167,7 @@ impl Writer {
             flush: FlushCtl::default(),
             grow: Arc::default(),
             compress: Arc::default(),
+            retention: Default::default(),
             bell,
             lock_file: opened.lock_file,
             topics_dir_dirty: AtomicBool::new(recovered_any),
@@ -193,6 +195,18 @@ impl Writer {
                 return Err(Error::Thread { name: "logstream-flush".into(), source });
             }
         };
+        let s4 = shared.clone();
+        let retainer =
+            match std::thread::Builder::new().name("logstream-retention".into()).spawn(move || retention::run(s4)) {
+                Ok(h) => h,
+                Err(source) => {
+                    shared.grow.shutdown();
+                    shared.flush.shutdown();
+                    let _ = prefaulter.join();
+                    let _ = flusher.join();
+                    return Err(Error::Thread { name: "logstream-retention".into(), source });
+                }
+            };
         let compressor = if shared.cfg.compress_topics().is_empty() {
             None
         } else {
@@ -205,8 +219,10 @@ impl Writer {
                 Err(source) => {
                     shared.grow.shutdown();
                     shared.flush.shutdown();
+                    shared.retention.shutdown();
                     let _ = prefaulter.join();
                     let _ = flusher.join();
+                    let _ = retainer.join();
                     return Err(Error::Thread { name: "logstream-compress".into(), source });
                 }
             }
@@ -217,6 +233,7 @@ impl Writer {
                 flusher: Mutex::new(Some(flusher)),
                 prefaulter: Mutex::new(Some(prefaulter)),
                 compressor: Mutex::new(compressor),
+                retainer: Mutex::new(Some(retainer)),
             }),
         })
     }
@@ -451,9 +468,9 @@ impl Writer {
         Ok(())
     }
 
-    /// Runs, now and on the calling thread, the housekeeping the flush
-    /// thread does about once a second: rolls active segments older than
-    /// `segment_max_age_ms`, measures disk use and applies retention. For
+    /// Runs, now and on the calling thread, the housekeeping the flush and
+    /// retention threads do about once a second: rolls active segments older
+    /// than `segment_max_age_ms`, measures disk use and applies retention. For
     /// tests that need these steps at chosen points (feature
     /// `fault-injection`; see `StorageHook::before_timed_housekeeping` to
     /// keep the thread's own rounds out).
@@ -466,8 +483,7 @@ impl Writer {
     pub fn run_housekeeping(&self) -> Result<()> {
         let s = &self.inner.shared;
         s.check_usable()?;
-        let caps = s.cfg.max_disk_bytes().is_some() || s.cfg.max_topic_bytes().is_some();
-        flusher::housekeeping(s, caps);
+        flusher::housekeeping(s);
         Ok(())
     }
 
@@ -622,8 +638,12 @@ impl Handle {
         s.check_forked()?;
         let prev = s.mark_closed();
         if prev == State::Poisoned {
+            self.stop_retention();
             return Err(s.poison_error());
         }
+        // No deletion after this point; a pass stalled on the disk is let go
+        // below if the final sync gives up too.
+        s.retention.shutdown();
         if self.flusher.lock().is_none() {
             return Ok(CloseReport { durable: true, pending_records: 0, pending_bytes: 0 });
         }
@@ -640,6 +660,10 @@ impl Handle {
                 s.flush.shutdown();
                 s.grow.shutdown();
                 s.compress.shutdown();
+                if self.retainer.lock().as_ref().is_some_and(|r| r.is_finished()) {
+                    self.stop_retention();
+                }
+                drop(self.retainer.lock().take());
                 drop(self.flusher.lock().take());
                 drop(self.prefaulter.lock().take());
                 drop(self.compressor.lock().take());
@@ -669,6 +693,9 @@ impl Handle {
         {
             log::error!("the logstream-compress thread panicked");
         }
+        // Retention stops before the last seal and sync (and a poisoned
+        // writer's stopped already): nothing is deleted from a closing log.
+        self.stop_retention();
         let Some(thread) = self.flusher.lock().take() else {
             return if prev == State::Poisoned { Err(s.poison_error()) } else { Ok(()) };
         };
@@ -693,6 +720,19 @@ impl Handle {
             return Err(s.poison_error());
         }
         Ok(())
+    }
+}
+
+impl Handle {
+    /// Stops the `logstream-retention` thread and joins it (after the pass
+    /// it is in, if any).
+    fn stop_retention(&self) {
+        self.shared.retention.shutdown();
+        if let Some(r) = self.retainer.lock().take()
+            && r.join().is_err()
+        {
+            log::error!("the logstream-retention thread panicked");
+        }
     }
 }
 

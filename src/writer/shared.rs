@@ -59,6 +59,7 @@ pub(crate) struct Shared {
     pub(crate) flush: FlushCtl,
     pub(crate) grow: Arc<prefault::GrowQueue>,
     pub(crate) compress: Arc<super::compress::CompressQueue>,
+    pub(crate) retention: super::retention::RetentionCtl,
     pub(crate) bell: Doorbell,
     pub(crate) lock_file: File,
     pub(crate) topics_dir_dirty: AtomicBool,
@@ -189,7 +190,7 @@ impl Shared {
             }
             crate::config::FullPolicy::DropOldest => {
                 let per_topic = matches!(e, Error::Full { what: "max_topic_bytes", .. });
-                if super::caps::drop_oldest(self, if per_topic { Some(t) } else { None }, "disk cap reached")? {
+                if super::retention::drop_oldest(self, if per_topic { Some(t) } else { None }, "disk cap reached")? {
                     return Ok(());
                 }
                 self.stats.full_errors.fetch_add(1, Ordering::Relaxed);
@@ -200,15 +201,20 @@ impl Shared {
                     self.stats.full_waits.fetch_add(1, Ordering::Relaxed);
                     std::time::Instant::now()
                 });
-                // Consumers (maybe in other processes) may have deleted
-                // segments they finished: count again before waiting.
-                super::caps::remeasure(self)?;
                 if start.elapsed() >= max_wait {
                     self.stats.full_errors.fetch_add(1, Ordering::Relaxed);
                     return Err(e);
                 }
+                // A retention pass counts again what the log occupies
+                // (consumers, maybe in other processes, delete segments
+                // they finished) and applies the retention limits; the
+                // write tries again as soon as one freed space, else after
+                // 20 ms (a write retried at every pass would measure the
+                // disk again and again).
                 let left = max_wait.saturating_sub(start.elapsed());
-                std::thread::sleep(left.min(std::time::Duration::from_millis(20)));
+                let used = self.budget.used.load(Ordering::Acquire);
+                let freed = || self.budget.used.load(Ordering::Acquire) < used;
+                self.retention.wake_and_wait(left.min(std::time::Duration::from_millis(20)), freed);
                 Ok(())
             }
         }
@@ -477,6 +483,8 @@ impl Shared {
         if self.life.poison(Poison { op, path, cause: e.to_string() }) {
             log::error!("writer of {} poisoned: {e}", self.layout.base.display());
         }
+        // Nothing is deleted after a failure.
+        self.retention.shutdown();
     }
 }
 
