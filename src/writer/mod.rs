@@ -3,7 +3,9 @@
 //! `write()` takes the topic's lock, copies the record into the mapped active
 //! segment and publishes it with one atomic store: no syscall and no
 //! allocation in the steady state. The `logstream-flush` thread grows segments
-//! ahead of the writers and makes records durable every `flush_interval`.
+//! ahead of the writers and makes records durable every `flush_interval`;
+//! the `logstream-retention` thread measures disk use and deletes what the
+//! retention limits say (`retention.rs`), off the flush thread.
 
 mod compress;
 pub(crate) mod flusher;
@@ -637,13 +639,13 @@ impl Handle {
         let s = &self.shared;
         s.check_forked()?;
         let prev = s.mark_closed();
+        // No deletion after this point. The thread is joined by `close`, or
+        // let go below if the final sync gives up (a pass stalled on the
+        // same disk must not hold this call up either).
+        s.retention.shutdown();
         if prev == State::Poisoned {
-            self.stop_retention();
             return Err(s.poison_error());
         }
-        // No deletion after this point; a pass stalled on the disk is let go
-        // below if the final sync gives up too.
-        s.retention.shutdown();
         if self.flusher.lock().is_none() {
             return Ok(CloseReport { durable: true, pending_records: 0, pending_bytes: 0 });
         }
@@ -721,9 +723,7 @@ impl Handle {
         }
         Ok(())
     }
-}
 
-impl Handle {
     /// Stops the `logstream-retention` thread and joins it (after the pass
     /// it is in, if any).
     fn stop_retention(&self) {

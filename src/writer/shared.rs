@@ -1,5 +1,7 @@
 //! What every clone of a `Writer` shares: the topics, the lifecycle state
-//! (running, stopped, closed, poisoned), and the write path itself.
+//! (`lifecycle.rs`), and the write path itself: one path for single records
+//! and batches (`append_records`), which starts and rolls segments through
+//! `roll.rs` and meets disk caps through `retention.rs`.
 
 use std::collections::HashMap;
 use std::fs::File;
