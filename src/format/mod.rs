@@ -144,9 +144,11 @@
 //! - **One way to delete a segment** (`segment/remove.rs`), for every
 //!   deleter: data file, then index file (an index without data is an
 //!   orphan recovery removes; data without index would be re-indexed and
-//!   come back), then a topic directory sync, so that deletions, made oldest
-//!   first, reach the disk in order and a power loss never leaves an old
-//!   segment back in front of a hole.
+//!   come back), and no directory sync: a deletion a power loss undoes only
+//!   brings back a consumed or noted range, deleted again later, while a
+//!   sync from a deleter could make a new segment's name durable before its
+//!   header (the writer syncs a topic directory only after the files it
+//!   names).
 //! - **Seal frames** end segments and name the next one, so a reader never has
 //!   to guess whether a segment is finished. New segments and topic
 //!   directories appear by `rename`, complete.

@@ -8,11 +8,14 @@
 //!    recovered, its index rebuilt: the segment would come back.
 //! 2. **Then the index file**; one already gone is fine (recovery may have
 //!    removed it as an orphan, between the two steps of another deleter).
-//! 3. **Then the topic directory is synced**, so that the unlinks reach the
-//!    disk in the order they were made: deleters go oldest first, and a power
-//!    loss must never bring back an older segment whose successor's deletion
-//!    survived (a hole in the middle of the log). A topic directory that is
-//!    gone (the topic was deleted meanwhile) needs no sync.
+//! 3. **No directory sync.** A deletion that a power loss undoes brings back
+//!    a sealed segment whose range is consumed or noted in `DROPPED`
+//!    already: it is deleted again. Syncing the topic directory here would be
+//!    wrong, not only slow: the writer syncs a topic directory only after
+//!    the files whose names it makes durable (see `writer/flusher.rs`), and
+//!    a sync from here could make the name of a new segment durable before
+//!    its header, so that a power loss left the topic without the segment
+//!    saying where it continues (found by the crash-point test).
 //!
 //! What must be durable before the deletion (a `DROPPED` note, say) is the
 //! caller's to write first. The files are removed by name: the caller checks,
@@ -25,16 +28,16 @@ use std::path::Path;
 use crate::error::{Error, Result};
 use crate::format::naming::{data_file_name, index_file_name};
 use crate::segment::budget::disk_bytes;
-use crate::storage::file::{remove_file, sync_dir};
+use crate::storage::file::remove_file;
 
 /// Removes segment `base` of the topic directory `topic_dir` (data file,
-/// index file, directory sync, in that order). Returns the bytes the files
+/// then index file; the directory is not synced). Returns the bytes the files
 /// occupied, or `None` if the data file was gone already (another deleter,
 /// maybe in another process, came first).
 ///
 /// # Errors
 /// [`Error::Io`] naming the step (`delete segment data file`, `delete
-/// segment index file`, `sync topic directory`) and its path.
+/// segment index file`) and its path.
 pub(crate) fn remove(topic_dir: &Path, base: u64) -> Result<Option<u64>> {
     let data = topic_dir.join(data_file_name(base));
     let index = topic_dir.join(index_file_name(base));
@@ -49,11 +52,6 @@ pub(crate) fn remove(topic_dir: &Path, base: u64) -> Result<Option<u64>> {
         Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(Error::io("delete segment index file", &index, e)),
-    }
-    match sync_dir(topic_dir) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io("sync topic directory", topic_dir, e)),
     }
     Ok(Some(freed))
 }
