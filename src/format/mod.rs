@@ -141,6 +141,14 @@
 //!   unlinked: otherwise a power loss could keep the unlink and lose the new
 //!   note's name (POSIX orders neither), and groups would skip the range
 //!   without being told.
+//! - **One way to delete a segment** (`segment/remove.rs`), for every
+//!   deleter: data file, then index file (an index without data is an
+//!   orphan recovery removes; data without index would be re-indexed and
+//!   come back), and no directory sync: a deletion a power loss undoes only
+//!   brings back a consumed or noted range, deleted again later, while a
+//!   sync from a deleter could make a new segment's name durable before its
+//!   header (the writer syncs a topic directory only after the files it
+//!   names).
 //! - **Seal frames** end segments and name the next one, so a reader never has
 //!   to guess whether a segment is finished. New segments and topic
 //!   directories appear by `rename`, complete.

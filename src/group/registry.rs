@@ -63,17 +63,11 @@ pub(crate) fn delete_consumed(topic_dir: &Path, min_next: u64) -> Result<u64> {
         if !sealed_before {
             break;
         }
-        // Data first: an index without its data file is removed as an orphan,
-        // while a data file without its index would be rebuilt (resurrected).
-        std::fs::remove_file(&data).ctx("delete consumed segment", &data)?;
-        let idx = topic_dir.join(index_file_name(base));
-        if let Err(e) = std::fs::remove_file(&idx)
-            && e.kind() != std::io::ErrorKind::NotFound
-        {
-            return Err(Error::io("delete consumed segment index", &idx, e));
+        // Another deleter (the writer's retention) may have come first.
+        if crate::segment::remove::remove(topic_dir, base)?.is_some() {
+            log::debug!("deleted consumed segment {} and its {}", data.display(), index_file_name(base));
+            deleted += 1;
         }
-        log::debug!("deleted consumed segment {}", data.display());
-        deleted += 1;
     }
     Ok(deleted)
 }

@@ -8,6 +8,7 @@ pub(crate) mod compressed;
 pub(crate) mod extent;
 pub(crate) mod read;
 pub(crate) mod recovery;
+pub(crate) mod remove;
 pub(crate) mod scan;
 
 use std::fs::File;

@@ -311,6 +311,30 @@ impl ReadSegment {
     }
 }
 
+/// Whether the topic directory `dir` holds a segment starting at `base`
+/// that a new segment of that name may replace: false if there is none;
+/// true if it holds no record (sealed at its own start: by its watermark,
+/// or by its first frame when recovery sealed it and the watermark is not
+/// synced yet); [`Error::Corrupt`](crate::error::Error::Corrupt) if it
+/// holds records, which the topic's next record would collide with.
+pub(crate) fn empty_segment_at(dir: &Path, base: u64) -> Result<bool> {
+    let path = dir.join(crate::format::naming::data_file_name(base));
+    if !path.exists() {
+        return Ok(false);
+    }
+    let seg = ReadSegment::open_as(&path, false)?;
+    let empty = seg.watermark().is_some_and(|w| w.is_sealed() && w.sealed_next == base)
+        || matches!(seg.step(crate::format::segment::DATA_START), Step::Seal { next_seq } if next_seq == base);
+    if empty {
+        return Ok(true);
+    }
+    Err(crate::error::Error::Corrupt {
+        path,
+        offset: 0,
+        reason: format!("a segment starting at seq {base} holds records, but the topic's next record is {base}"),
+    })
+}
+
 fn linear_floor(map: &Mapping, len: u64, count: u64, seq: u64) -> Option<crate::format::segment::IndexEntry> {
     let mut best = None;
     for i in 0..count {

@@ -137,9 +137,9 @@ pub trait StorageHook: Send + Sync {
         let _ = change;
         Ok(())
     }
-    /// Before the flush thread's timed housekeeping (age rolls, retention,
-    /// disk measurement) in the log directory `base`; an `Err` skips that
-    /// round. A test that runs housekeeping itself at chosen points
+    /// Before the flush thread's timed housekeeping (age rolls, and the
+    /// wake-up of the retention thread's pass: disk measurement, retention)
+    /// in the log directory `base`; an `Err` skips that round. A test that runs housekeeping itself at chosen points
     /// (`Writer::run_housekeeping`) keeps the thread's own rounds, which
     /// come at times no test controls, out of its sequence of operations.
     fn before_timed_housekeeping(&self, base: &Path) -> io::Result<()> {

@@ -13,6 +13,10 @@
 //! ([`commit`]); concurrent callers share the thread's passes. Passes never
 //! overlap, whichever thread runs them.
 //!
+//! About once a second it rolls active segments older than
+//! `segment_max_age` and wakes the `logstream-retention` thread
+//! (`retention.rs`), which scans and deletes off this thread.
+//!
 //! Any failed sync poisons the writer: `write()` and `flush()` fail from then
 //! on, and no sync is retried and reported as success.
 
@@ -196,7 +200,6 @@ impl FlushCtl {
 pub(crate) fn run(shared: Arc<Shared>) {
     let interval = shared.cfg.flush_interval();
     let mut next_tick = Instant::now() + interval;
-    let caps = shared.cfg.max_disk_bytes().is_some() || shared.cfg.max_topic_bytes().is_some();
     let mut last_housekeeping = Instant::now();
     loop {
         let (shutdown, sync_now, publish) = {
@@ -216,7 +219,11 @@ pub(crate) fn run(shared: Arc<Shared>) {
             last_housekeeping = Instant::now();
             let base = &shared.layout.base;
             if crate::storage::hook::each(base, |h| h.before_timed_housekeeping(base)).is_ok() {
-                housekeeping(&shared, caps);
+                roll_old_segments(&shared);
+                // Retention's scans run on their own thread: a slow one
+                // must not delay the syncs.
+                shared.retention.wake();
+                publish_metrics(&shared);
             }
         }
         if sync_now {
@@ -246,18 +253,17 @@ pub(crate) fn run(shared: Arc<Shared>) {
     }
 }
 
-/// Age rolls, disk measurement and retention: what the flush thread does
-/// about once a second (and `Writer::run_housekeeping` on demand).
-pub(crate) fn housekeeping(shared: &Shared, caps: bool) {
+/// Age rolls, then a retention pass (disk measurement, retention limits),
+/// now and on the calling thread: what the flush thread and the retention
+/// thread do about once a second, for `Writer::run_housekeeping`.
+#[cfg(feature = "fault-injection")]
+pub(crate) fn housekeeping(shared: &Shared) {
     roll_old_segments(shared);
-    if caps && let Err(e) = super::caps::remeasure(shared) {
-        log::warn!("measuring the log's disk use failed: {e}");
-    }
-    if let Err(e) = super::caps::retention(shared) {
-        log::warn!("applying retention limits failed (will retry): {e}");
-    }
-    // Space came back after a full disk took slices of the reserve.
-    crate::storage::reserve::refill(&shared.layout.base);
+    super::retention::pass(shared);
+    publish_metrics(shared);
+}
+
+fn publish_metrics(shared: &Shared) {
     if cfg!(feature = "metrics") {
         crate::metrics::writer(&shared.layout.base, &shared.stats_snapshot());
     }

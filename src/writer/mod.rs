@@ -3,13 +3,17 @@
 //! `write()` takes the topic's lock, copies the record into the mapped active
 //! segment and publishes it with one atomic store: no syscall and no
 //! allocation in the steady state. The `logstream-flush` thread grows segments
-//! ahead of the writers and makes records durable every `flush_interval`.
+//! ahead of the writers and makes records durable every `flush_interval`;
+//! the `logstream-retention` thread measures disk use and deletes what the
+//! retention limits say (`retention.rs`), off the flush thread.
 
-mod caps;
 mod compress;
 pub(crate) mod flusher;
+mod lifecycle;
 pub(crate) mod open;
 mod prefault;
+mod retention;
+mod roll;
 mod shared;
 mod stats;
 mod tombstone;
@@ -17,10 +21,10 @@ pub(crate) mod topic;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 
 use crate::config::{Config, Durability};
 use crate::doorbell::Doorbell;
@@ -30,7 +34,7 @@ use crate::segment::Limits;
 use crate::storage::fork_generation;
 use flusher::FlushCtl;
 pub use open::RecoveryReport;
-use shared::{CLOSED, LAST_TOPIC, NEXT_WRITER_ID, POISONED, RUNNING, STOPPED, Shared};
+use shared::{LAST_TOPIC, Lifecycle, NEXT_WRITER_ID, Shared, State};
 pub use stats::{LatencySummary, WriterStats};
 use topic::Topic;
 
@@ -65,6 +69,7 @@ struct Handle {
     prefaulter: Mutex<Option<JoinHandle<()>>>,
     /// Only when `compress_topics` names a topic.
     compressor: Mutex<Option<JoinHandle<()>>>,
+    retainer: Mutex<Option<JoinHandle<()>>>,
 }
 
 /// How [`Writer::delete_topic`] treats consumer groups.
@@ -143,7 +148,7 @@ impl Writer {
         };
         let mut used = 0;
         for t in topics.values() {
-            let u = caps::topic_disk_bytes(&t.dir);
+            let u = retention::topic_disk_bytes(&t.dir);
             t.usage.store(u, Ordering::Relaxed);
             used += u;
         }
@@ -160,12 +165,11 @@ impl Writer {
             log_id: opened.log_id,
             session: opened.session,
             topics: RwLock::new(topics),
-            state: AtomicU8::new(RUNNING),
-            state_lock: Mutex::new(None),
-            state_cv: Condvar::new(),
+            life: Lifecycle::new(),
             flush: FlushCtl::default(),
             grow: Arc::default(),
             compress: Arc::default(),
+            retention: Default::default(),
             bell,
             lock_file: opened.lock_file,
             topics_dir_dirty: AtomicBool::new(recovered_any),
@@ -193,6 +197,18 @@ impl Writer {
                 return Err(Error::Thread { name: "logstream-flush".into(), source });
             }
         };
+        let s4 = shared.clone();
+        let retainer =
+            match std::thread::Builder::new().name("logstream-retention".into()).spawn(move || retention::run(s4)) {
+                Ok(h) => h,
+                Err(source) => {
+                    shared.grow.shutdown();
+                    shared.flush.shutdown();
+                    let _ = prefaulter.join();
+                    let _ = flusher.join();
+                    return Err(Error::Thread { name: "logstream-retention".into(), source });
+                }
+            };
         let compressor = if shared.cfg.compress_topics().is_empty() {
             None
         } else {
@@ -205,8 +221,10 @@ impl Writer {
                 Err(source) => {
                     shared.grow.shutdown();
                     shared.flush.shutdown();
+                    shared.retention.shutdown();
                     let _ = prefaulter.join();
                     let _ = flusher.join();
+                    let _ = retainer.join();
                     return Err(Error::Thread { name: "logstream-compress".into(), source });
                 }
             }
@@ -217,6 +235,7 @@ impl Writer {
                 flusher: Mutex::new(Some(flusher)),
                 prefaulter: Mutex::new(Some(prefaulter)),
                 compressor: Mutex::new(compressor),
+                retainer: Mutex::new(Some(retainer)),
             }),
         })
     }
@@ -451,9 +470,9 @@ impl Writer {
         Ok(())
     }
 
-    /// Runs, now and on the calling thread, the housekeeping the flush
-    /// thread does about once a second: rolls active segments older than
-    /// `segment_max_age_ms`, measures disk use and applies retention. For
+    /// Runs, now and on the calling thread, the housekeeping the flush and
+    /// retention threads do about once a second: rolls active segments older
+    /// than `segment_max_age_ms`, measures disk use and applies retention. For
     /// tests that need these steps at chosen points (feature
     /// `fault-injection`; see `StorageHook::before_timed_housekeeping` to
     /// keep the thread's own rounds out).
@@ -466,8 +485,7 @@ impl Writer {
     pub fn run_housekeeping(&self) -> Result<()> {
         let s = &self.inner.shared;
         s.check_usable()?;
-        let caps = s.cfg.max_disk_bytes().is_some() || s.cfg.max_topic_bytes().is_some();
-        flusher::housekeeping(s, caps);
+        flusher::housekeeping(s);
         Ok(())
     }
 
@@ -480,7 +498,7 @@ impl Writer {
     pub fn stop(&self) -> Result<()> {
         let s = &self.inner.shared;
         s.check_usable()?;
-        let _ = s.state.compare_exchange(RUNNING, STOPPED, Ordering::SeqCst, Ordering::SeqCst);
+        s.life.stop();
         s.seal_all()?;
         s.flush()
     }
@@ -492,15 +510,10 @@ impl Writer {
     pub fn resume(&self) -> Result<()> {
         let s = &self.inner.shared;
         s.check_forked()?;
-        let _g = s.state_lock.lock();
-        match s.state.load(Ordering::SeqCst) {
-            CLOSED => Err(Error::Closed),
-            POISONED => Err(s.poison_error()),
-            _ => {
-                s.state.store(RUNNING, Ordering::SeqCst);
-                s.state_cv.notify_all();
-                Ok(())
-            }
+        match s.life.resume() {
+            Ok(()) => Ok(()),
+            Err(State::Poisoned) => Err(s.poison_error()),
+            Err(_) => Err(Error::Closed),
         }
     }
 
@@ -626,7 +639,11 @@ impl Handle {
         let s = &self.shared;
         s.check_forked()?;
         let prev = s.mark_closed();
-        if prev == POISONED {
+        // No deletion after this point. The thread is joined by `close`, or
+        // let go below if the final sync gives up (a pass stalled on the
+        // same disk must not hold this call up either).
+        s.retention.shutdown();
+        if prev == State::Poisoned {
             return Err(s.poison_error());
         }
         if self.flusher.lock().is_none() {
@@ -645,6 +662,10 @@ impl Handle {
                 s.flush.shutdown();
                 s.grow.shutdown();
                 s.compress.shutdown();
+                if self.retainer.lock().as_ref().is_some_and(|r| r.is_finished()) {
+                    self.stop_retention();
+                }
+                drop(self.retainer.lock().take());
                 drop(self.flusher.lock().take());
                 drop(self.prefaulter.lock().take());
                 drop(self.compressor.lock().take());
@@ -674,10 +695,13 @@ impl Handle {
         {
             log::error!("the logstream-compress thread panicked");
         }
+        // Retention stops before the last seal and sync (and a poisoned
+        // writer's stopped already): nothing is deleted from a closing log.
+        self.stop_retention();
         let Some(thread) = self.flusher.lock().take() else {
-            return if prev == POISONED { Err(s.poison_error()) } else { Ok(()) };
+            return if prev == State::Poisoned { Err(s.poison_error()) } else { Ok(()) };
         };
-        let sealed = if prev == POISONED { Ok(()) } else { s.seal_all() };
+        let sealed = if prev == State::Poisoned { Ok(()) } else { s.seal_all() };
         s.flush.shutdown();
         if thread.join().is_err() {
             log::error!("the logstream-flush thread panicked");
@@ -698,6 +722,17 @@ impl Handle {
             return Err(s.poison_error());
         }
         Ok(())
+    }
+
+    /// Stops the `logstream-retention` thread and joins it (after the pass
+    /// it is in, if any).
+    fn stop_retention(&self) {
+        self.shared.retention.shutdown();
+        if let Some(r) = self.retainer.lock().take()
+            && r.join().is_err()
+        {
+            log::error!("the logstream-retention thread panicked");
+        }
     }
 }
 

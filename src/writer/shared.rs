@@ -1,25 +1,27 @@
 //! What every clone of a `Writer` shares: the topics, the lifecycle state
-//! (running, stopped, closed, poisoned), and the write path itself.
+//! (`lifecycle.rs`), and the write path itself: one path for single records
+//! and batches (`append_records`), which starts and rolls segments through
+//! `roll.rs` and meets disk caps through `retention.rs`.
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Mutex, RwLock};
 
 use super::Placed;
 use super::flusher::FlushCtl;
+pub(crate) use super::lifecycle::{Lifecycle, Poison, State};
 use super::open::RecoveryReport;
 use super::prefault;
 use super::topic::{Topic, TopicState};
 use crate::config::Config;
 use crate::doorbell::Doorbell;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::layout::{Layout, check_topic};
-use crate::segment::appender::{Appender, Ask};
-use crate::segment::{Limits, Segment, read_header};
+use crate::segment::appender::Ask;
+use crate::segment::{Limits, Segment};
 use crate::storage::file::now_ns;
 use crate::storage::fork_generation;
 
@@ -31,17 +33,6 @@ thread_local! {
 
 /// Ids of writers, never reused (a cached topic must belong to this writer).
 pub(crate) static NEXT_WRITER_ID: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-
-pub(crate) const RUNNING: u8 = 0;
-pub(crate) const STOPPED: u8 = 1;
-pub(crate) const CLOSED: u8 = 2;
-pub(crate) const POISONED: u8 = 3;
-
-pub(crate) struct Poison {
-    pub(crate) op: &'static str,
-    pub(crate) path: PathBuf,
-    pub(crate) cause: String,
-}
 
 /// How long after a `flush()` call the writer keeps starting the writeback
 /// of finished pages early (see `Shared::ask`).
@@ -65,12 +56,12 @@ pub(crate) struct Shared {
     /// Where topics deleted in this session resume their numbering (also in
     /// their tombstones, once written).
     pub(crate) deleted_next: Mutex<HashMap<Box<str>, u64>>,
-    pub(crate) state: AtomicU8,
-    pub(crate) state_lock: Mutex<Option<Poison>>,
-    pub(crate) state_cv: Condvar,
+    /// Running, stopped, closed or poisoned (with its cause).
+    pub(crate) life: Lifecycle,
     pub(crate) flush: FlushCtl,
     pub(crate) grow: Arc<prefault::GrowQueue>,
     pub(crate) compress: Arc<super::compress::CompressQueue>,
+    pub(crate) retention: super::retention::RetentionCtl,
     pub(crate) bell: Doorbell,
     pub(crate) lock_file: File,
     pub(crate) topics_dir_dirty: AtomicBool,
@@ -85,14 +76,8 @@ pub(crate) struct Shared {
 impl Shared {
     /// Stops taking writes (a poisoned writer stays poisoned) and wakes the
     /// callers blocked on a stopped writer; returns the state it was in.
-    pub(crate) fn mark_closed(&self) -> u8 {
-        let _g = self.state_lock.lock();
-        let prev = self.state.swap(CLOSED, Ordering::SeqCst);
-        self.state_cv.notify_all();
-        if prev == POISONED {
-            self.state.store(POISONED, Ordering::SeqCst);
-        }
-        prev
+    pub(crate) fn mark_closed(&self) -> State {
+        self.life.close()
     }
 
     /// Finds or registers a topic.
@@ -133,59 +118,7 @@ impl Shared {
     /// their source's).
     #[inline]
     pub(crate) fn append_timed(&self, t: &Topic, data: &[u8], ts: u64) -> Result<u64> {
-        if data.len() as u64 > self.max_record {
-            return Err(Error::RecordTooLarge { topic: t.name.to_string(), len: data.len(), max: self.max_record });
-        }
-        self.check_forked()?;
-        let mut full_since = None;
-        loop {
-            let mut st = t.state.lock();
-            if self.state.load(Ordering::Relaxed) != RUNNING || st.deleted {
-                if st.deleted {
-                    return Err(Error::NoSuchTopic { topic: t.name.to_string() });
-                }
-                drop(st);
-                self.wait_running()?;
-                continue;
-            }
-            let step = match st.appender {
-                Some(ref mut a) => a.append(data, ts, &|seg, what| self.ask(seg, what)),
-                None => {
-                    self.start_segment(t, &mut st).and_then(|a| a.append(data, ts, &|seg, what| self.ask(seg, what)))
-                }
-            };
-            let step = match step {
-                Err(e @ Error::Full { .. }) => {
-                    drop(st);
-                    self.at_cap(t, e, &mut full_since)?;
-                    continue;
-                }
-                other => other?,
-            };
-            let Some(app) = st.appender.as_mut() else { continue };
-            match step {
-                Some(seq) => {
-                    let waiting = app.seg.waiting().load(Ordering::SeqCst);
-                    if waiting != 0 {
-                        self.ring(&app.seg, t.bucket);
-                    }
-                    st.written.0 += 1;
-                    st.written.1 += data.len() as u64;
-                    drop(st);
-                    if self.sync_writes {
-                        self.wait_durable()?;
-                    }
-                    return Ok(seq);
-                }
-                None => match self.roll(t, &mut st) {
-                    Err(e @ Error::Full { .. }) => {
-                        drop(st);
-                        self.at_cap(t, e, &mut full_since)?;
-                    }
-                    other => other?,
-                },
-            }
-        }
+        self.append_records(t, &[data], ts, false).map(|seqs| seqs.start)
     }
 
     /// Deletes a topic: its files, and the writer's state for it.
@@ -221,10 +154,7 @@ impl Shared {
         // A reader at the end of the active segment follows its seal to
         // `next`: the re-created topic's first segment.
         if let Some(mut app) = st.appender.take() {
-            let p = app.seal(now_ns());
-            if p.seg.waiting().load(Ordering::SeqCst) != 0 {
-                self.ring(&p.seg, t.bucket);
-            }
+            self.seal(&t, &mut app);
         }
         st.deleted = true;
         st.sealed.clear();
@@ -262,7 +192,7 @@ impl Shared {
             }
             crate::config::FullPolicy::DropOldest => {
                 let per_topic = matches!(e, Error::Full { what: "max_topic_bytes", .. });
-                if super::caps::drop_oldest(self, if per_topic { Some(t) } else { None }, "disk cap reached")? {
+                if super::retention::drop_oldest(self, if per_topic { Some(t) } else { None }, "disk cap reached")? {
                     return Ok(());
                 }
                 self.stats.full_errors.fetch_add(1, Ordering::Relaxed);
@@ -273,15 +203,20 @@ impl Shared {
                     self.stats.full_waits.fetch_add(1, Ordering::Relaxed);
                     std::time::Instant::now()
                 });
-                // Consumers (maybe in other processes) may have deleted
-                // segments they finished: count again before waiting.
-                super::caps::remeasure(self)?;
                 if start.elapsed() >= max_wait {
                     self.stats.full_errors.fetch_add(1, Ordering::Relaxed);
                     return Err(e);
                 }
+                // A retention pass counts again what the log occupies
+                // (consumers, maybe in other processes, delete segments
+                // they finished) and applies the retention limits; the
+                // write tries again as soon as one freed space, else after
+                // 20 ms (a write retried at every pass would measure the
+                // disk again and again).
                 let left = max_wait.saturating_sub(start.elapsed());
-                std::thread::sleep(left.min(std::time::Duration::from_millis(20)));
+                let used = self.budget.used.load(Ordering::Acquire);
+                let freed = || self.budget.used.load(Ordering::Acquire) < used;
+                self.retention.wake_and_wait(left.min(std::time::Duration::from_millis(20)), freed);
                 Ok(())
             }
         }
@@ -291,43 +226,42 @@ impl Shared {
     /// lock, so their sequence numbers are contiguous; returns them. With
     /// `durable`, one sync covers the whole batch.
     pub(crate) fn append_batch(&self, t: &Topic, records: &[&[u8]], durable: bool) -> Result<std::ops::Range<u64>> {
+        self.append_records(t, records, now_ns(), durable)
+    }
+
+    /// The write path, for one record and for batches: the size check, the
+    /// usable check, the topic lock, the disk caps' policy, and the roll of
+    /// a full segment, once. Nothing is written if a record is too large;
+    /// a cap met before the first record applies `full_policy` and the
+    /// whole batch goes again; any failure after it is a partial batch.
+    #[inline]
+    fn append_records(&self, t: &Topic, records: &[&[u8]], ts: u64, durable: bool) -> Result<std::ops::Range<u64>> {
         if let Some(r) = records.iter().find(|r| r.len() as u64 > self.max_record) {
             return Err(Error::RecordTooLarge { topic: t.name.to_string(), len: r.len(), max: self.max_record });
         }
         self.check_forked()?;
-        let ts = now_ns();
         let mut full_since = None;
         let first = 'attempt: loop {
             let mut st = t.state.lock();
             if st.deleted {
                 return Err(Error::NoSuchTopic { topic: t.name.to_string() });
             }
-            if self.state.load(Ordering::Relaxed) != RUNNING {
+            if !self.life.is_running() {
                 drop(st);
                 self.wait_running()?;
                 continue;
             }
             let first = st.next_seq();
             let mut done = 0usize;
-            while done < records.len() {
-                let step = match st.appender {
-                    Some(ref mut a) => a.append(records[done], ts, &|seg, what| self.ask(seg, what)),
-                    None => self
-                        .start_segment(t, &mut st)
-                        .and_then(|a| a.append(records[done], ts, &|seg, what| self.ask(seg, what))),
-                };
-                let step = match step {
-                    Ok(Some(_)) => Ok(()),
-                    Ok(None) => self.roll(t, &mut st),
-                    Err(e) => Err(e),
-                };
-                match step {
-                    Ok(()) if st.next_seq() == first + done as u64 + 1 => {
+            while let Some(data) = records.get(done) {
+                match self.append_one(t, &mut st, data, ts) {
+                    Ok(true) => {
                         st.written.0 += 1;
-                        st.written.1 += records[done].len() as u64;
+                        st.written.1 += data.len() as u64;
                         done += 1;
                     }
-                    Ok(()) => {}
+                    // Rolled a full segment: the record goes into the next.
+                    Ok(false) => {}
                     // At a cap before anything was written: the policy may
                     // wait or make room, then the whole batch goes again.
                     Err(e @ Error::Full { .. }) if done == 0 => {
@@ -349,6 +283,21 @@ impl Shared {
             self.wait_durable()?;
         }
         Ok(first..first + records.len() as u64)
+    }
+
+    /// Appends one record to the topic's active segment (started first if
+    /// there is none): true once written, false if the segment was full and
+    /// was rolled instead (append again).
+    #[inline]
+    fn append_one(&self, t: &Topic, st: &mut TopicState, data: &[u8], ts: u64) -> Result<bool> {
+        let step = match st.appender {
+            Some(ref mut a) => a.append(data, ts, &|seg, what| self.ask(seg, what))?,
+            None => self.start_segment(t, st)?.append(data, ts, &|seg, what| self.ask(seg, what))?,
+        };
+        match step {
+            Some(_) => Ok(true),
+            None => self.roll(t, st).map(|()| false),
+        }
     }
 
     /// Returns once everything written before the call is durable (group
@@ -440,21 +389,10 @@ impl Shared {
 
     #[cold]
     pub(crate) fn wait_running(&self) -> Result<()> {
-        let mut g = self.state_lock.lock();
-        loop {
-            match self.state.load(Ordering::SeqCst) {
-                RUNNING => return Ok(()),
-                CLOSED => return Err(Error::Closed),
-                POISONED => {
-                    let p = g.as_ref();
-                    return Err(p.map_or(Error::Closed, |p| Error::Poisoned {
-                        op: p.op,
-                        path: p.path.clone(),
-                        cause: p.cause.clone(),
-                    }));
-                }
-                _ => self.state_cv.wait(&mut g),
-            }
+        match self.life.wait_running() {
+            State::Running => Ok(()),
+            State::Poisoned => Err(self.poison_error()),
+            State::Closed | State::Stopped => Err(Error::Closed),
         }
     }
 
@@ -476,162 +414,6 @@ impl Shared {
                 }
             }
         }
-    }
-
-    /// Starts this session's first segment of a topic.
-    #[cold]
-    pub(crate) fn start_segment<'a>(&self, t: &Topic, st: &'a mut TopicState) -> Result<&'a mut Appender> {
-        let base = st.next_seq;
-        let seg = if st.dir_exists {
-            // Readers that reached the previous segment's seal wait on it;
-            // take their marks before an empty one is replaced.
-            let mut waiting = 0;
-            if let Some(prev) = st.last_segment {
-                let path = t.dir.join(crate::format::naming::data_file_name(prev));
-                match crate::segment::take_waiting(&path) {
-                    Ok(mask) => waiting = mask,
-                    Err(e) => log::debug!("cannot wake readers of {}: {e}", path.display()),
-                }
-            }
-            if self.replace_empty_segment(t, base)? {
-                // The new segment's files are renamed over the empty one's
-                // (`Segment::create`), never removed first: a crash in
-                // between must not leave the topic without a segment saying
-                // where it continues (recovery would restart it at seq 0
-                // and reuse sequence numbers groups have consumed).
-                st.dir_changed();
-                // Recovery queued the replaced segment to be finished: nothing
-                // is left to finish, and its name is about to be the new one's.
-                st.sealed.retain(|p| p.seg.base_seq != base);
-            }
-            self.sync_topic_dir(t, st)?;
-            st.dir_changed();
-            let seg = Segment::create(&t.dir, base, self.session, self.log_id, self.limits, Some(self.account(t)))?;
-            if waiting != 0 {
-                self.bell.ring(waiting, t.bucket);
-            }
-            seg
-        } else {
-            // Build the directory with its first segment aside, then rename it
-            // in: readers see a new topic complete or not at all.
-            let tmp = self.layout.tmp().join(format!("{}-{}", std::process::id(), crate::storage::file::random_u64()));
-            crate::storage::file::create_dir(&tmp).ctx("create topic directory", &tmp)?;
-            let built = Segment::create(&tmp, base, self.session, self.log_id, self.limits, Some(self.account(t)));
-            let seg = match built {
-                Ok(seg) => seg,
-                Err(e) => {
-                    let _ = crate::storage::file::remove_dir_all(&tmp);
-                    return Err(e);
-                }
-            };
-            if let Err(e) = crate::storage::file::rename(&tmp, &t.dir) {
-                let _ = crate::storage::file::remove_dir_all(&tmp);
-                return Err(Error::io("create topic directory", &t.dir, e));
-            }
-            // The flush thread syncs both directories before it counts any
-            // record of this segment as durable.
-            st.dir_changed();
-            self.topics_dir_dirty.store(true, Ordering::Release);
-            st.dir_exists = true;
-            seg.relocate(&t.dir)
-        };
-        st.last_segment = Some(base);
-        Ok(st.appender.insert(Appender::new(Arc::new(seg), self.limits)))
-    }
-
-    /// A sealed segment with no records has the name the next segment needs;
-    /// it holds nothing, so the next segment's files replace it (by rename,
-    /// in `Segment::create`). Returns whether it is there; an error if the
-    /// segment of that name holds records.
-    pub(crate) fn replace_empty_segment(&self, t: &Topic, base: u64) -> Result<bool> {
-        let data = t.dir.join(crate::format::naming::data_file_name(base));
-        if !data.exists() {
-            return Ok(false);
-        }
-        let (_, wm, _) = read_header(&data)?;
-        // Empty: sealed at its own start (by the watermark, or by its first
-        // frame when recovery sealed it and the watermark is not synced yet).
-        let empty = wm.is_some_and(|w| w.is_sealed() && w.sealed_next == base) || {
-            use std::os::unix::fs::FileExt;
-            let mut b = [0u8; crate::format::frame::SEAL_LEN];
-            std::fs::File::open(&data)
-                .and_then(|f| f.read_exact_at(&mut b, crate::format::segment::DATA_START))
-                .is_ok_and(|()| {
-                    matches!(
-                        crate::format::frame::decode_bytes(&b),
-                        Ok(crate::format::frame::Frame::Seal { next_seq, .. }) if next_seq == base
-                    )
-                })
-        };
-        match empty {
-            true => Ok(true),
-            false => Err(Error::Corrupt {
-                path: data,
-                offset: 0,
-                reason: format!(
-                    "a segment starting at seq {base} holds records, but the topic's next record is {base}"
-                ),
-            }),
-        }
-    }
-
-    /// Seals the full active segment and starts the next one.
-    #[cold]
-    pub(crate) fn roll(&self, t: &Topic, st: &mut TopicState) -> Result<()> {
-        if st.appender.is_none() {
-            return Ok(());
-        }
-        self.sync_topic_dir(t, st)?;
-        let Some(app) = st.appender.as_mut() else { return Ok(()) };
-        let next = app.next_seq;
-        // Create the next segment before the seal names it.
-        let seg = Segment::create(&t.dir, next, self.session, self.log_id, self.limits, Some(self.account(t)))?;
-        let p = app.seal(now_ns());
-        let waiting = p.seg.waiting().load(Ordering::SeqCst);
-        if waiting != 0 {
-            self.ring(&p.seg, t.bucket);
-        }
-        st.sealed.push(p);
-        st.next_seq = next;
-        st.last_segment = Some(next);
-        st.dir_changed();
-        st.appender = Some(Appender::new(Arc::new(seg), self.limits));
-        self.flush.nudge();
-        Ok(())
-    }
-
-    /// Makes the topic directory's entries durable before another segment is
-    /// created in it, so that a later segment never outlives an earlier one
-    /// in a crash (a hole at the start of the log). Rolls are rare; this is
-    /// one directory sync at most per segment.
-    pub(crate) fn sync_topic_dir(&self, t: &Topic, st: &mut TopicState) -> Result<()> {
-        if !st.dir_dirty() {
-            return Ok(());
-        }
-        let seen = st.dir_changes;
-        crate::storage::file::sync_dir(&t.dir)
-            .ctx("sync topic directory", &t.dir)
-            .inspect_err(|e| self.poison_with(e))?;
-        st.dir_synced = st.dir_synced.max(seen);
-        Ok(())
-    }
-
-    /// Seals every active segment (stop and close).
-    pub(crate) fn seal_all(&self) -> Result<()> {
-        let topics: Vec<Arc<Topic>> = self.topics.read().values().cloned().collect();
-        for t in topics {
-            let mut st = t.state.lock();
-            if let Some(mut app) = st.appender.take() {
-                let p = app.seal(now_ns());
-                let waiting = p.seg.waiting().load(Ordering::SeqCst);
-                if waiting != 0 {
-                    self.ring(&p.seg, t.bucket);
-                }
-                st.next_seq = p.next_seq;
-                st.sealed.push(p);
-            }
-        }
-        Ok(())
     }
 
     pub(crate) fn flush(&self) -> Result<()> {
@@ -657,7 +439,7 @@ impl Shared {
     pub(crate) fn flush_error(&self, why: String) -> Error {
         if self.is_poisoned() {
             self.poison_error()
-        } else if self.state.load(Ordering::SeqCst) == CLOSED {
+        } else if self.life.get() == State::Closed {
             Error::Closed
         } else {
             Error::Poisoned { op: "flush", path: self.layout.base.clone(), cause: why }
@@ -675,19 +457,19 @@ impl Shared {
 
     pub(crate) fn check_usable(&self) -> Result<()> {
         self.check_forked()?;
-        match self.state.load(Ordering::SeqCst) {
-            CLOSED => Err(Error::Closed),
-            POISONED => Err(self.poison_error()),
-            _ => Ok(()),
+        match self.life.get() {
+            State::Closed => Err(Error::Closed),
+            State::Poisoned => Err(self.poison_error()),
+            State::Running | State::Stopped => Ok(()),
         }
     }
 
     pub(crate) fn is_poisoned(&self) -> bool {
-        self.state_lock.lock().is_some()
+        self.life.get() == State::Poisoned
     }
 
     pub(crate) fn poison_error(&self) -> Error {
-        match &*self.state_lock.lock() {
+        match self.life.cause() {
             Some(p) => Error::Poisoned { op: p.op, path: p.path.clone(), cause: p.cause.clone() },
             None => Error::Closed,
         }
@@ -700,13 +482,11 @@ impl Shared {
             Error::NoSpace { op, path, .. } => (*op, path.clone()),
             _ => ("sync", self.layout.base.clone()),
         };
-        let mut g = self.state_lock.lock();
-        if g.is_none() {
+        if self.life.poison(Poison { op, path, cause: e.to_string() }) {
             log::error!("writer of {} poisoned: {e}", self.layout.base.display());
-            *g = Some(Poison { op, path, cause: e.to_string() });
         }
-        self.state.store(POISONED, Ordering::SeqCst);
-        self.state_cv.notify_all();
+        // Nothing is deleted after a failure.
+        self.retention.shutdown();
     }
 }
 
