@@ -265,7 +265,10 @@ pub(crate) fn housekeeping(shared: &Shared) {
 
 fn publish_metrics(shared: &Shared) {
     if cfg!(feature = "metrics") {
-        crate::metrics::writer(&shared.layout.base, &shared.stats_snapshot());
+        crate::metrics::publish(
+            &[("dir", shared.layout.base.display().to_string())],
+            &shared.stats_snapshot().figures(),
+        );
     }
 }
 

@@ -1,5 +1,6 @@
 //! Counters of a writer, read with `Writer::stats()`.
 
+use crate::metrics::Figure;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -106,6 +107,28 @@ pub struct WriterStats {
     /// Bytes whose writeback was started early, behind the writer, because
     /// `flush()` was called lately (the next flush has less left to write).
     pub early_writeback_bytes: u64,
+}
+
+impl WriterStats {
+    /// The figures `metrics` publishes (its table names them).
+    pub(crate) fn figures(&self) -> Vec<Figure> {
+        use Figure::{Counter, Gauge};
+        vec![
+            Counter("logstream_writer_records_total", self.records),
+            Counter("logstream_writer_bytes_total", self.bytes),
+            Counter("logstream_writer_syncs_total", self.syncs),
+            Counter("logstream_writer_full_waits_total", self.full_waits),
+            Counter("logstream_writer_full_errors_total", self.full_errors),
+            Counter("logstream_writer_segments_dropped_total", self.segments_dropped),
+            Counter("logstream_writer_segments_compressed_total", self.segments_compressed),
+            Counter("logstream_writer_early_writeback_bytes_total", self.early_writeback_bytes),
+            Gauge("logstream_writer_sync_seconds_p50", self.sync_latency.p50.as_secs_f64()),
+            Gauge("logstream_writer_sync_seconds_p99", self.sync_latency.p99.as_secs_f64()),
+            Gauge("logstream_writer_sync_seconds_max", self.sync_latency.max.as_secs_f64()),
+            Gauge("logstream_writer_disk_bytes", self.disk_bytes as f64),
+            Gauge("logstream_writer_topics", self.topics as f64),
+        ]
+    }
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::Core;
 use crate::group::members::{MemberCounters, RetryingTopic};
+use crate::metrics::Figure;
 use crate::reader::ReaderStats;
 
 /// Counters of a running reader.
@@ -83,7 +84,8 @@ impl Core {
     /// Publishes the stats to the `metrics` exporter (with that feature).
     pub(super) fn publish_stats(&self) {
         if cfg!(feature = "metrics") {
-            crate::metrics::reader(&self.layout.base, &self.group, &self.stats());
+            let labels = [("dir", self.layout.base.display().to_string()), ("group", self.group.clone())];
+            crate::metrics::publish(&labels, &self.stats().figures());
         }
     }
 
@@ -118,5 +120,30 @@ impl Core {
             topics_owned: self.positions().len() as u64,
             lag: self.lag(),
         }
+    }
+}
+
+impl ReaderStats {
+    /// The figures `metrics` publishes (its table names them).
+    pub(crate) fn figures(&self) -> Vec<Figure> {
+        use Figure::{Counter, Gauge};
+        vec![
+            Counter("logstream_reader_batches_total", self.batches),
+            Counter("logstream_reader_records_total", self.records),
+            Counter("logstream_reader_bytes_total", self.bytes),
+            Counter("logstream_reader_failures_total", self.failures + self.panics),
+            Counter("logstream_reader_retries_total", self.retries),
+            Counter("logstream_reader_dead_letters_total", self.dead_letters),
+            Counter("logstream_reader_corruptions_total", self.corruptions),
+            Counter("logstream_reader_checkpoints_total", self.checkpoints),
+            Counter("logstream_reader_segments_deleted_total", self.segments_deleted),
+            Counter("logstream_reader_takeovers_total", self.takeovers),
+            Counter("logstream_reader_topics_lost_total", self.topics_lost),
+            Counter("logstream_reader_revoked_batches_total", self.revoked_batches),
+            Counter("logstream_reader_config_reload_failures_total", self.config_reload_failures),
+            Gauge("logstream_reader_lag_records", self.lag as f64),
+            Gauge("logstream_reader_topics_owned", self.topics_owned as f64),
+            Gauge("logstream_reader_stuck_topics", self.stuck_topics as f64),
+        ]
     }
 }
