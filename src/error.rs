@@ -86,14 +86,17 @@ pub enum Error {
 
     /// An earlier write or sync failed; the writer refuses further work
     /// rather than report durability it cannot guarantee.
-    #[error("the writer stopped after a failed {op} on {}: {cause}; open a new Writer to recover", shown(path).display())]
+    #[error("the writer stopped after a failed {op} on {}: {source}; open a new Writer to recover", shown(path).display())]
     Poisoned {
         /// The operation that failed.
         op: &'static str,
         /// The file it failed on.
         path: PathBuf,
-        /// The original error, as text.
-        cause: String,
+        /// The original failure: the OS error itself (`raw_os_error()`, e.g.
+        /// `EIO`) when it was one, else its kind and text. Shared by every
+        /// call that reports the poisoning.
+        #[source]
+        source: std::sync::Arc<io::Error>,
     },
 
     /// A configuration key has a bad value, is unknown, or is missing.

@@ -29,7 +29,13 @@ fn a_failed_sync_poisons_the_writer_and_every_later_call_fails() {
     }
     faults.syncs_left.store(u64::MAX, Ordering::SeqCst); // the disk "recovers"...
     assert!(matches!(w.flush(), Err(logstream::Error::Poisoned { .. })), "no retry reported as success");
-    assert!(matches!(w.write("t", b"x"), Err(logstream::Error::Poisoned { .. })));
+    match w.write("t", b"x") {
+        // The poison keeps the OS error itself, not only its text.
+        Err(logstream::Error::Poisoned { source, .. }) => {
+            assert_eq!(source.raw_os_error(), Some(libc::EIO), "{source}")
+        }
+        other => panic!("write after EIO returned {other:?}"),
+    }
     assert!(matches!(w.close(), Err(logstream::Error::Poisoned { .. })));
     remove_hook(dir.path());
     // A new writer recovers what the page cache holds and continues.

@@ -41,7 +41,7 @@ impl State {
 pub(crate) struct Poison {
     pub(crate) op: &'static str,
     pub(crate) path: PathBuf,
-    pub(crate) cause: String,
+    pub(crate) source: std::sync::Arc<std::io::Error>,
 }
 
 /// The state, the poison's cause, and the wait for a stopped writer to run.
@@ -138,7 +138,7 @@ mod tests {
     use super::*;
 
     fn poison(cause: &str) -> Poison {
-        Poison { op: "sync", path: PathBuf::from("/x"), cause: cause.into() }
+        Poison { op: "sync", path: PathBuf::from("/x"), source: std::sync::Arc::new(std::io::Error::other(cause)) }
     }
 
     #[test]
@@ -148,7 +148,7 @@ mod tests {
         assert!(l.poison(poison("first")));
         assert_eq!(l.get(), State::Poisoned);
         assert!(!l.poison(poison("second")));
-        assert_eq!(l.cause().map(|p| p.cause.as_str()), Some("first"));
+        assert_eq!(l.cause().map(|p| p.source.to_string()).as_deref(), Some("first"));
     }
 
     #[test]

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::io;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -442,7 +443,7 @@ impl Shared {
         } else if self.life.get() == State::Closed {
             Error::Closed
         } else {
-            Error::Poisoned { op: "flush", path: self.layout.base.clone(), cause: why }
+            Error::Poisoned { op: "flush", path: self.layout.base.clone(), source: Arc::new(io::Error::other(why)) }
         }
     }
 
@@ -470,7 +471,7 @@ impl Shared {
 
     pub(crate) fn poison_error(&self) -> Error {
         match self.life.cause() {
-            Some(p) => Error::Poisoned { op: p.op, path: p.path.clone(), cause: p.cause.clone() },
+            Some(p) => Error::Poisoned { op: p.op, path: p.path.clone(), source: p.source.clone() },
             None => Error::Closed,
         }
     }
@@ -482,7 +483,13 @@ impl Shared {
             Error::NoSpace { op, path, .. } => (*op, path.clone()),
             _ => ("sync", self.layout.base.clone()),
         };
-        if self.life.poison(Poison { op, path, cause: e.to_string() }) {
+        // The OS error itself where there was one (EIO stays EIO for the
+        // caller), else the failure's kind and text.
+        let source = match e {
+            Error::Io { source, .. } if let Some(code) = source.raw_os_error() => io::Error::from_raw_os_error(code),
+            other => io::Error::new(other.io_kind(), other.to_string()),
+        };
+        if self.life.poison(Poison { op, path, source: Arc::new(source) }) {
             log::error!("writer of {} poisoned: {e}", self.layout.base.display());
         }
         // Nothing is deleted after a failure.
